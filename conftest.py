@@ -1,0 +1,29 @@
+"""Test-wide settings: strict dtype promotion, float64 available, warnings as errors.
+
+Warnings become errors through ``filterwarnings = ["error"]`` in pyproject.toml.
+"""
+
+import os
+
+os.environ.setdefault("KERAS_BACKEND", "jax")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+import jax  # noqa: E402
+import pytest  # noqa: E402
+
+# Strict promotion turns an accidental float32 + float64 mix into an error instead of a
+# silent upcast; x64 lets the references run in float64. Tests that need float32 ask
+# for it explicitly.
+jax.config.update("jax_numpy_dtype_promotion", "strict")
+jax.config.update("jax_enable_x64", True)
+
+
+@pytest.fixture(autouse=True)
+def _doctest_namespace(doctest_namespace):
+    import jax.numpy as jnp
+
+    import lrjax
+
+    doctest_namespace["jnp"] = jnp
+    doctest_namespace["lrjax"] = lrjax
+    doctest_namespace["jax"] = jax
