@@ -27,3 +27,15 @@ def _doctest_namespace(doctest_namespace):
     doctest_namespace["jnp"] = jnp
     doctest_namespace["lrjax"] = lrjax
     doctest_namespace["jax"] = jax
+
+
+@pytest.fixture
+def standard_promotion():
+    """JAX's standard dtype promotion, for tests that run optax's own code.
+
+    optax's internals are not clean under strict promotion (its Adam bias correction
+    mixes an int32 count with float64, MultiSteps' running mean mixes float32 and
+    float64), so a test that runs optax code as a reference asks for this fixture.
+    """
+    with jax.numpy_dtype_promotion("standard"):
+        yield

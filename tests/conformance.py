@@ -1,0 +1,61 @@
+"""The shared conformance contract that every public lrjax transform must meet.
+
+Each ``tests/cases_<module>.py`` exports ``CASES``: a list of :class:`Case`. The test
+module ``test_conformance.py`` collects them all and runs every check on every case; a
+public transform or optimizer that no case covers fails ``test_every_public_transform_
+is_covered``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+import jax.numpy as jnp
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+    """One transform under test.
+
+    Attributes:
+      name: test id.
+      make: builds the transform from a learning rate (a float or a schedule). For a
+        transform without a learning rate, ignore the argument and set ``records_lr``
+        to False.
+      covers: the public names in ``lrjax`` that this case exercises.
+      needs_loss: pass ``value=`` and ``value_fn=`` to ``update`` (Newton, plateau).
+      records_lr: ``current_learning_rate`` reads the learning rate from its state.
+      lr: the learning rate used by the checks.
+      takes_schedule: the learning-rate argument accepts a schedule.
+      adapts_lr: the transform changes the learning rate itself (hypergradients), so
+        the recorded rate is checked for being finite and non-negative, not equal.
+    """
+
+    name: str
+    make: Callable[[Any], Any]
+    covers: tuple[str, ...]
+    needs_loss: bool = False
+    records_lr: bool = True
+    lr: float = 0.01
+    takes_schedule: bool = True
+    adapts_lr: bool = False
+
+    def __str__(self) -> str:  # used as the pytest id
+        return self.name
+
+
+def loss(params) -> jnp.ndarray:
+    """A smooth, strictly convex loss over the conformance params tree."""
+    a, b = params["a"], params["b"]
+    c = jnp.asarray(jnp.arange(1, 4), a.dtype)
+    return 0.5 * jnp.sum(c * (a - 1) ** 2) + 0.25 * jnp.sum(b**2) + 0.5 * jnp.sum(b) ** 2
+
+
+def params(dtype) -> dict:
+    """The conformance params tree: two leaves of different shapes."""
+    return {
+        "a": jnp.asarray([0.5, -1.0, 2.0], dtype),
+        "b": jnp.asarray([[0.1, 0.2], [-0.3, 0.4]], dtype),
+    }
