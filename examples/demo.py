@@ -95,34 +95,109 @@ def steps_to(losses, target=TARGET):
     return int(hit[0]) + 1 if hit.size else None
 
 
-def methods():
-    """The optimizers compared: sgd under a constant rate and the three seed decays."""
+def range_test(data, seed=0):
+    """The learning-rate range test for Adam on the MLP, as one compiled sweep."""
+    x_tr, y_tr = jnp.asarray(data[0]), jnp.asarray(data[1])
+    idx = batches(x_tr, y_tr, 120, jax.random.PRNGKey(seed + 2))
+    return lrjax.find_learning_rate(
+        lambda p, b: loss_fn(p, x_tr[b], y_tr[b]),
+        init_mlp(jax.random.PRNGKey(seed)),
+        idx,
+        optimizer=lrjax.adam,
+        min_lr=1e-6,
+        max_lr=1.0,
+        num_steps=120,
+    )
+
+
+def methods(suggested: float, steps: int):
+    """The optimizers compared on the MLP."""
     eta = 0.1
     return {
         "sgd constant 0.1": lrjax.sgd(eta),
         "sgd time-based d=2e-6": lrjax.sgd(lrjax.time_based_decay(eta, 2e-6)),
         "sgd step-based 0.5/300": lrjax.sgd(lrjax.step_decay(eta, drop=0.5, drop_every=300)),
         "sgd exponential d=1e-3": lrjax.sgd(lrjax.exponential_decay(eta, 1e-3)),
+        "adam 1e-3": lrjax.adam(1e-3),
+        "adam_hd from 1e-3": lrjax.adam_hd(1e-3),
+        f"adam at suggestion {suggested:.1e}": lrjax.adam(suggested),
+        f"adam one-cycle max {suggested:.1e}": lrjax.adam(lrjax.one_cycle(suggested, steps)),
     }
 
 
-def report(results, out: pathlib.Path):
+def logistic_problem(data, l2=1e-3):
+    """Multinomial logistic regression on the digits, L2-regularised: strictly convex."""
+    x_tr, y_tr = jnp.asarray(data[0], jnp.float64), jnp.asarray(data[1])
+    params = {"w": jnp.zeros((64, 10), jnp.float64), "b": jnp.zeros(10, jnp.float64)}
+
+    def loss(p):
+        logits = x_tr @ p["w"] + p["b"]
+        xent = optax.softmax_cross_entropy_with_integer_labels(logits, y_tr).mean()
+        return xent + 0.5 * l2 * jnp.sum(p["w"] ** 2)
+
+    return params, loss
+
+
+def newton_vs_gd(data, iterations=(12, 3000)):
+    """Newton's method against gradient descent on the convex logistic problem.
+
+    Returns the loss curves and the number of iterations each needs to bring the loss
+    within 1e-6 (relative) of the optimum, which Newton itself pins down.
+    """
+    with jax.enable_x64(True):
+        params, loss = logistic_problem(data)
+        curves = {}
+        for name, opt, n in (
+            ("newton", lrjax.newton(), iterations[0]),
+            ("sgd 0.5 (full batch)", lrjax.sgd(0.5), iterations[1]),
+        ):
+
+            @jax.jit
+            def run(p, opt=opt, n=n):
+                def step(carry, _):
+                    p, state = carry
+                    value, g = jax.value_and_grad(loss)(p)
+                    u, state = opt.update(g, state, p, value=value, grad=g, value_fn=loss)
+                    p = optax.apply_updates(p, u)
+                    return (p, state), loss(p)
+
+                return jax.lax.scan(step, (p, opt.init(p)), length=n)[1]
+
+            curves[name] = np.asarray(run(params))
+        best = min(float(c.min()) for c in curves.values())
+        reached = {
+            name: steps_to(c, best * (1 + 1e-6)) for name, c in curves.items()
+        }
+    return curves, best, reached
+
+
+def report(results, finder, newton, out: pathlib.Path):
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (ax_lr, ax_loss) = plt.subplots(1, 2, figsize=(12, 4.5))
+    fig, axes = plt.subplots(2, 2, figsize=(13, 9))
+    ax_lr, ax_loss, ax_find, ax_newton = axes.ravel()
     for name, (losses, lrs, _acc, _t) in results.items():
         ax_lr.plot(np.arange(len(lrs)), lrs, label=name)
         ax_loss.plot(np.arange(len(losses)), losses, label=name)
-    ax_lr.set(title="learning rate", xlabel="update", yscale="log")
-    ax_loss.set(title="train loss (full batch)", xlabel="update", yscale="log")
+    ax_lr.set(title="learning rate per update", xlabel="update", yscale="log")
+    ax_loss.set(title="train loss (full batch), MLP on digits", xlabel="update", yscale="log")
     ax_loss.axhline(TARGET, color="grey", lw=0.8, ls="--")
-    ax_lr.legend(fontsize=8)
+    ax_lr.legend(fontsize=7)
+    finder.plot(ax=ax_find)
+    ax_find.set_title(f"range test (Adam): suggestion {finder.suggestion:.2e}")
+    curves, best, _ = newton
+    for name, curve in curves.items():
+        ax_newton.plot(np.arange(1, len(curve) + 1), curve - best + 1e-16, label=name)
+    ax_newton.set(title="logistic regression: loss - optimum", xlabel="iteration",
+                  xscale="log", yscale="log")
+    ax_newton.legend(fontsize=8)
     fig.tight_layout()
     path = out / "lrjax_demo.png"
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
     return path
 
 
@@ -137,24 +212,38 @@ def main(argv=None):
     from tqdm import tqdm
 
     data = load_digits()
-    results = {}
-    for name, opt in tqdm(methods().items(), desc="training", unit="run"):
-        t0 = time.perf_counter()
-        losses, lrs, acc = train(opt, data, steps=args.steps)
-        results[name] = (losses, lrs, acc, time.perf_counter() - t0)
+    t0 = time.perf_counter()
+    finder = range_test(data)
+    print(f"range test (Adam, 120 steps, one compiled sweep): suggested learning rate "
+          f"{finder.suggestion:.2e} ({finder.method})")
 
-    header = f"{'method':<28}{'steps to ' + str(TARGET):>14}{'final loss':>12}{'test acc':>10}"
+    results = {}
+    runs = methods(float(finder.suggestion), args.steps)
+    for name, opt in tqdm(runs.items(), desc="training", unit="run"):
+        losses, lrs, acc = train(opt, data, steps=args.steps)
+        results[name] = (losses, lrs, acc, None)
+    newton = newton_vs_gd(data)
+
+    header = f"{'method (MLP 64-64-10, batch 64)':<36}{'steps to ' + str(TARGET):>14}" \
+             f"{'final loss':>12}{'test acc':>10}"
+    print()
     print(header)
     print("-" * len(header))
     for name, (losses, _lrs, acc, _t) in results.items():
         reached = steps_to(losses)
         print(
-            f"{name:<28}{(str(reached) if reached else 'not reached'):>14}"
+            f"{name:<36}{(str(reached) if reached else 'not reached'):>14}"
             f"{losses[-1]:>12.4f}{acc:>10.3f}"
         )
-    path = report(results, out)
-    print(f"\nreport written to {path}")
-    return results
+    curves, best, reached = newton
+    print()
+    print(f"{'logistic regression, L2 1e-3':<36}{'iters to 1e-6 gap':>20}{'final loss':>14}")
+    for name, curve in curves.items():
+        hit = reached[name]
+        print(f"{name:<36}{(str(hit) if hit else 'not reached'):>20}{curve[-1]:>14.8f}")
+    path = report(results, finder, newton, out)
+    print(f"\nreport written to {path} ({time.perf_counter() - t0:.0f} s in all)")
+    return results, finder, newton
 
 
 if __name__ == "__main__":

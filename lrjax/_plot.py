@@ -1,0 +1,152 @@
+"""Plots of schedules and of range-test curves; matplotlib is an optional dependency."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from . import _validate
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ._finder import LRFinderResult
+
+
+def _pyplot() -> Any:
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError as err:  # pragma: no cover - exercised by monkeypatching
+        raise ImportError(
+            "lrjax's plots need matplotlib, an optional dependency: "
+            "pip install matplotlib (or pip install 'lrjax[demo]')"
+        ) from err
+    return plt
+
+
+def _new_axes(ax: Any) -> Any:
+    if ax is not None:
+        return ax
+    _, ax = _pyplot().subplots()
+    return ax
+
+
+def schedule_values(schedule: Any, num_steps: int) -> np.ndarray:
+    """``[schedule(0), ..., schedule(num_steps - 1)]`` as a float64 NumPy array."""
+    steps = jnp.arange(num_steps, dtype=jnp.int32)
+    values = jax.jit(jax.vmap(schedule))(steps)  # one compile, not op-by-op dispatch
+    # A schedule that ignores its step (``lambda n: 0.1``) returns a scalar.
+    return np.broadcast_to(np.asarray(values, np.float64), (num_steps,)).copy()
+
+
+def plot_schedule(
+    schedules: Any,
+    num_steps: int,
+    *,
+    labels: Sequence[str] | None = None,
+    log_scale: bool = False,
+    ax: Any = None,
+    xlabel: str = "step",
+    ylabel: str = "learning rate",
+    title: str | None = None,
+) -> Any:
+    r"""Draw one or several schedules :math:`n \mapsto \eta(n)` for ``n < num_steps``.
+
+    Each schedule is evaluated at every step :math:`n = 0, \dots, N-1` (vectorised with
+    ``jax.vmap``) and drawn as one line, with the step on the x axis.
+
+    Args:
+      schedules: one schedule, a sequence of schedules, or a ``dict`` from label to
+        schedule.
+      num_steps: how many steps :math:`N \ge 1` to draw.
+      labels: one label per schedule (a sequence of them); not allowed with a ``dict``,
+        whose keys are the labels. With labels, a legend is drawn.
+      log_scale: use a logarithmic y axis.
+      ax: the matplotlib ``Axes`` to draw on; a new figure is made when ``None``.
+      xlabel, ylabel, title: axis labels and an optional title.
+
+    Returns:
+      The matplotlib ``Axes`` (its figure is ``ax.figure``).
+
+    Example:
+      >>> import matplotlib
+      >>> matplotlib.use("Agg")
+      >>> import lrjax
+      >>> sched = lrjax.step_decay(0.1, drop=0.5, drop_every=10)
+      >>> ax = lrjax.plot_schedule({"step decay": sched}, 30, log_scale=True)
+      >>> print(ax.get_yscale(), len(ax.lines[0].get_ydata()), ax.lines[0].get_label())
+      log 30 step decay
+      >>> print(f"{ax.lines[0].get_ydata()[-1]:.4f}")
+      0.0125
+      >>> import matplotlib.pyplot as plt
+      >>> plt.close(ax.figure)
+
+    References:
+      fastai ``Recorder.plot_sched``; PyTorch users plot ``scheduler.get_last_lr()``
+      step by step.
+    """
+    num_steps = _validate.positive_int("num_steps", num_steps)
+    if isinstance(schedules, Mapping):
+        if labels is not None:
+            raise ValueError(
+                "labels must be None when schedules is a dict (its keys label it)"
+            )
+        names: list[str | None] = [str(k) for k in schedules]
+        fns = list(schedules.values())
+    else:
+        fns = list(schedules) if isinstance(schedules, Sequence) else [schedules]
+        if labels is None:
+            names = [None] * len(fns)
+        else:
+            if isinstance(labels, str) or len(labels) != len(fns):
+                raise ValueError(
+                    f"labels must give one label per schedule ({len(fns)}), got {labels!r}"
+                )
+            names = [str(label) for label in labels]
+    if not fns:
+        raise ValueError(f"schedules must hold at least one schedule, got {schedules!r}")
+    for i, fn in enumerate(fns):
+        _validate.callable_(f"schedules[{i}]" if len(fns) > 1 else "schedules", fn)
+    ax = _new_axes(ax)
+    steps = np.arange(num_steps)
+    for fn, name in zip(fns, names):
+        ax.plot(steps, schedule_values(fn, num_steps), label=name)
+    if log_scale:
+        ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title is not None:
+        ax.set_title(title)
+    if any(name is not None for name in names):
+        ax.legend(loc="best")
+    return ax
+
+
+def plot_lr_finder(result: LRFinderResult, ax: Any = None) -> Any:
+    """Draw a range test's loss curve on a log learning-rate axis, suggestion marked.
+
+    The raw losses are drawn faintly, the smoothed ones (what the suggestion rules read)
+    as the main line, and the suggestion as a point on the smoothed curve (interpolated
+    in log learning rate).
+    """
+    ax = _new_axes(ax)
+    n = result.stop
+    lrs = result.learning_rates[:n]
+    line = ax.plot(lrs, result.smoothed_losses[:n], label="smoothed loss")[0]
+    ax.plot(lrs, result.losses[:n], color=line.get_color(), alpha=0.3, label="loss")
+    value = result.suggestion
+    if math.isfinite(value):
+        c_lrs, c_losses = result.curve()
+        loss_at = float(np.interp(np.log(value), np.log(c_lrs), c_losses))
+        ax.plot(
+            [value], [loss_at], marker="o", linestyle="none", color="C3",
+            label=f"{result.method}: {value:.2e}",
+        )
+    ax.set_xscale("log")
+    ax.set_xlabel("learning rate")
+    ax.set_ylabel("loss")
+    ax.legend(loc="best")
+    return ax

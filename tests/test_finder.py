@@ -1,0 +1,434 @@
+"""The learning-rate range test against fastai's rules and a float64 NumPy sweep."""
+
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import lrjax
+from lrjax._finder import LRFinderResult
+
+METHODS = ("steep", "minimum", "valley", "slide")
+
+
+# ---------------------------------------------------------------------------------------
+# fastai's four suggestion functions and lr_find's trimming, transcribed line by line
+# from fastai/callback/schedule.py (torch tensors -> NumPy float64 arrays). They read the
+# recorder's *smoothed* losses (Recorder.after_batch appends smooth_loss.value).
+
+
+def fastai_valley(lrs, losses):
+    n = len(losses)
+    max_start, max_end = 0, 0
+    lds = [1] * n
+    for i in range(1, n):
+        for j in range(0, i):
+            if (losses[i] < losses[j]) and (lds[i] < lds[j] + 1):
+                lds[i] = lds[j] + 1
+            if lds[max_end] < lds[i]:
+                max_end = i
+                max_start = max_end - lds[max_end]
+    sections = (max_end - max_start) / 3
+    idx = max_start + int(sections) + int(sections / 2)
+    return float(lrs[idx])
+
+
+def fastai_slide(lrs, losses, lr_diff=15, thresh=0.005, adjust_value=1.0):
+    loss_grad = np.gradient(losses)
+    r_idx = -1
+    l_idx = r_idx - lr_diff
+    local_min_lr = lrs[l_idx]
+    while (l_idx >= -len(losses)) and (abs(loss_grad[r_idx] - loss_grad[l_idx]) > thresh):
+        local_min_lr = lrs[l_idx]
+        r_idx -= 1
+        l_idx -= 1
+    return float(local_min_lr) * adjust_value
+
+
+def fastai_minimum(lrs, losses):
+    lr_min = lrs[losses.argmin()].item()
+    return lr_min / 10
+
+
+def fastai_steep(lrs, losses):
+    grads = (losses[1:] - losses[:-1]) / (np.log(lrs[1:]) - np.log(lrs[:-1]))
+    return lrs[grads.argmin()].item()
+
+
+FASTAI = {
+    "steep": fastai_steep,
+    "minimum": fastai_minimum,
+    "valley": fastai_valley,
+    "slide": fastai_slide,
+}
+
+
+def fastai_curve(recorded_lrs, recorded_losses, num_it):
+    """lr_find: ``recorder[num_it//10:-5]``, cut at the first NaN."""
+    lrs = np.asarray(recorded_lrs[num_it // 10 : -5], np.float64)
+    losses = np.asarray(recorded_losses[num_it // 10 : -5], np.float64)
+    nan_idxs = np.nonzero(np.isnan(losses))[0]
+    if len(nan_idxs) > 0:
+        drop_idx = nan_idxs.min()
+        lrs, losses = lrs[:drop_idx], losses[:drop_idx]
+    return lrs, losses
+
+
+# ---------------------------------------------------------------------------------------
+# A float64 NumPy transcription of the sweep itself: fastai's LRFinder loop (loss before
+# the step, AvgSmoothLoss, "smooth > 4 * best" stop) with lrjax's sweep and stop rule.
+
+
+def reference_sweep(loss_and_grad, w0, batches, lrs, beta=0.98, factor=4.0, momentum=0.0):
+    w, buf = np.array(w0, np.float64), None
+    val, best = 0.0, math.inf
+    losses, smoothed = [], []
+    for i, lr in enumerate(lrs):
+        batch = None if batches is None else batches[i % len(batches)]
+        loss, g = loss_and_grad(w, batch)
+        val = beta * val + (1 - beta) * loss  # torch.lerp(loss, val, beta)
+        s = val / (1 - beta ** (i + 1))
+        losses.append(loss)
+        smoothed.append(s)
+        if s < best:
+            best = s
+        buf = g if buf is None else momentum * buf + g
+        w = w - lr * buf
+        if not np.isfinite(s) or s > best + (factor - 1) * abs(best):
+            return np.array(losses), np.array(smoothed), i + 1, True
+    return np.array(losses), np.array(smoothed), len(lrs), False
+
+
+def _least_squares(seed=0, n=40, d=5, steps=30):
+    rng = np.random.default_rng(seed)
+    a = rng.normal(size=(steps, n, d))
+    b = rng.normal(size=(steps, n))
+
+    def loss_and_grad(w, batch):
+        x, y = batch
+        r = x @ w - y
+        return 0.5 * np.mean(r**2), x.T @ r / len(y)
+
+    def loss_fn(w, batch):
+        x, y = batch
+        return 0.5 * jnp.mean((x @ w - y) ** 2)
+
+    return loss_fn, loss_and_grad, a, b
+
+
+def _result(lrs, smoothed, stop=None, skip_start=None, skip_end=5):
+    n = len(lrs)
+    return LRFinderResult(
+        learning_rates=np.asarray(lrs, np.float64),
+        losses=np.asarray(smoothed, np.float64),
+        smoothed_losses=np.asarray(smoothed, np.float64),
+        stop=n if stop is None else stop,
+        diverged=False,
+        suggestion=math.nan,
+        method="steep",
+        skip_start=n // 10 if skip_start is None else skip_start,
+        skip_end=skip_end,
+    )
+
+
+def _synthetic_curves():
+    """Range-test-like curves: plateau, descent, minimum, blow-up, with noise."""
+    rng = np.random.default_rng(7)
+    curves = []
+    for k in range(12):
+        n = int(rng.integers(40, 160))
+        lrs = np.geomspace(1e-6, 10.0, n)
+        x = np.log10(lrs)
+        centre = rng.uniform(-4, -1)
+        base = 2.3 - 2.0 / (1 + np.exp(-3 * (x - centre + 1.5)))
+        blow = np.exp(np.clip(2.5 * (x - centre - 0.5), -50, 50)) * rng.uniform(0.05, 0.5)
+        noisy = base + blow + rng.normal(scale=[0.0, 0.002, 0.02, 0.1][k % 4], size=n)
+        curves.append((lrs, noisy))
+    # a curve with NaN in the middle (fastai cuts there) and one stopped early.
+    lrs = np.geomspace(1e-5, 1.0, 80)
+    c = 1.0 + np.cos(np.linspace(0, 3, 80))
+    c[55] = np.nan
+    curves.append((lrs, c))
+    return curves
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_suggestions_equal_fastai_on_the_same_curves(method):
+    for lrs, losses in _synthetic_curves():
+        n = len(lrs)
+        ours = _result(lrs, losses).suggest(method)
+        theirs = FASTAI[method](*fastai_curve(lrs, losses, n))
+        assert ours == theirs, (method, n)  # same indices into the same array: exact
+
+
+def test_suggestions_on_a_stopped_sweep_use_the_recorded_points_only():
+    # fastai slices the *recorded* curve ([num_it//10 : -5] of what ran) while num_it is
+    # the requested length; lrjax keeps NaN padding after ``stop``.
+    lrs = np.geomspace(1e-6, 1.0, 100)
+    x = np.log10(lrs)
+    losses = 2.0 - np.tanh(x + 3) + np.exp(np.clip(3 * (x + 0.8), -50, 50))
+    stop = 70
+    padded = np.where(np.arange(100) < stop, losses, np.nan)
+    for method in METHODS:
+        ours = _result(lrs, padded, stop=stop, skip_start=10).suggest(method)
+        theirs = FASTAI[method](*fastai_curve(lrs[:stop], losses[:stop], 100))
+        assert ours == theirs, method
+
+
+def test_valley_equals_fastai_on_noisy_curves_with_ties():
+    # Short integer-valued curves: ties and many competing decreasing subsequences
+    # exercise fastai's in-loop bookkeeping (its valley start is set when lds[i] first
+    # exceeds the longest so far, and not updated when lds[i] grows further).
+    rng = np.random.default_rng(3)
+    for _ in range(300):
+        n = int(rng.integers(3, 30))
+        losses = rng.integers(0, 6, size=n).astype(np.float64)
+        lrs = np.geomspace(1e-4, 1.0, n)
+        expected = fastai_valley(lrs, losses)
+        if expected == lrs[-1] and n > 1 and losses[1] < losses[0]:
+            continue  # the wrap-around case, checked below
+        ours = _result(lrs, losses, skip_start=0, skip_end=0).suggest("valley")
+        assert ours == expected, losses
+
+
+def test_valley_departs_from_fastai_only_where_fastai_wraps_around():
+    # Two decreasing points then a rise: fastai's valley index is 1 - 2 + 0 + 0 = -1,
+    # which Python wraps to the largest lr tried (the one that diverged); lrjax returns
+    # the first lr of the curve instead.
+    lrs = np.geomspace(1e-4, 1.0, 30)
+    losses = np.concatenate([[2.0, 1.0], np.linspace(3.0, 5.0, 28)])
+    res = _result(lrs, losses, skip_start=0, skip_end=0)
+    assert fastai_valley(lrs, losses) == lrs[-1]
+    assert res.suggest("valley") == lrs[0]
+    # A curve that only rises: fastai's start stays 0, and so does lrjax's.
+    rising = np.linspace(1.0, 3.0, 30)
+    assert _result(lrs, rising, skip_start=0, skip_end=0).suggest("valley") == lrs[0]
+    assert fastai_valley(lrs, rising) == lrs[0]
+
+
+def test_short_curves_give_nan_rather_than_fastai_errors():
+    lrs = np.geomspace(1e-3, 1.0, 20)  # 20 - 2 - 5 = 13 points: too few for slide
+    res = _result(lrs, np.linspace(2.0, 1.0, 20))
+    assert math.isnan(res.suggest("slide"))
+    with pytest.raises(IndexError):
+        fastai_slide(*fastai_curve(lrs, np.linspace(2.0, 1.0, 20), 20))
+    empty = _result(lrs[:3], np.ones(3))
+    assert all(math.isnan(empty.suggest(m)) for m in METHODS)
+
+
+def test_sweep_matches_a_float64_numpy_transcription():
+    loss_fn, loss_and_grad, a, b = _least_squares()
+    num_steps = 45  # > 30 batches: the batches are cycled
+    res = lrjax.find_learning_rate(
+        loss_fn, jnp.zeros(5), (jnp.asarray(a), jnp.asarray(b)),
+        lambda lr: lrjax.sgd(lr, momentum=0.5),
+        min_lr=1e-3, max_lr=50.0, num_steps=num_steps,
+    )
+    lrs = 1e-3 * (50.0 / 1e-3) ** (np.arange(num_steps) / (num_steps - 1))
+    losses, smoothed, stop, diverged = reference_sweep(
+        loss_and_grad, np.zeros(5), list(zip(a, b)), lrs, momentum=0.5
+    )
+    assert (res.stop, res.diverged) == (stop, diverged)
+    assert diverged and 20 < stop < num_steps  # the test exercises the stop rule
+    # float64 both sides, the same operations in a different order: rounding only.
+    np.testing.assert_allclose(res.learning_rates, lrs, rtol=1e-13)
+    np.testing.assert_allclose(res.losses[:stop], losses, rtol=1e-10)
+    np.testing.assert_allclose(res.smoothed_losses[:stop], smoothed, rtol=1e-10)
+    assert np.isnan(res.losses[stop:]).all() and np.isnan(res.smoothed_losses[stop:]).all()
+    expected = FASTAI["steep"](*fastai_curve(lrs[:stop], smoothed, num_steps))
+    np.testing.assert_allclose(res.suggestion, expected, rtol=1e-13)
+    for m in METHODS:
+        expected = FASTAI[m](*fastai_curve(lrs[:stop], smoothed, num_steps))
+        assert res.suggest(m) == pytest.approx(expected, rel=1e-13), m
+
+
+def test_linear_sweep_and_batch_function_agree_with_pytree_batches():
+    loss_fn, _, a, b = _least_squares(seed=1)
+    a, b = jnp.asarray(a), jnp.asarray(b)
+    kw = dict(min_lr=1e-2, max_lr=1.0, num_steps=30, sweep="linear", diverge_factor=None)
+    res1 = lrjax.find_learning_rate(loss_fn, jnp.zeros(5), (a, b), lrjax.sgd, **kw)
+    res2 = lrjax.find_learning_rate(loss_fn, jnp.zeros(5), lambda i: (a[i], b[i]),
+                                    lrjax.sgd, **kw)
+    np.testing.assert_allclose(res1.learning_rates, np.linspace(1e-2, 1.0, 30), rtol=1e-14)
+    np.testing.assert_array_equal(res1.losses, res2.losses)
+    assert res1.stop == 30 and not res1.diverged
+
+
+def _quadratic(curvatures):
+    c = jnp.asarray(curvatures)
+    return lambda w, batch: 0.5 * jnp.sum(c * w**2)
+
+
+QUADRATICS = [[1.0, 0.5, 0.1], [100.0, 3.0, 1.0, 0.01], [4.0] * 3]
+
+
+@pytest.mark.parametrize("num_steps", [100, 300])
+@pytest.mark.parametrize("curvatures", QUADRATICS)
+def test_sgd_suggestion_on_a_quadratic_is_below_the_stability_limit(curvatures, num_steps):
+    # SGD on sum(c w^2)/2 diverges iff lr > 2/L, L = max c: the suggestion must lie in
+    # (0, 2/L). Measured in units of 2/L (100-, 120- and 300-step sweeps): steep
+    # 0.03-0.13, valley 0.03-0.05. "minimum" (0.38-1.48) and "slide" (0-2.4) are not
+    # held to this (they exceed 2/L on some of these quadratics): the smoothed loss lags the
+    # raw one by ~1/(1-beta) = 50 steps, so its minimum sits past the divergence, and
+    # slide's threshold (0.005) is absolute, so it depends on the scale of the loss.
+    big = max(curvatures)
+    res = lrjax.find_learning_rate(
+        _quadratic(curvatures), jnp.ones(len(curvatures)), None, lrjax.sgd,
+        min_lr=1e-4 / big, max_lr=1e3 / big, num_steps=num_steps,
+    )
+    assert res.diverged and res.method == "steep"
+    assert 0 < res.suggestion < 2 / big
+    assert 0 < res.suggest("valley") < 2 / big
+
+
+def test_nan_and_negative_losses():
+    # A NaN loss at step 10 is a divergence, recorded at the step it appears.
+    flags = jnp.where(jnp.arange(50) >= 10, jnp.nan, 1.0)
+    res = lrjax.find_learning_rate(
+        lambda w, b: b * jnp.sum(w**2), jnp.ones(1), flags, lrjax.sgd,
+        min_lr=1e-3, max_lr=1.0, num_steps=50,
+    )
+    assert res.diverged and res.stop == 11
+    assert np.isnan(res.losses[10]) and np.isfinite(res.losses[:10]).all()
+    # A loss that is negative and decreasing must not stop at once (fastai's literal
+    # "smooth > 4 * best" is true for any negative best).
+    res = lrjax.find_learning_rate(
+        lambda w, b: 0.5 * jnp.sum(w**2) - 10.0, jnp.ones(2), None, lrjax.sgd,
+        min_lr=1e-3, max_lr=1.0, num_steps=40,
+    )
+    assert res.stop == 40 and not res.diverged
+    assert np.all(res.losses < 0)
+
+
+def test_one_compiled_program_and_params_untouched():
+    calls = []
+
+    def loss(w, batch):
+        calls.append(1)  # runs once per trace, not per step
+        return 0.5 * jnp.sum(w**2)
+
+    w0 = np.ones(3, np.float32)
+    res = lrjax.find_learning_rate(loss, w0, None, lrjax.sgd, min_lr=1e-3, max_lr=10.0,
+                                   num_steps=200)
+    assert len(calls) == 1 and res.stop > 50
+    np.testing.assert_array_equal(w0, np.ones(3, np.float32))
+    assert res.losses.dtype == np.float64  # float32 loss, recorded at the lr dtype
+    assert not any(isinstance(v, jax.Array) for v in vars(res).values())
+
+
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        (dict(min_lr=1.0, max_lr=1.0), "min_lr"),
+        (dict(min_lr=0.0), "min_lr"),
+        (dict(max_lr=-1.0), "max_lr"),
+        (dict(num_steps=1), "num_steps"),
+        (dict(num_steps=2.5), "num_steps"),
+        (dict(sweep="log"), "sweep"),
+        (dict(suggestion="fastest"), "suggestion"),
+        (dict(beta=1.0), "beta"),
+        (dict(diverge_factor=1.0), "diverge_factor"),
+        (dict(skip_end=-1), "skip_end"),
+        (dict(batches=jnp.float32(1.0)), "batches"),
+        (dict(batches=(jnp.ones((3, 2)), jnp.ones((4, 2)))), "batches"),
+        (dict(optimizer=0.1), "optimizer"),
+    ],
+)
+def test_bad_inputs_raise_naming_the_argument(kwargs, name):
+    args = dict(min_lr=1e-3, max_lr=1.0, num_steps=10, optimizer=lrjax.sgd)
+    args.update(kwargs)
+    batches = args.pop("batches", None)
+    with pytest.raises((ValueError, TypeError), match=name):
+        lrjax.find_learning_rate(lambda w, b: jnp.sum(w**2), jnp.ones(2), batches, **args)
+    with pytest.raises(ValueError, match="method"):
+        _result(np.geomspace(1e-3, 1, 10), np.ones(10)).suggest("best")
+
+
+def test_plot_draws_the_curve_and_marks_the_suggestion():
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    res = lrjax.find_learning_rate(
+        _quadratic([1.0, 0.1]), jnp.ones(2), None, lrjax.sgd,
+        min_lr=1e-3, max_lr=100.0, num_steps=80,
+    )
+    ax = res.plot()
+    try:
+        smooth, raw, mark = ax.lines
+        n = res.stop
+        assert ax.get_xscale() == "log"
+        np.testing.assert_array_equal(smooth.get_xdata(), res.learning_rates[:n])
+        np.testing.assert_array_equal(smooth.get_ydata(), res.smoothed_losses[:n])
+        np.testing.assert_array_equal(raw.get_ydata(), res.losses[:n])
+        assert mark.get_xdata()[0] == res.suggestion
+        assert res.method in mark.get_label()
+        assert [t.get_text() for t in ax.get_legend().get_texts()][-1] == mark.get_label()
+    finally:
+        plt.close(ax.figure)
+
+
+# ---------------------------------------------------------------------------------------
+# The digits MLP: the range test's suggestion against the best rate of a grid.
+
+
+def test_steep_suggestion_is_within_3x_of_the_best_adam_rate_on_digits():
+    nn = pytest.importorskip("flax.linen")
+    pytest.importorskip("sklearn")
+    import optax
+
+    import digits
+
+    x_tr, y_tr, _, _ = digits.load()
+    x, y = jnp.asarray(x_tr), jnp.asarray(y_tr)
+
+    class MLP(nn.Module):
+        @nn.compact
+        def __call__(self, h):
+            h = nn.relu(nn.Dense(128)(h))
+            h = nn.relu(nn.Dense(128)(h))
+            return nn.Dense(10)(h)
+
+    model = MLP()
+    params = model.init(jax.random.key(0), x[:1])
+
+    def loss_fn(p, batch):
+        xb, yb = batch
+        logits = model.apply(p, xb)
+        return optax.softmax_cross_entropy_with_integer_labels(logits, yb).mean()
+
+    steps, tail, size = 200, 50, 64
+    rng = np.random.default_rng(0)
+    idx = np.stack([rng.choice(len(x_tr), size, replace=False) for _ in range(steps)])
+    batches = (x[idx], y[idx])
+
+    # The grid: quarter decades 1e-4 .. 1e-1, all trained at once (vmap over the rate,
+    # scan over the steps: one program). "Best" is the lowest training loss averaged over
+    # the last 50 of 200 steps, less noisy than the last minibatch alone.
+    grid = 10.0 ** np.linspace(-4, -1, 13)
+
+    def train(lr):
+        opt = lrjax.adam(lambda n: lr)
+
+        def step(carry, batch):
+            p, s = carry
+            loss, g = jax.value_and_grad(loss_fn)(p, batch)
+            u, s = opt.update(g, s, p)
+            return (lrjax.apply_updates(p, u), s), loss
+
+        _, losses = jax.lax.scan(step, (params, opt.init(params)), batches)
+        return jnp.mean(losses[-tail:])
+
+    final = np.asarray(jax.jit(jax.vmap(train))(jnp.asarray(grid)))
+    best = grid[int(np.argmin(final))]
+    # fastai's default range is 1e-7 .. 10 in 100 steps; 1e-5 .. 10 keeps its density.
+    res = lrjax.find_learning_rate(loss_fn, params, batches,  # default: lrjax.adam
+                                   min_lr=1e-5, max_lr=10.0, num_steps=100)
+    ratio = res.suggestion / best
+    # Measured (seeds 0-4): best 3.2e-3 .. 5.6e-3, steep 6.1e-3 .. 8.1e-3, ratio 1.1-2.3;
+    # seed 0: 6.1e-3 against 5.6e-3.
+    assert res.method == "steep" and 1 / 3 <= ratio <= 3, (res.suggestion, best)
