@@ -1,0 +1,268 @@
+"""Plateau reduction: cut the learning rate when a monitored value stops improving."""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from . import _validate
+from ._base import GradientTransformationExtraArgs, ScalarOrSchedule
+from ._learning_rate import evaluate, lr_dtype, records_learning_rate, safe_increment
+
+
+@records_learning_rate("scale", kind="factor")
+class ReduceOnPlateauState(NamedTuple):
+    """State of :func:`reduce_on_plateau`.
+
+    Attributes:
+      scale: the factor the last update was multiplied by (1 until the first cut);
+        :func:`current_learning_rate` multiplies the optimizer's rate by it.
+      best: the best monitored value so far; before the first decision the largest
+        finite float (its negation in ``"max"`` mode), which every finite value beats
+        and which keeps the state finite.
+      num_bad: decisions without improvement since the last improvement or cut.
+      cooldown_counter: decisions left in the cooldown after a cut.
+      count: number of updates so far (``int32``, saturating); it indexes a
+        ``learning_rate`` schedule.
+      accumulated: sum of the values seen since the last decision.
+      accumulated_count: number of those values.
+    """
+
+    scale: jax.Array
+    best: jax.Array
+    num_bad: jax.Array
+    cooldown_counter: jax.Array
+    count: jax.Array
+    accumulated: jax.Array
+    accumulated_count: jax.Array
+
+
+def _check_int(name: str, value: Any, minimum: int) -> None:
+    # inject_hyperparams may trace an integer hyperparameter; it was checked when the
+    # user built the optimizer, and here it only enters jnp comparisons.
+    if _validate.is_traced(value):
+        return
+    if minimum == 0:
+        _validate.nonnegative_int(name, value)
+    else:
+        _validate.positive_int(name, value)
+
+
+def reduce_on_plateau(
+    factor: float = 0.1,
+    patience: int = 10,
+    threshold: float = 1e-4,
+    threshold_mode: str = "rel",
+    cooldown: int = 0,
+    min_lr: float = 0.0,
+    *,
+    mode: str = "min",
+    convention: str = "pytorch",
+    learning_rate: ScalarOrSchedule | None = None,
+    min_scale: float = 0.0,
+    eps: float = 1e-8,
+    accumulation_size: int = 1,
+) -> GradientTransformationExtraArgs:
+    r"""Multiply updates by a factor that is cut when the monitored value plateaus.
+
+    Each call receives the monitored value :math:`a` (a loss, a validation metric) as
+    the keyword argument ``value=``. In ``"min"`` mode :math:`a` improves on the best
+    value :math:`b` when
+
+    .. math::
+
+        a < b - \tau |b| \quad (\text{rel}), \qquad a < b - \tau \quad (\text{abs}),
+
+    and in ``"max"`` mode when :math:`a > b + \tau |b|` or :math:`a > b + \tau`. After
+    ``patience`` values without improvement the scale :math:`s` (initially 1) becomes
+
+    .. math::
+
+        s \leftarrow \min\bigl(s,\ \max(\gamma s,\ s_\text{min})\bigr), \qquad
+        s_\text{min} = \max\bigl(\text{min\_scale},\ \text{min\_lr}/\eta(n)\bigr),
+
+    and the next ``cooldown`` values are not counted. Updates leave multiplied by
+    :math:`s`; placed after an optimizer whose learning rate is :math:`\eta(n)`, the
+    applied rate is :math:`\eta(n)\,s`, which :func:`current_learning_rate` reports.
+
+    **Counting.** ``convention="pytorch"`` follows ``torch.optim.lr_scheduler.
+    ReduceLROnPlateau``: a cut happens when the number of bad values *exceeds*
+    ``patience``; a value seen during the cooldown is not counted; the cooldown and the
+    count restart after a cut even when ``min_lr`` blocks it; a cut smaller than ``eps``
+    (on :math:`\eta s`, or on :math:`s` when ``learning_rate`` is not given) is skipped.
+    ``convention="keras"`` follows ``keras.callbacks.ReduceLROnPlateau``: a cut happens
+    when the count *reaches* ``patience``; the cooldown counter is decremented before
+    the comparison, so the value that ends the cooldown already counts; at the floor no
+    cut happens and the count keeps growing. Keras uses an absolute threshold
+    (``min_delta``, default ``1e-4``): ``threshold_mode="abs", convention="keras"``
+    reproduces it. With flat values, ``patience=2`` cuts at the 4th, 7th, ... value
+    (PyTorch) or the 3rd, 5th, ... (Keras); ``patience=1, cooldown=2`` cuts at the 3rd
+    and 7th (PyTorch) or the 2nd, 4th, 6th and 8th (Keras).
+
+    **Where lrjax departs from PyTorch.** PyTorch's relative test is
+    :math:`a < b(1-\tau)`, which for a negative best :math:`b` accepts values *worse*
+    than :math:`b` as improvements (a flat negative loss is never cut). lrjax uses
+    :math:`b - \tau|b|`, which equals PyTorch's formula for :math:`b \ge 0` and still
+    means "better by the fraction :math:`\tau`" for :math:`b < 0`; with :math:`b = 0`
+    any strict improvement counts. A NaN value never improves: it counts as bad.
+
+    **The floor.** The transform only sees updates, not the learning rate, so the
+    absolute floor ``min_lr`` needs the base rate ``learning_rate`` (a number, or the
+    same schedule the optimizer uses; it is evaluated at this transform's own update
+    count, which equals the optimizer's when both sit in one chain). ``min_scale`` is a
+    floor on :math:`s` itself (optax contrib's ``min_scale``). The floor applies when a
+    cut is made: it stops cuts but never raises the scale.
+
+    **Accumulation.** With ``accumulation_size = k`` the values of ``k`` calls are
+    averaged and the decision is made on the ``k``-th call (useful when ``value`` is a
+    noisy minibatch loss); ``patience`` and ``cooldown`` then count decisions. The
+    scale decided at a call already applies to that call's updates.
+
+    Args:
+      factor: the cut :math:`\gamma \in (0, 1)`.
+      patience: number of decisions without improvement tolerated (see *Counting*).
+      threshold: :math:`\tau \ge 0`, the improvement that counts.
+      threshold_mode: ``"rel"`` or ``"abs"``.
+      cooldown: decisions to wait after a cut before counting again.
+      min_lr: absolute floor on the learning rate; needs ``learning_rate`` when > 0.
+      mode: ``"min"`` (a loss) or ``"max"`` (an accuracy).
+      convention: ``"pytorch"`` or ``"keras"`` counting (see above).
+      learning_rate: the optimizer's base learning rate, a number or a schedule; used
+        for ``min_lr`` and ``eps`` only.
+      min_scale: floor on the scale, in :math:`[0, 1]`.
+      eps: PyTorch's minimum change (``convention="pytorch"`` only).
+      accumulation_size: number of calls whose values are averaged per decision.
+
+    Returns:
+      An optax ``GradientTransformationExtraArgs`` with a :class:`ReduceOnPlateauState`;
+      its ``update`` needs the keyword argument ``value``.
+
+    Example:
+      >>> import jax.numpy as jnp, lrjax
+      >>> opt = lrjax.chain(lrjax.sgd(0.1), lrjax.reduce_on_plateau(patience=1))
+      >>> state = opt.init(jnp.zeros(1))
+      >>> for loss in [1.0, 0.5, 0.5, 0.5]:
+      ...     _, state = opt.update(jnp.ones(1), state, value=jnp.asarray(loss))
+      >>> print(f"{float(lrjax.current_learning_rate(state)):.4f}")
+      0.0100
+
+    References:
+      PyTorch ``torch.optim.lr_scheduler.ReduceLROnPlateau``,
+      https://pytorch.org/docs/stable/generated/
+      torch.optim.lr_scheduler.ReduceLROnPlateau.html;
+      Keras ``keras.callbacks.ReduceLROnPlateau``,
+      https://keras.io/api/callbacks/reduce_lr_on_plateau/;
+      optax ``contrib.reduce_on_plateau`` (its ``accumulation_size`` and ``min_scale``).
+    """
+    _validate.in_range("factor", factor, 0.0, 1.0, low_open=True, high_open=True)
+    _check_int("patience", patience, 0)
+    _validate.nonnegative("threshold", threshold)
+    _validate.choice("threshold_mode", threshold_mode, ("rel", "abs"))
+    _check_int("cooldown", cooldown, 0)
+    floor_lr = _validate.nonnegative("min_lr", min_lr)
+    _validate.choice("mode", mode, ("min", "max"))
+    _validate.choice("convention", convention, ("pytorch", "keras"))
+    if learning_rate is not None:
+        _validate.learning_rate("learning_rate", learning_rate)
+    elif floor_lr is not None and floor_lr > 0:
+        raise ValueError(
+            f"min_lr={min_lr!r} needs the base learning_rate (the rate this factor "
+            "multiplies); pass learning_rate=..., or use min_scale for a floor on the "
+            "factor itself"
+        )
+    _validate.in_range("min_scale", min_scale, 0.0, 1.0)
+    _validate.nonnegative("eps", eps)
+    _check_int("accumulation_size", accumulation_size, 1)
+    sign = 1.0 if mode == "min" else -1.0
+
+    def init_fn(params: Any) -> ReduceOnPlateauState:
+        del params
+        dtype = lr_dtype()
+        zero = jnp.zeros([], jnp.int32)
+        return ReduceOnPlateauState(
+            scale=jnp.ones([], dtype),
+            best=jnp.asarray(sign * jnp.finfo(dtype).max, dtype),
+            num_bad=zero,
+            cooldown_counter=zero,
+            count=zero,
+            accumulated=jnp.zeros([], dtype),
+            accumulated_count=zero,
+        )
+
+    def improves(a: jax.Array, best: jax.Array) -> jax.Array:
+        # Work on sign * value so that "max" is "min" of the negation; the relative
+        # margin uses |best| so that it tightens the test for negative values too.
+        x, b = sign * a, sign * best
+        tau = jnp.asarray(threshold, b.dtype)
+        margin = tau * jnp.abs(b) if threshold_mode == "rel" else tau
+        # An infinite best (an infinite value was fed): inf - inf would be NaN.
+        bar = jnp.where(jnp.isinf(b), b, b - margin)
+        return x < bar
+
+    def decide(state: ReduceOnPlateauState, a: jax.Array) -> ReduceOnPlateauState:
+        dtype = state.scale.dtype
+        if learning_rate is None:
+            eta = jnp.ones([], dtype)
+        else:
+            eta = evaluate(learning_rate, state.count).astype(dtype)
+        # A zero rate (a warmup's first step) makes the absolute floor meaningless.
+        lr_floor = jnp.where(
+            eta > 0, jnp.asarray(min_lr, dtype) / jnp.where(eta > 0, eta, 1), 0
+        )
+        floor = jnp.maximum(jnp.asarray(min_scale, dtype), lr_floor)
+        s = state.scale
+        cut = jnp.minimum(s, jnp.maximum(jnp.asarray(factor, dtype) * s, floor))
+        cooldown_n = jnp.asarray(cooldown, jnp.int32)
+        patience_n = jnp.asarray(patience, jnp.int32)
+        zero = jnp.zeros([], jnp.int32)
+        good = improves(a, state.best)
+        best = jnp.where(good, a, state.best)
+        if convention == "pytorch":
+            bad = jnp.where(good, zero, safe_increment(state.num_bad))
+            cooling = state.cooldown_counter > 0
+            counter = jnp.where(cooling, state.cooldown_counter - 1, state.cooldown_counter)
+            bad = jnp.where(cooling, zero, bad)
+            trigger = bad > patience_n
+            applied = trigger & ((s - cut) * eta > jnp.asarray(eps, dtype))
+            reset = trigger
+        else:
+            cooling = state.cooldown_counter > 0
+            counter = jnp.where(cooling, state.cooldown_counter - 1, state.cooldown_counter)
+            bad = jnp.where(cooling, zero, state.num_bad)
+            still_cooling = counter > 0
+            bad = jnp.where(good, zero, jnp.where(still_cooling, bad, safe_increment(bad)))
+            trigger = ~good & ~still_cooling & (bad >= patience_n)
+            applied = trigger & (s > floor)
+            reset = applied
+        return state._replace(
+            scale=jnp.where(applied, cut, s),
+            best=best,
+            num_bad=jnp.where(reset, zero, bad),
+            cooldown_counter=jnp.where(reset, cooldown_n, counter),
+        )
+
+    def update_fn(updates, state, params=None, *, value, **extra_args):
+        del params, extra_args
+        if jnp.ndim(value) != 0:
+            raise ValueError(
+                f"value must be a scalar (the monitored loss), got shape {jnp.shape(value)}"
+            )
+        dtype = state.scale.dtype
+        total = state.accumulated + jnp.asarray(value, dtype)
+        n_values = safe_increment(state.accumulated_count)
+        ready = n_values >= jnp.asarray(accumulation_size, jnp.int32)
+        mean = total / n_values.astype(dtype)
+        decided = decide(state, mean)
+        kept = jax.tree.map(lambda new, old: jnp.where(ready, new, old), decided, state)
+        new_state = kept._replace(
+            count=safe_increment(state.count),
+            accumulated=jnp.where(ready, jnp.zeros([], dtype), total),
+            accumulated_count=jnp.where(ready, jnp.zeros([], jnp.int32), n_values),
+        )
+        scale = new_state.scale
+        updates = jax.tree.map(lambda u: jnp.asarray(scale, u.dtype) * u, updates)
+        return updates, new_state
+
+    return GradientTransformationExtraArgs(init_fn, update_fn)
