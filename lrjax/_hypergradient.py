@@ -52,6 +52,29 @@ def _dot(a: Any, b: Any) -> jax.Array:
     return out
 
 
+def _cosine(a: Any, b: Any) -> jax.Array:
+    """cos(a, b) over whole trees; 0 when either is zero.
+
+    Each tree is first divided by its largest magnitude, so gradients near the top of
+    the float32 or bfloat16 range (where squares and norms overflow to inf, and inf/inf
+    is NaN) still give a cosine in [-1, 1].
+    """
+
+    def scaled(tree):
+        leaves = jax.tree.leaves(tree)
+        if not leaves:
+            return tree, jnp.zeros([], lr_dtype())
+        top = jnp.max(jnp.stack([jnp.max(jnp.abs(x)).astype(lr_dtype()) for x in leaves]))
+        safe = jnp.where(top > 0, top, 1)
+        return jax.tree.map(lambda x: x / safe.astype(x.dtype), tree), top
+
+    a, top_a = scaled(a)
+    b, top_b = scaled(b)
+    norms = jnp.sqrt(_dot(a, a)) * jnp.sqrt(_dot(b, b))
+    ok = (top_a > 0) & (top_b > 0) & (norms > 0)
+    return jnp.where(ok, _dot(a, b) / jnp.where(ok, norms, 1), 0)
+
+
 def scale_by_hypergradient(
     initial_lr: float,
     hyper_lr: Optional[float] = None,
@@ -187,17 +210,15 @@ def scale_by_hypergradient(
             more = extra_args if grad is None else dict(extra_args, grad=grad)
             d, inner_state = inner.update(updates, state.direction, params, **more)
         alpha = state.learning_rate
-        h = _dot(gradient, state.previous)
         beta = jnp.asarray(hyper_lr, alpha.dtype)
         if rule == "additive":
-            alpha = alpha + beta * h
+            alpha = alpha + beta * _dot(gradient, state.previous)
         else:
-            prev = state.previous
-            # Two roots, not the root of a product, which overflows float32 sooner.
-            norms = jnp.sqrt(_dot(gradient, gradient)) * jnp.sqrt(_dot(prev, prev))
             # d_0 = 0 (and a zero gradient) give no information: cos = 0, no change.
-            cos = jnp.where(norms > 0, h / jnp.where(norms > 0, norms, 1), 0)
-            alpha = alpha * (1 + beta * cos)
+            alpha = alpha * (1 + beta * _cosine(gradient, state.previous))
+        # An overflowing dot product (additive rule, huge gradients) must not turn the
+        # rate into inf or NaN: keep the previous rate for that step.
+        alpha = jnp.where(jnp.isfinite(alpha), alpha, state.learning_rate)
         alpha = jnp.clip(
             alpha, jnp.asarray(min_lr, alpha.dtype), jnp.asarray(upper, alpha.dtype)
         )
