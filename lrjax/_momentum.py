@@ -1,8 +1,9 @@
-"""Momentum: heavy-ball and Nesterov traces of the gradient."""
+"""Momentum (heavy-ball and Nesterov traces of the gradient) and weight decay."""
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple, Optional, Union
 
 import jax
 import jax.numpy as jnp
@@ -19,7 +20,18 @@ class TraceState(NamedTuple):
     trace: Any
 
 
-def trace(decay: ScalarOrSchedule, nesterov: bool = False) -> GradientTransformation:
+def _decay_or_schedule(name: str, value: Any) -> None:
+    if callable(value):
+        return
+    _validate.decay_rate(name, value)
+
+
+def trace(
+    decay: ScalarOrSchedule,
+    nesterov: bool = False,
+    *,
+    accumulator_dtype: Optional[Any] = None,
+) -> GradientTransformation:
     r"""Heavy-ball or Nesterov momentum, in optax's and PyTorch's form.
 
     .. math::
@@ -30,12 +42,15 @@ def trace(decay: ScalarOrSchedule, nesterov: bool = False) -> GradientTransforma
 
     The learning rate is applied afterwards (``sgd`` chains
     :func:`scale_by_learning_rate`), so it sits outside the buffer as in optax and
-    PyTorch. ``decay`` may be a schedule, which is how one-cycle and cyclic momentum
-    are expressed.
+    PyTorch. Placed *after* :func:`scale_by_learning_rate` instead, the buffer holds
+    :math:`m_n = \mu m_{n-1} - \eta(n) g_n`, the Keras form (``sgd(...,
+    lr_in_momentum=True)``). ``decay`` may be a schedule, which is how one-cycle and
+    cyclic momentum are expressed.
 
     Args:
       decay: the momentum :math:`\mu \in [0, 1)`, or a schedule of it.
       nesterov: use Nesterov's look-ahead form.
+      accumulator_dtype: dtype of the buffer; ``None`` keeps each parameter's dtype.
 
     Returns:
       An optax ``GradientTransformation`` with a :class:`TraceState`.
@@ -55,12 +70,13 @@ def trace(decay: ScalarOrSchedule, nesterov: bool = False) -> GradientTransforma
       learning, 2013, http://proceedings.mlr.press/v28/sutskever13.html.
       PyTorch ``torch.optim.SGD``; optax ``trace``.
     """
-    if not callable(decay):
-        _validate.decay_rate("decay", decay)
+    _decay_or_schedule("decay", decay)
+    acc_dtype = None if accumulator_dtype is None else jnp.dtype(accumulator_dtype)
 
     def init_fn(params):
         return TraceState(
-            jnp.zeros([], jnp.int32), jax.tree.map(jnp.zeros_like, params)
+            jnp.zeros([], jnp.int32),
+            jax.tree.map(lambda p: jnp.zeros_like(p, dtype=acc_dtype), params),
         )
 
     def update_fn(updates, state, params=None):
@@ -68,10 +84,112 @@ def trace(decay: ScalarOrSchedule, nesterov: bool = False) -> GradientTransforma
         mu = evaluate(decay, state.count)
 
         def step(g, t):
-            return g + jnp.asarray(mu, t.dtype) * t
+            return g.astype(t.dtype) + jnp.asarray(mu, t.dtype) * t
 
         new_trace = jax.tree.map(step, updates, state.trace)
-        out = jax.tree.map(step, updates, new_trace) if nesterov else new_trace
+        if nesterov:
+            out = jax.tree.map(
+                lambda g, t: (g.astype(t.dtype) + jnp.asarray(mu, t.dtype) * t).astype(
+                    g.dtype
+                ),
+                updates,
+                new_trace,
+            )
+        else:
+            out = jax.tree.map(lambda g, t: t.astype(g.dtype), updates, new_trace)
         return out, TraceState(safe_increment(state.count), new_trace)
+
+    return GradientTransformation(init_fn, update_fn)
+
+
+class AddDecayedWeightsState(NamedTuple):
+    """State of :func:`add_decayed_weights`: the update count (for a schedule)."""
+
+    count: jax.Array
+
+
+Mask = Union[Any, Callable[[Any], Any]]
+
+
+def add_decayed_weights(
+    weight_decay: ScalarOrSchedule = 0.0, mask: Optional[Mask] = None
+) -> GradientTransformation:
+    r"""Add the parameters, scaled by the weight decay, to the updates.
+
+    .. math::
+
+        d_n = g_n + \lambda(n)\, \theta_n
+
+    Where it sits in a chain decides which weight decay it is:
+
+    * before the direction (``chain(add_decayed_weights(λ), scale_by_adam(), …)``) it
+      is the L2 penalty :math:`\tfrac{\lambda}{2}\lVert\theta\rVert^2` added to the
+      loss, "coupled" weight decay, as in PyTorch's ``weight_decay=`` for ``SGD``,
+      ``Adam``, ``RMSprop``, ``Adagrad``, ``Adadelta``, ``NAdam`` and ``Adamax``;
+    * after the direction and before :func:`scale_by_learning_rate` it is decoupled
+      weight decay :math:`\theta \leftarrow \theta - \eta(n)(d_n + \lambda\theta_n)`
+      (Loshchilov & Hutter), as in :func:`adamw`, PyTorch ``AdamW`` and every Keras
+      optimizer's ``weight_decay=``.
+
+    Args:
+      weight_decay: :math:`\lambda \ge 0`, or a schedule of it.
+      mask: a tree of booleans with the structure of the params (or a prefix of it),
+        or a function ``params -> such tree``; leaves marked ``False`` pass through
+        unchanged (biases and normalisation scales are usually excluded).
+
+    Returns:
+      An optax ``GradientTransformation``; its ``update`` needs ``params``.
+
+    Example:
+      >>> import jax.numpy as jnp, lrjax
+      >>> tx = lrjax.add_decayed_weights(0.1, mask={"w": True, "b": False})
+      >>> p = {"w": jnp.ones(2), "b": jnp.ones(2)}
+      >>> d, _ = tx.update({"w": jnp.zeros(2), "b": jnp.zeros(2)}, tx.init(p), p)
+      >>> print(f"{float(d['w'][0]):.4f} {float(d['b'][0]):.4f}")
+      0.1000 0.0000
+
+    References:
+      Loshchilov & Hutter, Decoupled weight decay regularization, 2019,
+      https://arxiv.org/abs/1711.05101. optax ``add_decayed_weights``.
+    """
+    if not callable(weight_decay):
+        _validate.nonnegative("weight_decay", weight_decay)
+
+    def init_fn(params):
+        del params
+        return AddDecayedWeightsState(jnp.zeros([], jnp.int32))
+
+    def decay_leaf(wd, g, p):
+        if g is None:
+            return None
+        return g + jnp.asarray(wd, g.dtype) * p.astype(g.dtype)
+
+    def update_fn(updates, state, params=None):
+        if params is None:
+            raise ValueError(
+                "add_decayed_weights needs params: call update(g, state, params)"
+            )
+        wd = evaluate(weight_decay, state.count)
+        new_state = AddDecayedWeightsState(safe_increment(state.count))
+        if mask is None:
+            out = jax.tree.map(
+                lambda g, p: decay_leaf(wd, g, p), updates, params,
+                is_leaf=lambda x: x is None,
+            )
+            return out, new_state
+        mask_tree = mask(params) if callable(mask) else mask
+
+        def apply_sub(m, g_sub, p_sub):
+            decayed = jax.tree.map(
+                lambda g, p: decay_leaf(wd, g, p), g_sub, p_sub,
+                is_leaf=lambda x: x is None,
+            )
+            if isinstance(m, bool):
+                return decayed if m else g_sub
+            # An array-valued mask leaf: select element-wise.
+            return jax.tree.map(lambda d, g: jnp.where(m, d, g), decayed, g_sub)
+
+        out = jax.tree.map(apply_sub, mask_tree, updates, params)
+        return out, new_state
 
     return GradientTransformation(init_fn, update_fn)
