@@ -15,24 +15,90 @@ from ._base import Schedule as Schedule
 from ._base import apply_updates as apply_updates
 from ._base import chain as chain
 
+# --- faults (_guard.py)
+from ._guard import SkipNonfiniteState as SkipNonfiniteState
+from ._guard import skip_nonfinite as skip_nonfinite
+
 # --- learning rate (_learning_rate.py)
 from ._learning_rate import ScaleByLearningRateState as ScaleByLearningRateState
 from ._learning_rate import current_learning_rate as current_learning_rate
 from ._learning_rate import scale_by_learning_rate as scale_by_learning_rate
 
 # --- schedules (_schedules.py, _combine.py)
+from ._combine import join as join
+from ._combine import warmup as warmup
+from ._schedules import constant as constant
+from ._schedules import cosine_decay as cosine_decay
+from ._schedules import cosine_restarts as cosine_restarts
+from ._schedules import cyclic as cyclic
+from ._schedules import cyclic_momentum as cyclic_momentum
+from ._schedules import exponential_decay as exponential_decay
+from ._schedules import inverse_time_decay as inverse_time_decay
+from ._schedules import linear_schedule as linear_schedule
+from ._schedules import multistep_decay as multistep_decay
+from ._schedules import one_cycle as one_cycle
+from ._schedules import one_cycle_momentum as one_cycle_momentum
+from ._schedules import piecewise_constant as piecewise_constant
+from ._schedules import polynomial_decay as polynomial_decay
+from ._schedules import step_decay as step_decay
+from ._schedules import time_based_decay as time_based_decay
 
 # --- momentum and decay (_momentum.py)
+from ._momentum import AddDecayedWeightsState as AddDecayedWeightsState
 from ._momentum import TraceState as TraceState
+from ._momentum import add_decayed_weights as add_decayed_weights
 from ._momentum import trace as trace
 
 # --- adaptive (_adaptive.py)
+from ._adam import ScaleByAdamState as ScaleByAdamState
+from ._adam import ScaleByAmsgradState as ScaleByAmsgradState
+from ._adam import ScaleByNadamState as ScaleByNadamState
+from ._adam import scale_by_adam as scale_by_adam
+from ._adam import scale_by_adamax as scale_by_adamax
+from ._adam import scale_by_amsgrad as scale_by_amsgrad
+from ._adam import scale_by_nadam as scale_by_nadam
+from ._adaptive import ScaleByAdadeltaState as ScaleByAdadeltaState
+from ._adaptive import ScaleByAdagradNormState as ScaleByAdagradNormState
+from ._adaptive import ScaleByAdagradState as ScaleByAdagradState
+from ._adaptive import ScaleByRmspropState as ScaleByRmspropState
+from ._adaptive import scale_by_adadelta as scale_by_adadelta
+from ._adaptive import scale_by_adagrad as scale_by_adagrad
+from ._adaptive import scale_by_adagrad_norm as scale_by_adagrad_norm
+from ._adaptive import scale_by_rmsprop as scale_by_rmsprop
 
 # --- optimizers (_aliases.py)
+from ._aliases import adadelta as adadelta
+from ._aliases import adagrad as adagrad
+from ._aliases import adagrad_norm as adagrad_norm
+from ._aliases import adam as adam
+from ._aliases import adamax as adamax
+from ._aliases import adamw as adamw
+from ._aliases import amsgrad as amsgrad
+from ._aliases import nadam as nadam
+from ._aliases import rmsprop as rmsprop
 from ._aliases import sgd as sgd
 
 # --- Newton (_newton.py)
+from ._newton import ScaleByNewtonState as ScaleByNewtonState
+from ._newton import newton as newton
+from ._newton import scale_by_newton as scale_by_newton
+from ._newton_cg import ScaleByNewtonCGState as ScaleByNewtonCGState
+from ._newton_cg import newton_cg as newton_cg
+from ._newton_cg import scale_by_newton_cg as scale_by_newton_cg
 
 # --- plateau and hypergradient (_plateau.py, _hypergradient.py)
+from ._plateau import ReduceOnPlateauState as ReduceOnPlateauState
+from ._plateau import reduce_on_plateau as reduce_on_plateau
+from ._hypergradient import ScaleByHypergradientState as ScaleByHypergradientState
+from ._hypergradient import adam_hd as adam_hd
+from ._hypergradient import scale_by_hypergradient as scale_by_hypergradient
+from ._hypergradient import sgd_hd as sgd_hd
 
 # --- range test and plots (_finder.py, _plot.py)
+from ._finder import LRFinderResult as LRFinderResult
+from ._finder import find_learning_rate as find_learning_rate
+from ._plot import plot_schedule as plot_schedule
+
+# --- performance (_grouped.py)
+from ._grouped import GroupedState as GroupedState
+from ._grouped import grouped as grouped

@@ -199,6 +199,18 @@ class ScaleByRmspropState(NamedTuple):
     trace: Any
 
 
+def _centered_variance(nu: jax.Array, mu: jax.Array) -> jax.Array:
+    """ν − μ², clipped at 0; ``inf`` where the moments overflowed.
+
+    Gradients near the top of the float range overflow both ν and μ² to inf, and
+    inf − inf would be NaN; the variance of such gradients is (at least) huge, so the
+    direction g/√r goes to 0 there, as it does in the uncentered form.
+    """
+    mu2 = jnp.square(mu)
+    overflow = jnp.isinf(nu) | jnp.isinf(mu2)
+    return jnp.where(overflow, jnp.asarray(jnp.inf, nu.dtype), jnp.maximum(nu - mu2, 0))
+
+
 def scale_by_rmsprop(
     decay: float = 0.9,
     eps: float = 1e-8,
@@ -292,7 +304,7 @@ def scale_by_rmsprop(
             mu_hat = mu
             if bias_correction:
                 mu_hat = jax.tree.map(lambda t: t / bc.astype(t.dtype), mu)
-            r = jax.tree.map(lambda n, m: jnp.maximum(n - jnp.square(m), 0), nu_hat, mu_hat)
+            r = jax.tree.map(_centered_variance, nu_hat, mu_hat)
         else:
             r = nu_hat
 

@@ -104,7 +104,7 @@ def sgd(
       and PyTorch ``torch.optim.SGD`` (dampening 0) step for step; with
       ``lr_in_momentum=True``, Keras ``SGD``.
     """
-    if nesterov and momentum is None:
+    if _validate.boolean("nesterov", nesterov) and momentum is None:
         raise ValueError("nesterov=True needs a momentum, got momentum=None")
     if momentum is not None and not callable(momentum):
         _validate.decay_rate("momentum", momentum)

@@ -285,6 +285,11 @@ def sgd_hd(
         raise ValueError("nesterov=True needs a momentum, got momentum=None")
     if rule == "additive" and hyper_lr is None:
         hyper_lr = 1e-3
+    # Check under the names the user wrote, before they become initial_lr and decay.
+    _validate.learning_rate("learning_rate", learning_rate)
+    if momentum is not None:
+        _validate.decay_rate("momentum", momentum)
+    _validate.boolean("nesterov", nesterov)
     direction = None if momentum is None else trace(momentum, nesterov=nesterov)
     return scale_by_hypergradient(
         learning_rate, hyper_lr, rule=rule, min_lr=min_lr, max_lr=max_lr,
@@ -349,6 +354,7 @@ def adam_hd(
     """
     if rule == "additive" and hyper_lr is None:
         hyper_lr = 1e-7
+    _validate.learning_rate("learning_rate", learning_rate)
     return scale_by_hypergradient(
         learning_rate, hyper_lr, rule=rule, min_lr=min_lr, max_lr=max_lr,
         direction=scale_by_adam(b1, b2, eps),

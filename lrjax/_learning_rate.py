@@ -95,7 +95,7 @@ def scale_by_learning_rate(
       optax ``scale_by_learning_rate``, https://github.com/google-deepmind/optax
     """
     _validate.learning_rate("learning_rate", learning_rate)
-    sign = -1.0 if flip_sign else 1.0
+    sign = -1.0 if _validate.boolean("flip_sign", flip_sign) else 1.0
 
     def init_fn(params: Any) -> ScaleByLearningRateState:
         del params

@@ -71,6 +71,7 @@ def trace(
       PyTorch ``torch.optim.SGD``; optax ``trace``.
     """
     _decay_or_schedule("decay", decay)
+    _validate.boolean("nesterov", nesterov)
     acc_dtype = None if accumulator_dtype is None else jnp.dtype(accumulator_dtype)
 
     def init_fn(params):

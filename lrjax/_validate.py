@@ -134,6 +134,13 @@ def _integer(name: str, value: Any, *, minimum: int) -> int:
     return n
 
 
+def boolean(name: str, value: Any) -> bool:
+    """Check a flag: ``True`` or ``False`` (NumPy booleans too), not a truthy value."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    raise TypeError(f"{name} must be True or False, got {value!r}")
+
+
 def choice(name: str, value: Any, options: Sequence[str]) -> str:
     """Check that ``value`` is one of the strings in ``options``."""
     if not isinstance(value, str):

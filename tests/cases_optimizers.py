@@ -10,6 +10,7 @@ momentum product of NAdam) are switched on.
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 
 import lrjax
@@ -18,6 +19,16 @@ from conformance import Case
 
 def _with_lr(direction):
     return lambda lr: lrjax.chain(direction(), lrjax.scale_by_learning_rate(lr))
+
+
+# Masks are functions of the params, as optax allows, so that the cases also run on the
+# empty and None-leaf trees of the fault tests.
+def _vectors_only(params):
+    return jax.tree.map(lambda x: x.ndim < 2, params)
+
+
+def _matrices_only(params):
+    return jax.tree.map(lambda x: x.ndim >= 2, params)
 
 
 def _mu_schedule(n):
@@ -33,7 +44,7 @@ CASES = [
          _with_lr(lambda: lrjax.trace(_mu_schedule, nesterov=True)), ("trace",)),
     Case("add_decayed_weights_masked_schedule",
          _with_lr(lambda: lrjax.add_decayed_weights(lambda n: 1e-2 * _mu_schedule(n),
-                                                    mask={"a": True, "b": False})),
+                                                    mask=_vectors_only)),
          ("add_decayed_weights",)),
     Case("sgd_nesterov", lambda lr: lrjax.sgd(lr, 0.9, nesterov=True), ("sgd",)),
     Case("sgd_keras_momentum", lambda lr: lrjax.sgd(lr, 0.9, lr_in_momentum=True),
@@ -52,7 +63,7 @@ CASES = [
          lambda lr: lrjax.adam(lr, eps=1e-7, nesterov=True, epsilon_hat=True),
          ("adam", "scale_by_adam")),
     Case("adamw_masked",
-         lambda lr: lrjax.adamw(lr, weight_decay=1e-2, mask={"a": False, "b": True}),
+         lambda lr: lrjax.adamw(lr, weight_decay=1e-2, mask=_matrices_only),
          ("adamw",)),
     Case("amsgrad_keras",
          lambda lr: lrjax.amsgrad(lr, eps=1e-7, max_before_correction=True,

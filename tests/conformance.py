@@ -9,6 +9,8 @@ is_covered``.
 from __future__ import annotations
 
 import dataclasses
+import importlib
+import pathlib
 from collections.abc import Callable
 from typing import Any
 
@@ -59,3 +61,11 @@ def params(dtype) -> dict:
         "a": jnp.asarray([0.5, -1.0, 2.0], dtype),
         "b": jnp.asarray([[0.1, 0.2], [-0.3, 0.4]], dtype),
     }
+
+
+def all_cases() -> list[Case]:
+    """Every case from every ``tests/cases_*.py``."""
+    cases: list[Case] = []
+    for path in sorted(pathlib.Path(__file__).parent.glob("cases_*.py")):
+        cases.extend(importlib.import_module(path.stem).CASES)
+    return cases

@@ -6,9 +6,7 @@ Cases come from ``tests/cases_*.py`` (one file per lrjax module). See
 
 from __future__ import annotations
 
-import importlib
 import inspect
-import pathlib
 
 import jax
 import jax.numpy as jnp
@@ -17,19 +15,9 @@ import optax
 import pytest
 
 import lrjax
-from conformance import Case, loss, params
+from conformance import Case, all_cases, loss, params
 
-_HERE = pathlib.Path(__file__).parent
-
-
-def _collect() -> list[Case]:
-    cases: list[Case] = []
-    for path in sorted(_HERE.glob("cases_*.py")):
-        cases.extend(importlib.import_module(path.stem).CASES)
-    return cases
-
-
-CASES = _collect()
+CASES = all_cases()
 DTYPES = [jnp.float32, jnp.bfloat16, jnp.float64]
 
 
