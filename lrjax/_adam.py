@@ -17,7 +17,7 @@ import jax.numpy as jnp
 from . import _validate
 from ._adaptive import _bias_correction, _c
 from ._base import GradientTransformation
-from ._learning_rate import lr_dtype, safe_increment
+from ._learning_rate import evaluate, lr_dtype, safe_increment
 
 
 class ScaleByAdamState(NamedTuple):
@@ -130,7 +130,7 @@ def scale_by_adam(
     NAdam; :func:`scale_by_nadam` also has PyTorch's and Keras's momentum schedules.
 
     Args:
-      b1: :math:`\beta_1 \in [0, 1)`.
+      b1: :math:`\beta_1 \in [0, 1)`, or a schedule of it (one-cycle momentum).
       b2: :math:`\beta_2 \in [0, 1)`.
       eps: :math:`\epsilon \ge 0`, outside the root.
       eps_root: :math:`\bar\epsilon \ge 0`, inside the root (for meta-gradients).
@@ -155,8 +155,10 @@ def scale_by_adam(
       Adam, 2016, https://openreview.net/forum?id=OM0jvwB8jIp57ZJjtNEZ. optax
       ``scale_by_adam``; Keras ``Adam``; PyTorch ``torch.optim.Adam``.
     """
-    _check_betas(b1, b2, eps, eps_root)
+    _check_betas(0.0 if callable(b1) else b1, b2, eps, eps_root)
     mu_dt = _check_dtype("mu_dtype", mu_dtype)
+    b1_schedule = b1 if callable(b1) else None
+    b1_fixed = b1
 
     def init_fn(params):
         mu = jax.tree.map(lambda p: jnp.zeros_like(p, dtype=mu_dt), params)
@@ -165,6 +167,9 @@ def scale_by_adam(
 
     def update_fn(updates, state, params=None):
         del params
+        # A scheduled beta1 (one-cycle momentum) enters both the moment and its bias
+        # correction at its current value, as PyTorch's Adam does with OneCycleLR.
+        b1 = b1_fixed if b1_schedule is None else evaluate(b1_schedule, state.count)
         mu, nu = _moments(updates, state.mu, state.nu, b1, b2)
         count = safe_increment(state.count)
         bc1 = _bias_correction(b1, count)
