@@ -1,0 +1,558 @@
+"""Newton's method with a dense Hessian: the step size from the curvature.
+
+The shared machinery of the two Newton transforms also lives here: routing the extra
+keyword arguments to the loss the way optax's line searches do, the trial-point safety
+check, and the Levenberg–Marquardt damping update. :mod:`lrjax._newton_cg` holds the
+matrix-free variant.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from . import _validate
+from ._base import GradientTransformationExtraArgs, ScalarOrSchedule, chain
+from ._learning_rate import safe_increment, scale_by_learning_rate
+
+_SOLVERS = ("cholesky", "lu", "eigh")
+
+# Levenberg–Marquardt thresholds on the ratio of actual to predicted decrease
+# (Nocedal & Wright, Numerical Optimization, 2nd ed., Algorithm 4.1).
+_RATIO_LOW = 0.25
+_RATIO_HIGH = 0.75
+
+
+# ----------------------------------------------------------------------------------
+# Shared helpers (also used by _newton_cg.py)
+# ----------------------------------------------------------------------------------
+
+
+def loss_kwargs(value_fn: Callable[..., Any], extra_args: dict[str, Any]) -> dict:
+    """The extra keyword arguments that ``value_fn`` accepts.
+
+    Mirrors optax's line searches (``_extract_fns_kwargs``): a keyword is passed to
+    ``value_fn`` when its signature names it. Unlike them, keywords that ``value_fn``
+    does not take are ignored rather than an error, because ``optax.chain`` forwards
+    every extra argument to every member and another member may be their consumer.
+    A ``value_fn`` with ``**kwargs`` receives them all.
+    """
+    _validate.callable_("value_fn", value_fn)
+    try:
+        parameters = inspect.signature(value_fn).parameters
+    except (TypeError, ValueError):  # a callable without an introspectable signature
+        return {}
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        return dict(extra_args)
+    return {k: v for k, v in extra_args.items() if k in parameters}
+
+
+def compute_dtype(tree: Any) -> jnp.dtype:
+    """float64 if any leaf is float64, else float32 (bfloat16/float16 solve in float32)."""
+    wide = False
+    for leaf in jax.tree.leaves(tree):
+        dtype = jnp.dtype(jnp.result_type(leaf))
+        if not jnp.issubdtype(dtype, jnp.floating):
+            raise TypeError(
+                f"Newton's method needs real floating-point params, got a leaf of dtype "
+                f"{dtype}"
+            )
+        wide = wide or dtype.itemsize > 4
+    return jnp.dtype(jnp.float64 if wide else jnp.float32)
+
+
+def leaf_compute_dtype(x: Any) -> jnp.dtype:
+    """A leaf's own dtype, widened to at least float32."""
+    dtype = jnp.dtype(jnp.result_type(x))
+    return dtype if dtype.itemsize >= 4 else jnp.dtype(jnp.float32)
+
+
+def ravel(tree: Any, dtype: jnp.dtype) -> tuple[jax.Array, Callable[[jax.Array], Any]]:
+    """Flatten ``tree`` into one ``dtype`` vector; the inverse restores leaf dtypes.
+
+    ``jax.flatten_util.ravel_pytree`` refuses mixed float32/float64 trees under strict
+    dtype promotion, hence this explicit version.
+    """
+    leaves, treedef = jax.tree.flatten(tree)
+    shapes = [jnp.shape(x) for x in leaves]
+    dtypes = [jnp.result_type(x) for x in leaves]
+    sizes = [int(np.prod(s, dtype=np.int64)) for s in shapes]
+    if leaves:
+        flat = jnp.concatenate([jnp.ravel(x).astype(dtype) for x in leaves])
+    else:
+        flat = jnp.zeros((0,), dtype)
+
+    def unravel(vector: jax.Array) -> Any:
+        parts, offset = [], 0
+        for shape, leaf_dtype, size in zip(shapes, dtypes, sizes):
+            parts.append(vector[offset : offset + size].reshape(shape).astype(leaf_dtype))
+            offset += size
+        return jax.tree.unflatten(treedef, parts)
+
+    return flat, unravel
+
+
+def scalar_loss(f: Callable[[Any], Any], params: Any, dtype: jnp.dtype) -> jax.Array:
+    """``f(params)`` as a scalar of ``dtype`` (optax allows a shape-(1,) loss)."""
+    return jnp.reshape(f(params), ()).astype(dtype)
+
+
+def step_back(params: Any, direction: Any) -> Any:
+    """The trial point ``params - direction``, leaf by leaf in the params' dtypes."""
+    return jax.tree.map(lambda p, d: p - d.astype(jnp.result_type(p)), params, direction)
+
+
+def check_damping_options(
+    damping: Any,
+    damping_factor: Any,
+    min_relative_damping: Any,
+    accept_ratio: Any,
+) -> None:
+    """Checks shared by both Newton transforms."""
+    _validate.nonnegative("damping", damping)
+    x = _validate.real("damping_factor", damping_factor)
+    if x is not None and x <= 1.0:
+        raise ValueError(f"damping_factor must be > 1, got {damping_factor!r}")
+    _validate.positive("min_relative_damping", min_relative_damping)
+    _validate.in_range("accept_ratio", accept_ratio, 0.0, _RATIO_LOW, high_open=True)
+
+
+class Assessment(NamedTuple):
+    """The verdict on a proposed step ``d``: keep it, and what the ratio was."""
+
+    accepted: jax.Array
+    ratio: jax.Array
+    null_step: jax.Array
+
+
+def assess_step(
+    f0: jax.Array,
+    f1: jax.Array,
+    predicted: jax.Array,
+    step_sq: jax.Array,
+    step_finite: jax.Array,
+    *,
+    adaptive: bool,
+    accept_ratio: Any,
+) -> Assessment:
+    r"""Ratio :math:`\rho = (f(x) - f(x-d)) / (m(0) - m(-d))` and acceptance.
+
+    A step is always refused when it or the loss at the trial point is not finite, so a
+    NaN or an overflow never reaches the parameters. With adaptive damping a step must
+    also decrease the loss by at least ``accept_ratio`` of the predicted decrease.
+    """
+    dtype = f0.dtype
+    null_step = step_finite & (step_sq == 0)
+    actual = f0 - f1
+    safe_pred = jnp.where(predicted > 0, predicted, 1)
+    ratio = jnp.where(predicted > 0, actual / safe_pred, 0)
+    ratio = jnp.where(null_step, 1, ratio)
+    trial_finite = jnp.isfinite(f1)
+    ratio = jnp.where(trial_finite & step_finite & ~jnp.isnan(ratio), ratio, -jnp.inf)
+    accepted = step_finite & trial_finite
+    if adaptive:
+        good = (predicted > 0) & (ratio > jnp.asarray(accept_ratio, dtype))
+        accepted = accepted & (null_step | good)
+    return Assessment(accepted, ratio.astype(dtype), null_step)
+
+
+def next_damping(
+    damping_now: jax.Array,
+    verdict: Assessment,
+    restart: jax.Array,
+    *,
+    adaptive: bool,
+    damping: Any,
+    damping_factor: Any,
+) -> jax.Array:
+    r"""The damping :math:`\lambda` for the next update.
+
+    Adaptive (Levenberg–Marquardt from the ratio): multiply by ``damping_factor`` when
+    the step was refused or :math:`\rho < 1/4`, divide when :math:`\rho > 3/4` (down to
+    0 once below ``restart``), keep otherwise; a raise starts from at least
+    ``restart``. Fixed: back to ``damping`` after an accepted step, raised as above
+    after a refused one, so the next call tries a shorter step instead of repeating.
+    """
+    dtype = damping_now.dtype
+    factor = jnp.asarray(damping_factor, dtype)
+    raised = jnp.maximum(damping_now * factor, restart)
+    if adaptive:
+        lowered = damping_now / factor
+        lowered = jnp.where(lowered < restart, 0, lowered)
+        new = jnp.where(
+            ~verdict.accepted | (verdict.ratio < _RATIO_LOW),
+            raised,
+            jnp.where(verdict.ratio > _RATIO_HIGH, lowered, damping_now),
+        )
+    else:
+        new = jnp.where(verdict.accepted, jnp.asarray(damping, dtype), raised)
+    new = jnp.where(verdict.null_step, damping_now, new)
+    # Repeated refusals (a loss that is NaN everywhere nearby) must not overflow λ.
+    ceiling = jnp.asarray(np.sqrt(np.finfo(dtype).max), dtype)
+    return jnp.clip(new, 0, ceiling).astype(dtype)
+
+
+def restart_damping(
+    curvature: jax.Array, grad_sq: jax.Array, min_relative_damping: Any
+) -> jax.Array:
+    r"""The smallest non-zero damping: ``min_relative_damping`` times the curvature scale.
+
+    The scale is :math:`|g^\top H g| / \|g\|^2` (the curvature along the gradient), or
+    :math:`\|g\|` when that is zero, so the damping follows the loss's units.
+    """
+    dtype = curvature.dtype
+    tiny = jnp.asarray(np.finfo(dtype).tiny, dtype)
+    scale = jnp.abs(curvature) / jnp.maximum(grad_sq, tiny)
+    scale = jnp.where(jnp.isfinite(scale) & (scale > 0), scale, jnp.sqrt(grad_sq))
+    return (jnp.asarray(min_relative_damping, dtype) * jnp.maximum(scale, tiny)).astype(
+        dtype
+    )
+
+
+# ----------------------------------------------------------------------------------
+# Dense Newton
+# ----------------------------------------------------------------------------------
+
+
+class ScaleByNewtonState(NamedTuple):
+    """State of :func:`scale_by_newton`.
+
+    Attributes:
+      count: number of updates so far (``int32``, saturating).
+      damping: the damping :math:`\\lambda` the next update will add to the Hessian.
+      shift: the diagonal shift :math:`\\tau` the Cholesky ladder added on the last
+        update (0 when the damped Hessian was positive definite, or for other solvers).
+      ratio: actual over predicted decrease of the loss for the last proposed step
+        (``-inf`` when the step or the loss at the trial point was not finite).
+      step_norm: Euclidean norm of the last returned direction (0 if it was refused).
+      num_rejected: number of refused steps so far (``int32``, saturating).
+    """
+
+    count: jax.Array
+    damping: jax.Array
+    shift: jax.Array
+    ratio: jax.Array
+    step_norm: jax.Array
+    num_rejected: jax.Array
+
+
+# Jitted at module level so that eager calls reuse one compiled ladder instead of
+# recompiling its while loop on every update; under an outer jit it is inlined.
+@functools.partial(jax.jit, static_argnames="max_shifts")
+def _cholesky_with_shifts(
+    a: jax.Array, g: jax.Array, shift: Any, max_shifts: int
+) -> tuple[jax.Array, jax.Array]:
+    """Solve ``(a + tau I) d = g`` with the smallest ``tau`` of a doubling ladder.
+
+    Nocedal & Wright, Algorithm 3.3 (Cholesky with added multiple of the identity):
+    ``tau_0 = 0`` if the factorisation succeeds, else ``-min(a_ii) + beta`` (or ``beta``
+    when the diagonal is positive), then ``tau <- max(2 tau, beta)``, with
+    ``beta = shift * max|a_ii|``. A factorisation fails when it has NaNs (JAX's
+    Cholesky reports failure that way), gives a non-finite solve, or has a pivot below
+    ``n eps`` of the diagonal (numerically singular: the step would be huge).
+    """
+    n = a.shape[0]
+    dtype = a.dtype
+    eye = jnp.eye(n, dtype=dtype)
+    diag = jnp.diagonal(a)
+    scale = jnp.max(jnp.abs(diag))
+    tiny = jnp.asarray(np.finfo(dtype).tiny, dtype)
+    beta = jnp.asarray(shift, dtype) * jnp.maximum(scale, tiny)
+    eps = jnp.asarray(n * np.finfo(dtype).eps, dtype)
+
+    def attempt(tau):
+        factor = jnp.linalg.cholesky(a + tau * eye)
+        d = jax.scipy.linalg.cho_solve((factor, True), g)
+        pivots = jnp.diagonal(factor)
+        good = (
+            jnp.all(jnp.isfinite(factor))
+            & jnp.all(jnp.isfinite(d))
+            & (jnp.min(pivots) ** 2 > eps * (scale + tau))
+        )
+        return good, d
+
+    # One factorisation site inside the loop (the first pass tries tau = 0): a second
+    # copy outside it would double the compile time.
+    first = jnp.where(jnp.min(diag) > 0, beta, beta - jnp.min(diag))
+    finite = jnp.all(jnp.isfinite(a))
+
+    def cond(carry):
+        k, _, good, _, _ = carry
+        return ~good & (k <= max_shifts) & ((k == 0) | finite)
+
+    def body(carry):
+        k, tau, _, _, _ = carry
+        good, d = attempt(tau)
+        following = jnp.where(k == 0, first, jnp.maximum(2 * tau, beta))
+        return k + 1, following, good, d, tau
+
+    zero = jnp.zeros([], dtype)
+    carry = (jnp.zeros([], jnp.int32), zero, jnp.zeros([], bool), jnp.zeros_like(g), zero)
+    _, _, _, d, used = jax.lax.while_loop(cond, body, carry)
+    return d, used
+
+
+def _saddle_free(
+    h: jax.Array, g: jax.Array, damping: jax.Array, floor: Any
+) -> jax.Array:
+    """Solve ``(|H|_floor + damping I) d = g`` with ``|H|`` from the eigendecomposition."""
+    dtype = h.dtype
+    w, q = jnp.linalg.eigh(h)
+    magnitude = jnp.abs(w)
+    tiny = jnp.asarray(np.finfo(dtype).tiny, dtype)
+    lower = jnp.maximum(jnp.asarray(floor, dtype) * jnp.max(magnitude), tiny)
+    return q @ ((q.T @ g) / (jnp.maximum(magnitude, lower) + damping))
+
+
+def scale_by_newton(
+    damping: float = 0.0,
+    *,
+    solver: str = "cholesky",
+    adaptive_damping: bool = False,
+    damping_factor: float = 10.0,
+    min_relative_damping: float = 1e-3,
+    accept_ratio: float = 1e-4,
+    shift: float = 1e-3,
+    max_shifts: int = 64,
+    eigenvalue_floor: float = 1e-8,
+) -> GradientTransformationExtraArgs:
+    r"""Newton's direction from the exact, dense Hessian of the loss.
+
+    With :math:`g` the incoming updates (the gradient), :math:`H = \nabla^2 f(x)` built
+    with ``jax.hessian`` over the raveled parameters, and damping :math:`\lambda`,
+
+    .. math::
+
+        d = (B + \lambda I)^{-1} g, \qquad
+        B = \begin{cases} H + \tau I & \text{cholesky: smallest } \tau \ge 0
+              \text{ of a doubling ladder that factorises} \\
+            H & \text{lu} \\
+            Q \max(|\Lambda|, \epsilon \max|\Lambda|) Q^\top & \text{eigh (saddle-free)}
+            \end{cases}
+
+    returned in the params' tree structure and the updates' dtypes, with the sign of
+    the gradient (``scale_by_*`` convention; :func:`newton` flips it). The loss comes
+    as the keyword-only extra argument ``value_fn`` (a function of params), as optax's
+    line searches receive it; further keywords that ``value_fn``'s signature names are
+    passed on to it (data batches), others are ignored.
+
+    Every update evaluates the loss at the trial point :math:`x - d`. The ratio
+
+    .. math::  \rho = \frac{f(x) - f(x - d)}{g^\top d - \tfrac12 d^\top H d}
+
+    is kept in the state. A step is refused (the update is zero) when :math:`d` or
+    :math:`f(x - d)` is not finite; then :math:`\lambda` is raised so the next call
+    tries a shorter step. With ``adaptive_damping`` (Levenberg–Marquardt) a step is
+    also refused unless :math:`\rho` > ``accept_ratio``, and :math:`\lambda` is
+    multiplied by ``damping_factor`` when :math:`\rho < 1/4`, divided when
+    :math:`\rho > 3/4`. A refused step costs one call: the caller just keeps looping.
+    With a ``learning_rate`` other than 1 the check still concerns the full step.
+
+    Args:
+      damping: :math:`\lambda \ge 0`: the fixed damping, or the initial one.
+      solver: ``"cholesky"`` (default; shifted until positive definite, so every
+        direction is a descent direction), ``"lu"`` (plain Newton: converges to any
+        stationary point, saddles included), or ``"eigh"`` (saddle-free Newton).
+      adaptive_damping: adapt :math:`\lambda` from :math:`\rho` (Levenberg–Marquardt).
+      damping_factor: the factor (> 1) by which :math:`\lambda` is raised or lowered.
+      min_relative_damping: a raise starts from at least this times the curvature
+        along the gradient, :math:`|g^\top H g|/\|g\|^2`; a lowering below it gives 0.
+      accept_ratio: with adaptive damping, the smallest :math:`\rho` accepted, in
+        :math:`[0, 1/4)`; any value keeps the loss from increasing.
+      shift: the ladder's first shift relative to :math:`\max_i |H_{ii}|`.
+      max_shifts: the most rungs the Cholesky ladder tries per update.
+      eigenvalue_floor: ``eigh``: eigenvalue magnitudes below this fraction of the
+        largest are raised to it.
+
+    Returns:
+      An optax ``GradientTransformationExtraArgs`` with a :class:`ScaleByNewtonState`.
+      Its ``update(updates, state, params, *, value_fn, value=None, grad=None,
+      **data)`` uses ``value`` (the loss at ``params``) when given to save one
+      evaluation; ``grad`` is accepted for optax's line searches and not used.
+
+    Example:
+      One full step minimises a quadratic:
+
+      >>> import jax, jax.numpy as jnp, lrjax
+      >>> A = jnp.array([[3.0, 1.0], [1.0, 2.0]]); b = jnp.array([1.0, -1.0])
+      >>> loss = lambda w: 0.5 * w @ A @ w - b @ w
+      >>> tx = lrjax.scale_by_newton()
+      >>> w = jnp.zeros(2); state = tx.init(w)
+      >>> d, state = tx.update(jax.grad(loss)(w), state, w, value_fn=loss)
+      >>> w = w - d
+      >>> print(f"{float(w[0]):.4f} {float(w[1]):.4f}")
+      0.6000 -0.8000
+
+    References:
+      Nocedal & Wright, Numerical Optimization, 2nd ed., 2006, Algorithm 3.3 (Cholesky
+      with added multiple of the identity) and Section 10.3 (Levenberg–Marquardt),
+      https://doi.org/10.1007/978-0-387-40065-5.
+      Dauphin et al., Identifying and attacking the saddle point problem in
+      high-dimensional non-convex optimization, 2014, https://arxiv.org/abs/1406.2572.
+      Interface: optax ``scale_by_backtracking_linesearch`` (``value_fn`` extra args).
+    """
+    _validate.choice("solver", solver, _SOLVERS)
+    check_damping_options(damping, damping_factor, min_relative_damping, accept_ratio)
+    _validate.positive("shift", shift)
+    max_shifts = _validate.positive_int("max_shifts", max_shifts)
+    _validate.in_range("eigenvalue_floor", eigenvalue_floor, 0.0, 1.0, low_open=True)
+    adaptive = bool(adaptive_damping)
+
+    def init_fn(params: Any) -> ScaleByNewtonState:
+        dtype = compute_dtype(params)
+        zero = jnp.zeros([], dtype)
+        count = jnp.zeros([], jnp.int32)
+        damping0 = jnp.asarray(damping, dtype)
+        return ScaleByNewtonState(count, damping0, zero, zero, zero, count)
+
+    def update_fn(
+        updates: Any,
+        state: ScaleByNewtonState,
+        params: Any = None,
+        *,
+        value_fn: Callable[..., Any],
+        value: Any = None,
+        grad: Any = None,
+        **extra_args: Any,
+    ) -> tuple[Any, ScaleByNewtonState]:
+        del grad  # the incoming updates are the gradient, as for every scale_by_*
+        if params is None:
+            raise ValueError("scale_by_newton needs params, got params=None")
+        f = functools.partial(value_fn, **loss_kwargs(value_fn, extra_args))
+        dtype = state.damping.dtype
+        x, unravel_params = ravel(params, dtype)
+        g, unravel_updates = ravel(updates, dtype)
+        h = jax.hessian(lambda v: scalar_loss(f, unravel_params(v), dtype))(x)
+        # jacfwd(jacrev) is symmetric only up to rounding; the solvers assume symmetry.
+        h = 0.5 * (h + h.T)
+        lam = state.damping
+        eye = jnp.eye(x.shape[0], dtype=dtype)
+        tau = jnp.zeros([], dtype)
+        if solver == "cholesky":
+            d, tau = _cholesky_with_shifts(
+                h + lam * eye, g, jnp.asarray(shift, dtype), max_shifts=max_shifts
+            )
+        elif solver == "lu":
+            d = jnp.linalg.solve(h + lam * eye, g)
+        else:
+            d = _saddle_free(h, g, lam, eigenvalue_floor)
+        step_finite = jnp.all(jnp.isfinite(d))
+        d = jnp.where(step_finite, d, 0)
+        predicted = g @ d - 0.5 * d @ (h @ d)
+        f0 = scalar_loss(f, params, dtype) if value is None else jnp.reshape(
+            jnp.asarray(value), ()
+        ).astype(dtype)
+        f1 = scalar_loss(f, step_back(params, unravel_params(d)), dtype)
+        step_sq = d @ d
+        verdict = assess_step(
+            f0, f1, predicted, step_sq, step_finite,
+            adaptive=adaptive, accept_ratio=accept_ratio,
+        )
+        grad_sq = g @ g
+        restart = restart_damping(g @ (h @ g), grad_sq, min_relative_damping)
+        new_damping = next_damping(
+            lam, verdict, restart,
+            adaptive=adaptive, damping=damping, damping_factor=damping_factor,
+        )
+        d = jnp.where(verdict.accepted, d, 0)
+        new_state = ScaleByNewtonState(
+            count=safe_increment(state.count),
+            damping=new_damping,
+            shift=tau.astype(dtype),
+            ratio=verdict.ratio,
+            step_norm=jnp.where(verdict.accepted, jnp.sqrt(step_sq), 0).astype(dtype),
+            num_rejected=jnp.where(
+                verdict.accepted, state.num_rejected, safe_increment(state.num_rejected)
+            ).astype(jnp.int32),
+        )
+        return unravel_updates(d), new_state
+
+    return GradientTransformationExtraArgs(init_fn, update_fn)
+
+
+def newton(
+    learning_rate: ScalarOrSchedule = 1.0,
+    damping: float = 0.0,
+    *,
+    solver: str = "cholesky",
+    adaptive_damping: bool = False,
+    damping_factor: float = 10.0,
+    min_relative_damping: float = 1e-3,
+    accept_ratio: float = 1e-4,
+    shift: float = 1e-3,
+    max_shifts: int = 64,
+    eigenvalue_floor: float = 1e-8,
+) -> GradientTransformationExtraArgs:
+    r"""Newton's method: :func:`scale_by_newton` then :func:`scale_by_learning_rate`.
+
+    .. math::  x_{k+1} = x_k - \eta(k)\,(B_k + \lambda_k I)^{-1} \nabla f(x_k)
+
+    The learning rate is 1 for pure Newton; a line search after it
+    (``optax.scale_by_backtracking_linesearch`` or ``optax.scale_by_zoom_linesearch``)
+    scales the step further and keeps a step size of 1 where Newton's step is good.
+
+    Args:
+      learning_rate: :math:`\eta`, a number or a schedule (default 1).
+      damping: the damping :math:`\lambda` (fixed, or initial with
+        ``adaptive_damping=True``).
+      solver, adaptive_damping, damping_factor, min_relative_damping, accept_ratio,
+        shift, max_shifts, eigenvalue_floor: as in :func:`scale_by_newton`.
+
+    Returns:
+      An optax ``GradientTransformationExtraArgs``; call ``update`` with
+      ``value_fn=loss`` (and, for a line search, ``value=`` and ``grad=``).
+
+    Example:
+      A jitted step closes over the loss (a function cannot be a ``jit`` argument),
+      and runs in Python or inside ``jax.lax.while_loop``:
+
+      >>> import jax, jax.numpy as jnp, optax, lrjax
+      >>> A = jnp.array([[3.0, 1.0], [1.0, 2.0]]); b = jnp.array([1.0, -1.0])
+      >>> def loss(w):
+      ...     return 0.5 * w @ A @ w - b @ w + 0.25 * jnp.sum(w ** 4)
+      >>> opt = lrjax.newton()
+      >>> @jax.jit
+      ... def step(w, state):
+      ...     value, grad = jax.value_and_grad(loss)(w)
+      ...     updates, state = opt.update(grad, state, w, value=value, value_fn=loss)
+      ...     return optax.apply_updates(w, updates), state
+      >>> w = jnp.zeros(2); state = opt.init(w)
+      >>> for _ in range(8):
+      ...     w, state = step(w, state)
+      >>> print(f"{float(w[0]):.4f} {float(w[1]):.4f}")
+      0.5005 -0.6270
+      >>> def not_done(carry):
+      ...     w, _, k = carry
+      ...     return (jnp.linalg.norm(jax.grad(loss)(w)) > 1e-10) & (k < 50)
+      >>> def body(carry):
+      ...     w, state, k = carry
+      ...     w, state = step(w, state)
+      ...     return w, state, k + 1
+      >>> w0 = jnp.zeros(2)
+      >>> w, state, k = jax.jit(lambda w: jax.lax.while_loop(
+      ...     not_done, body, (w, opt.init(w), 0)))(w0)
+      >>> print(int(k), f"{float(loss(w)):.6f}")
+      5 -0.618109
+
+    References:
+      Nocedal & Wright, Numerical Optimization, 2nd ed., 2006, Chapter 3.
+    """
+    _validate.learning_rate("learning_rate", learning_rate)
+    direction = scale_by_newton(
+        damping,
+        solver=solver,
+        adaptive_damping=adaptive_damping,
+        damping_factor=damping_factor,
+        min_relative_damping=min_relative_damping,
+        accept_ratio=accept_ratio,
+        shift=shift,
+        max_shifts=max_shifts,
+        eigenvalue_floor=eigenvalue_floor,
+    )
+    return chain(direction, scale_by_learning_rate(learning_rate))
