@@ -428,6 +428,8 @@ def scale_by_newton(
         dtype = state.damping.dtype
         x, unravel_params = ravel(params, dtype)
         g, unravel_updates = ravel(updates, dtype)
+        if x.shape[0] == 0:  # an empty (or fully masked) tree has nothing to solve
+            return updates, state
         h = jax.hessian(lambda v: scalar_loss(f, unravel_params(v), dtype))(x)
         # jacfwd(jacrev) is symmetric only up to rounding; the solvers assume symmetry.
         h = 0.5 * (h + h.T)

@@ -44,3 +44,12 @@ def test_site_builds_strict(tmp_path):
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert (tmp_path / "index.html").exists()
+
+
+def test_gallery_is_up_to_date():
+    """docs/gallery.md and its pictures come from scripts/gallery.py, for every schedule."""
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "gallery.py"), "--check"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
