@@ -175,7 +175,7 @@ def current_learning_rate(opt_state: Any, *, by_path: bool = False) -> Any:
       >>> for _ in range(3):
       ...     _, state = opt.update(jnp.ones(3), state)
       >>> print(f"{float(lrjax.current_learning_rate(state)):.4f}")
-      0.0250
+      0.0500
 
     References:
       Keras ``optimizer.learning_rate`` and PyTorch ``scheduler.get_last_lr()`` expose the

@@ -1,0 +1,256 @@
+"""Schedule combinators (``warmup``, ``join``) and the numerical pieces schedules share.
+
+Every schedule evaluates in the default float dtype at call time (float32, or float64
+when ``jax_enable_x64`` is on), so the same schedule serves a float32 model and a
+float64 reference. The helpers below keep float32 results within a few units in the
+last place of the exact value: powers with an integer exponent are split so that no
+rounding of ``k * log(base)`` is amplified by ``exp``, and cosine annealing is computed
+as squared sines and cosines of half-angles so that it keeps its relative accuracy where
+it approaches zero.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from . import _validate
+from ._base import Schedule
+
+
+def float_dtype() -> jnp.dtype:
+    """The default float dtype now: float64 when x64 is enabled, else float32."""
+    return jnp.dtype(jnp.result_type(float))
+
+
+def as_float(step: Any, dtype: jnp.dtype) -> jax.Array:
+    """A step (int or float, traced or not) as a float array; exact below 2**mantissa."""
+    return jnp.asarray(step).astype(dtype)
+
+
+def cast(value: Any, dtype: jnp.dtype) -> jax.Array:
+    """A hyperparameter (Python number or array, possibly traced) in ``dtype``."""
+    return jnp.asarray(value, dtype)
+
+
+def concrete(name: str, checked: float | None, raw: Any) -> float:
+    """The Python value of a hyperparameter that shapes the schedule's structure."""
+    if checked is None:
+        raise TypeError(f"{name} must be a concrete number, not a traced value: {raw!r}")
+    return checked
+
+
+def _split(x: float, dtype: jnp.dtype) -> tuple[float, float]:
+    """``x = hi + lo`` with ``hi`` holding at most ``p - p // 2`` significant bits.
+
+    Then ``k * hi`` is exact in ``dtype`` for integers ``|k| < 2 ** (p // 2)``, where
+    ``p`` is the precision of ``dtype``.
+    """
+    p = jnp.finfo(dtype).nmant + 1
+    keep = p - p // 2
+    if x == 0.0:
+        return 0.0, 0.0
+    m, e = math.frexp(x)
+    hi = math.ldexp(round(math.ldexp(m, keep)), e - keep)
+    return hi, x - hi
+
+
+def _exp2_int(i: jax.Array) -> jax.Array:
+    """Exactly ``2 ** i`` for integer-valued float ``i``: 0 below the normal range."""
+    dtype = i.dtype
+    bits = jnp.finfo(dtype).nmant
+    bias = int(jnp.finfo(dtype).maxexp) - 1
+    itype = jnp.int32 if dtype.itemsize == 4 else jnp.int64
+    biased = (jnp.clip(i, -bias, bias + 1) + bias).astype(itype)
+    return jax.lax.bitcast_convert_type(jnp.left_shift(biased, bits), dtype)
+
+
+def floor_div(n: jax.Array, r: Any) -> jax.Array:
+    """``floor(n / r)`` for ``r > 0``, exact while ``n`` and the products are exact.
+
+    ``jnp.floor(n / r)`` alone is not: XLA may compile ``n / r`` as ``n * (1/r)``, and
+    ``90 * float32(1/30)`` is just above 3. One correction step each way repairs it.
+    """
+    q = jnp.floor(n / r)
+    q = jnp.where(q * r > n, q - 1.0, q)
+    return jnp.where((q + 1.0) * r <= n, q + 1.0, q)
+
+
+def exp_times(k: jax.Array, log_base: Any) -> jax.Array:
+    """``exp(k * log_base)`` for real ``k``, with a few ulps of relative error.
+
+    ``exp`` turns the absolute rounding error of its argument into relative error, so
+    ``exp(k * L)`` loses ``|k L|`` ulps (1e-6 relative at ``|k L| = 16`` in float32). With
+    ``L / log 2 = hi + lo`` and the integer part of ``k`` written ``k1 2^h + k0``, the
+    products ``k1 (2^h hi)`` and ``k0 hi`` are exact; their integer parts become an exact
+    power of two and only a fraction of size ~1 passes through ``exp2``. (Multiplying
+    several ``exp`` results does not work: XLA rewrites ``exp(a) exp(b)`` as
+    ``exp(a + b)``.) The splitting is exact for ``|k| < 2^(2h)`` (2^24 in float32, 2^52
+    in float64) and degrades gently beyond. A traced ``log_base`` falls back to
+    ``exp(k * L)``.
+    """
+    if not isinstance(log_base, float):
+        return jnp.exp(k * cast(log_base, k.dtype))
+    dtype = k.dtype
+    scale = float(2 ** ((jnp.finfo(dtype).nmant + 1) // 2))
+    hi, lo = _split(log_base / math.log(2.0), dtype)
+    whole = jnp.floor(k)
+    k1 = jnp.floor(whole / scale)
+    k0 = whole - k1 * scale
+    # Clipping at 2^20 changes nothing representable (|log2| of any float < 1100) and
+    # keeps huge exponents finite, so that they saturate to 0 or inf instead of NaN.
+    parts = (k1 * (hi * scale), k0 * hi, k * lo)  # the first two exact below 2^(2h)
+    parts = [jnp.clip(x, -(2.0**20), 2.0**20) for x in parts]
+    whole_parts = [jnp.round(x) for x in parts]
+    # Each difference is exact and at most 1/2: the fraction is ~1 in size, so its
+    # rounding costs ~1 ulp whatever the size of k * log_base.
+    frac = sum(x - i for x, i in zip(parts, whole_parts)) + (k - whole) * hi
+    exponent = jax.lax.stop_gradient(sum(whole_parts))
+    return jnp.exp2(frac) * _exp2_int(exponent)
+
+
+def power(base: Any, k: jax.Array, checked: float | None) -> jax.Array:
+    """``base ** k`` for ``base >= 0`` and real ``k``, accurate to a few ulps.
+
+    ``checked`` is the validated Python value of ``base`` (``None`` when traced).
+    ``0 ** 0 = 1`` and ``0 ** k = 0`` for ``k > 0``.
+    """
+    zero_power = jnp.where(k == 0, 1.0, 0.0).astype(k.dtype)
+    if checked is not None:
+        if checked == 0.0:
+            return zero_power
+        return exp_times(k, math.log(checked))
+    b = cast(base, k.dtype)
+    positive = b > 0
+    value = exp_times(k, jnp.log(jnp.where(positive, b, 1.0)))
+    return jnp.where(positive, value, zero_power)
+
+
+def cos_weights(p: jax.Array, q: jax.Array) -> tuple[jax.Array, jax.Array]:
+    r"""``c = (1 + cos πp)/2`` and ``s = 1 - c``, each to a few ulps of *relative* error.
+
+    ``q = 1 - p`` must be computed by the caller without cancellation (from integer step
+    counts). Uses :math:`c = \cos^2(\pi p/2) = \sin^2(\pi q/2)` and
+    :math:`s = \sin^2(\pi p/2) = \cos^2(\pi q/2)` with the half-angle kept in
+    :math:`[0, \pi/4]`, so neither weight loses digits near 0: a cosine-annealed rate
+    keeps full relative accuracy as it approaches its floor.
+    """
+    first = p <= 0.5
+    angle = jnp.where(first, p, q) * (math.pi / 2)
+    cos2 = jnp.cos(angle) ** 2
+    sin2 = jnp.sin(angle) ** 2
+    return jnp.where(first, cos2, sin2), jnp.where(first, sin2, cos2)
+
+
+def fractions(done: jax.Array, left: jax.Array, length: Any) -> tuple[jax.Array, jax.Array]:
+    """``(p, 1 - p)`` clipped to [0, 1], from the steps done and the steps left."""
+    return jnp.clip(done / length, 0.0, 1.0), jnp.clip(left / length, 0.0, 1.0)
+
+
+def warmup(schedule: Schedule, warmup_steps: int, init_value: float = 0.0) -> Schedule:
+    r"""Prepend a linear warm-up to a schedule.
+
+    .. math::
+
+        \eta(n) = \begin{cases}
+          \eta_i + (\sigma(0) - \eta_i)\, n / W & n < W \\
+          \sigma(n - W) & n \ge W
+        \end{cases}
+
+    where :math:`\sigma` is ``schedule``, :math:`W` = ``warmup_steps`` and
+    :math:`\eta_i` = ``init_value``. The result is continuous at :math:`n = W`: the ramp
+    ends exactly on :math:`\sigma(0)`, which is also the first value after it. The
+    wrapped schedule starts its own count at the end of the warm-up, so its decay is not
+    shortened (unlike optax's ``warmup_cosine_decay_schedule``, whose ``decay_steps``
+    includes the warm-up).
+
+    Args:
+      schedule: the schedule to run after the warm-up.
+      warmup_steps: :math:`W \ge 0`; ``0`` returns ``schedule`` unchanged.
+      init_value: the rate at ``n = 0``, ``>= 0``.
+
+    Returns:
+      A schedule.
+
+    Example:
+      >>> import lrjax
+      >>> s = lrjax.warmup(lrjax.cosine_decay(1.0, decay_steps=10), warmup_steps=4)
+      >>> print(" ".join(f"{float(s(n)):.2f}" for n in [0, 2, 4, 9, 14]))
+      0.00 0.50 1.00 0.50 0.00
+
+    References:
+      Goyal et al., Accurate, Large Minibatch SGD: Training ImageNet in 1 Hour, 2017,
+      https://arxiv.org/abs/1706.02677. Keras
+      ``CosineDecay(initial_learning_rate=a, decay_steps=T, alpha=α, warmup_target=b,
+      warmup_steps=W)`` equals ``warmup(cosine_decay(b, T, α), W, init_value=a)`` at
+      every step, with no offset.
+    """
+    _validate.callable_("schedule", schedule)
+    steps = _validate.nonnegative_int("warmup_steps", warmup_steps)
+    _validate.nonnegative("init_value", init_value)
+    if steps == 0:
+        return schedule
+
+    def warmed(count):
+        dtype = float_dtype()
+        n = as_float(count, dtype)
+        start = cast(schedule(jnp.zeros_like(count)), dtype)
+        after = cast(schedule(count - steps), dtype)
+        p, q = fractions(n, steps - n, float(steps))
+        ramp = cast(init_value, dtype) * q + start * p
+        return jnp.where(n < steps, ramp, after)
+
+    return warmed
+
+
+def join(schedules: Sequence[Schedule], boundaries: Sequence[int]) -> Schedule:
+    r"""Run schedules one after the other, each restarting its count at its boundary.
+
+    .. math::
+
+        \eta(n) = \sigma_i(n - b_i) \quad\text{for } b_i \le n < b_{i+1},
+        \qquad b_0 = 0,\ b_{k+1} = \infty
+
+    Switching happens at :math:`n \ge b_i`, and the rate may jump there: ``join`` is
+    continuous exactly where :math:`\sigma_{i-1}(b_i - b_{i-1}) = \sigma_i(0)`.
+
+    Args:
+      schedules: ``k + 1`` schedules.
+      boundaries: ``k`` strictly increasing step counts ``>= 0``.
+
+    Returns:
+      A schedule.
+
+    Example:
+      >>> import lrjax
+      >>> s = lrjax.join([lrjax.constant(0.1), lrjax.exponential_decay(0.05, 0.5)], [3])
+      >>> print(" ".join(f"{float(s(n)):.4f}" for n in range(5)))
+      0.1000 0.1000 0.1000 0.0500 0.0303
+
+    References:
+      optax ``join_schedules`` (identical values); PyTorch ``SequentialLR(optimizer,
+      schedulers, milestones=boundaries)``, whose later schedulers restart at their
+      milestone in the same way.
+    """
+    schedules = list(schedules)
+    for i, s in enumerate(schedules):
+        _validate.callable_(f"schedules[{i}]", s)
+    bounds = _validate.increasing_ints("boundaries", boundaries)
+    if len(schedules) != len(bounds) + 1:
+        raise ValueError(
+            "join needs one more schedule than boundaries, got "
+            f"len(schedules)={len(schedules)} and boundaries={list(boundaries)!r}"
+        )
+
+    def joined(count):
+        dtype = float_dtype()
+        out = cast(schedules[0](count), dtype)
+        for b, s in zip(bounds, schedules[1:]):
+            out = jnp.where(count < b, out, cast(s(count - b), dtype))
+        return out
+
+    return joined
