@@ -15,6 +15,8 @@ import sys
 
 import pytest
 
+pytestmark = pytest.mark.xdist_group("checkpoint")
+
 WORKER = pathlib.Path(__file__).parent / "workers" / "checkpoint.py"
 STEPS, SAVE_AT = 30, 13
 NAMES = ["adam_scheduled", "sgd_step_decay", "reduce_on_plateau", "adam_hd", "newton_cg"]

@@ -15,6 +15,8 @@ import sys
 
 import pytest
 
+pytestmark = pytest.mark.xdist_group("sharding")
+
 WORKER = pathlib.Path(__file__).parent / "workers" / "sharded.py"
 TIMEOUT = 240  # seconds; a hung collective must not hang the suite
 
