@@ -203,6 +203,7 @@ def inverse_time_decay(
     _validate.nonnegative("init_value", init_value)
     _validate.nonnegative("decay_rate", decay_rate)
     _validate.positive("decay_steps", decay_steps)
+    _validate.boolean("staircase", staircase)
 
     def schedule(count):
         dtype = float_dtype()
@@ -371,6 +372,7 @@ def polynomial_decay(
     _validate.nonnegative("end_value", end_value)
     steps = _validate.positive_int("decay_steps", decay_steps)
     p_checked = _validate.positive("power", power)
+    _validate.boolean("cycle", cycle)
     exponent = power
 
     def schedule(count):
@@ -769,6 +771,7 @@ def cyclic_momentum(
 
 
 def _one_cycle_ends(total_steps, pct_start, three_phase) -> list[float]:
+    _validate.boolean("three_phase", three_phase)
     """PyTorch ``OneCycleLR``'s phase end steps, computed as it does in float64."""
     total = _validate.positive_int("total_steps", total_steps)
     pct = _validate.in_range("pct_start", pct_start, 0.0, 1.0, low_open=True, high_open=True)
