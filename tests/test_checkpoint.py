@@ -7,6 +7,7 @@ hypergradient statistics), with orbax-checkpoint and with flax.serialization byt
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import pathlib
@@ -22,34 +23,37 @@ STEPS, SAVE_AT = 30, 13
 NAMES = ["adam_scheduled", "sgd_step_decay", "reduce_on_plateau", "adam_hd", "newton_cg"]
 
 
-def _worker(*args, fmt="orbax"):
-    env = dict(os.environ, FORMAT=fmt, JAX_PLATFORMS="cpu")
+def _worker(*args):
     proc = subprocess.run(
         [sys.executable, str(WORKER), *map(str, args)], capture_output=True, text=True,
-        timeout=180, env=env,
+        timeout=300, env=dict(os.environ, JAX_PLATFORMS="cpu"),
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     line = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")][-1]
     return json.loads(line[len("RESULT "):])
 
 
-@pytest.fixture(scope="module", params=["orbax", "flax"])
-def runs(request, tmp_path_factory):
-    fmt = request.param
-    if fmt == "orbax":
-        pytest.importorskip("orbax.checkpoint")
-    where = tmp_path_factory.mktemp(f"ckpt_{fmt}")
-    full = _worker("full", STEPS, fmt=fmt)
-    _worker("save", STEPS, SAVE_AT, where, fmt=fmt)
-    resumed = _worker("resume", STEPS, SAVE_AT, where, fmt=fmt)
+@functools.lru_cache(maxsize=None)
+def _runs(where: str):
+    full = _worker("save", STEPS, SAVE_AT, where)
+    resumed = _worker("resume", STEPS, SAVE_AT, where)
     return full, resumed
 
 
+@pytest.fixture
+def runs(tmp_path_factory):
+    pytest.importorskip("orbax.checkpoint")
+    # One save process and one fresh resume process for every optimizer and format,
+    # cached per test process (xdist may interleave modules, undoing module fixtures).
+    return _runs(str(tmp_path_factory.getbasetemp() / "checkpoints"))
+
+
+@pytest.mark.parametrize("fmt", ["orbax", "flax"])
 @pytest.mark.parametrize("name", NAMES)
-def test_resume_is_bit_identical(name, runs):
+def test_resume_is_bit_identical(name, fmt, runs):
     full, resumed = runs
     assert name in full, f"lrjax has no optimizer for the {name!r} checkpoint check"
-    assert resumed[name]["params"] == full[name]["params"]
-    assert resumed[name]["state"] == full[name]["state"]
+    assert resumed[f"{name}.{fmt}"]["params"] == full[name]["params"]
+    assert resumed[f"{name}.{fmt}"]["state"] == full[name]["state"]
     # The params moved away from their all-zero start.
     assert all(set(leaf) != {"0"} for leaf in full[name]["params"])

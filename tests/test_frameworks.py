@@ -42,7 +42,7 @@ def _lrs_match(recorded, schedule):
     np.testing.assert_allclose(np.asarray(recorded), expected, rtol=1e-6)
 
 
-def test_flax_linen_train_state():
+def test_flax_linen_train_state(standard_promotion):
     nn = pytest.importorskip("flax.linen")
     from flax.training import train_state
 
@@ -78,7 +78,7 @@ def test_flax_linen_train_state():
     assert _accuracy(state.apply_fn({"params": state.params}, x_te)) >= ACCURACY
 
 
-def test_flax_nnx_optimizer():
+def test_flax_nnx_optimizer(standard_promotion):
     nnx = pytest.importorskip("flax.nnx")
 
     class MLP(nnx.Module):
@@ -106,7 +106,7 @@ def test_flax_nnx_optimizer():
     assert _accuracy(model(jnp.asarray(x_te))) >= ACCURACY
 
 
-def test_haiku_transform():
+def test_haiku_transform(standard_promotion):
     hk = pytest.importorskip("haiku")
 
     def forward(x):

@@ -268,7 +268,7 @@ def test_bad_hyperparameters(kwargs, error, match):
 def test_alias_argument_checks():
     with pytest.raises(ValueError, match="nesterov"):
         lrjax.sgd_hd(0.1, nesterov=True)
-    with pytest.raises(ValueError, match="decay"):
+    with pytest.raises(ValueError, match="momentum"):
         lrjax.sgd_hd(0.1, momentum=1.5)
     with pytest.raises(ValueError, match="b1"):
         lrjax.adam_hd(0.1, b1=1.0)

@@ -6,6 +6,7 @@ simulated CPU devices is fixed when JAX starts.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import pathlib
@@ -40,8 +41,15 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def mesh_result():
+    return _mesh_run()
+
+
+@functools.lru_cache(maxsize=None)
+def _mesh_run() -> dict:
+    # Cached per process rather than a module fixture: xdist may interleave this
+    # module's tests with others', which would tear a module fixture down and redo it.
     proc = subprocess.run(
         [sys.executable, str(WORKER), "mesh"], capture_output=True, text=True,
         timeout=TIMEOUT, env=_env(),

@@ -1,20 +1,17 @@
 """Train, checkpoint midway, resume in a fresh process: started by test_checkpoint.py.
 
-    python checkpoint.py full STEPS                 # uninterrupted runs
-    python checkpoint.py save STEPS SAVE_AT DIR     # run SAVE_AT steps, save to DIR/NAME
-    python checkpoint.py resume STEPS SAVE_AT DIR   # restore DIR/NAME, finish the runs
+    python checkpoint.py save STEPS SAVE_AT DIR     # save at SAVE_AT, finish the run
+    python checkpoint.py resume STEPS SAVE_AT DIR   # in a fresh process: restore, finish
 
-Every optimizer in ``_optimizers()`` is run in each process.
-
-``FORMAT`` (environment) selects ``orbax`` (default) or ``flax`` (flax.serialization
-bytes). Each prints ``RESULT`` and a JSON line with the exact bytes of the final params
-and optimizer state, so the test can demand bit-identical resumption.
+Every optimizer in ``_optimizers()`` is saved with orbax-checkpoint and with
+flax.serialization bytes. Each process prints ``RESULT`` and a JSON line with the exact
+bytes of the final params and optimizer state, so the test can demand bit-identical
+resumption.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import pathlib
 import sys
 
@@ -97,8 +94,8 @@ def _fingerprint(tree):
     return [np.asarray(leaf).tobytes().hex() for leaf in jax.tree.leaves(tree)]
 
 
-def _save(path: pathlib.Path, tree) -> None:
-    if os.environ.get("FORMAT", "orbax") == "flax":
+def _save(path: pathlib.Path, tree, fmt: str) -> None:
+    if fmt == "flax":
         from flax import serialization
 
         path.write_bytes(serialization.to_bytes(tree))
@@ -109,10 +106,10 @@ def _save(path: pathlib.Path, tree) -> None:
         ckpt.save(path.absolute(), tree)
 
 
-def _restore(path: pathlib.Path, like):
+def _restore(path: pathlib.Path, like, fmt: str):
     import jax
 
-    if os.environ.get("FORMAT", "orbax") == "flax":
+    if fmt == "flax":
         from flax import serialization
 
         return serialization.from_bytes(like, path.read_bytes())
@@ -122,25 +119,31 @@ def _restore(path: pathlib.Path, like):
         return ckpt.restore(path.absolute(), jax.tree.map(ocp.utils.to_shape_dtype_struct, like))
 
 
+FORMATS = ("orbax", "flax")
+
+
 def main(argv):
-    mode, steps = argv[0], int(argv[1])
-    save_at = int(argv[2]) if len(argv) > 2 else None
-    where = pathlib.Path(argv[3]) if len(argv) > 3 else None
+    mode, steps, save_at, where = argv[0], int(argv[1]), int(argv[2]), pathlib.Path(argv[3])
+    where.mkdir(parents=True, exist_ok=True)
     results = {}
     for name, (opt, _) in _optimizers().items():
         params = _params()
         state = opt.init(params)
-        if mode == "full":
-            params, state = _run(name, 0, steps, params, state)
-        elif mode == "save":
+        if mode == "save":
+            # Save at SAVE_AT in every format, then finish the uninterrupted run.
             params, state = _run(name, 0, save_at, params, state)
-            _save(where / name, {"params": params, "opt_state": state})
+            for fmt in FORMATS:
+                _save(where / f"{name}.{fmt}", {"params": params, "opt_state": state}, fmt)
+            params, state = _run(name, save_at, steps, params, state)
+            results[name] = {"params": _fingerprint(params), "state": _fingerprint(state)}
         elif mode == "resume":
-            restored = _restore(where / name, {"params": params, "opt_state": state})
-            params, state = _run(name, save_at, steps, restored["params"], restored["opt_state"])
+            for fmt in FORMATS:
+                like = {"params": params, "opt_state": state}
+                restored = _restore(where / f"{name}.{fmt}", like, fmt)
+                p, s = _run(name, save_at, steps, restored["params"], restored["opt_state"])
+                results[f"{name}.{fmt}"] = {"params": _fingerprint(p), "state": _fingerprint(s)}
         else:
             raise SystemExit(f"unknown mode {mode!r}")
-        results[name] = {"params": _fingerprint(params), "state": _fingerprint(state)}
     print("RESULT " + json.dumps(results))
 
 

@@ -179,8 +179,12 @@ def _newton_cg_sharded(mesh) -> dict:
 
     opt = lrjax.newton_cg()
 
-    def run(w):
+    def run(w, replicated=None):
         state = opt.init(w)
+        if replicated is not None:
+            state = jax.tree.map(
+                lambda a: a if a.ndim else jax.device_put(np.asarray(a), replicated), state
+            )
 
         @jax.jit
         def step(w, state):
@@ -194,7 +198,10 @@ def _newton_cg_sharded(mesh) -> dict:
 
     w0 = jnp.zeros(64, jnp.float64)
     single, _ = run(w0)
-    sharded, compiles = run(jax.device_put(w0, NamedSharding(mesh, P(("data", "model")))))
+    sharded, compiles = run(
+        jax.device_put(w0, NamedSharding(mesh, P(("data", "model")))),
+        NamedSharding(mesh, P()),
+    )
     return {
         "compiles": compiles,
         "max_rel_err": float(np.max(np.abs(np.asarray(sharded) - np.asarray(single)))
