@@ -20,7 +20,7 @@ def test_demo_runs_and_writes_its_report(tmp_path, capsys):
     # The demo runs with JAX's defaults, as a user would, not the suite's settings.
     with jax.numpy_dtype_promotion("standard"), jax.enable_x64(False):
         results, finder, (curves, best, reached) = demo.main(
-            ["--steps", "300", "--out", str(tmp_path)]
+            ["--steps", "200", "--quick", "--out", str(tmp_path)]
         )
     out = capsys.readouterr().out
     assert "suggested learning rate" in out and "steps to 0.1" in out
