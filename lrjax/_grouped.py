@@ -176,6 +176,7 @@ def grouped(
       ``fused`` optimizer implementations (``torch.optim.Adam(foreach=True)``) and
       XLA's GPU horizontal loop fusion.
     """
+    _validate.transform("inner", inner)
     _validate.positive_int("max_leaf_size", max_leaf_size)
     _validate.positive_int("min_group_size", min_group_size)
     inner = optax.with_extra_args_support(inner)

@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from . import _validate
 from ._base import GradientTransformation, GradientTransformationExtraArgs
 from ._learning_rate import safe_increment
 
@@ -80,8 +81,7 @@ def skip_nonfinite(inner: GradientTransformation) -> GradientTransformationExtra
       (Micikevicius et al., Mixed Precision Training, 2018,
       https://arxiv.org/abs/1710.03740).
     """
-    if not (callable(getattr(inner, "init", None)) and callable(getattr(inner, "update", None))):
-        raise TypeError(f"inner must be an optax GradientTransformation, got {inner!r}")
+    _validate.transform("inner", inner)
     inner = optax.with_extra_args_support(inner)
 
     def init_fn(params):

@@ -185,6 +185,12 @@ def real_sequence(
     return [check(f"{name}[{i}]", v) for i, v in enumerate(values)]
 
 
+def transform(name: str, value: Any) -> None:
+    """Check that ``value`` is an optax ``GradientTransformation`` (has init and update)."""
+    if not (callable(getattr(value, "init", None)) and callable(getattr(value, "update", None))):
+        raise TypeError(f"{name} must be an optax GradientTransformation, got {value!r}")
+
+
 def callable_(name: str, value: Any) -> None:
     """Check that ``value`` is callable."""
     if not callable(value):

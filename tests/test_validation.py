@@ -216,6 +216,10 @@ TABLE = {
                                           "momentum": "unit", "rule": ["bogus"]}),
     "adam_hd": ({"learning_rate": 1e-3}, {"learning_rate": "rate", "hyper_lr": "nonneg",
                                            "b1": "unit", "b2": "unit", "rule": ["bogus"]}),
+    # Performance.
+    "grouped": ({"inner": lrjax.adam(1e-3)},
+                {"inner": [0.1, "adam", None], "max_leaf_size": "period",
+                 "min_group_size": "period"}),
     # Range test and plots.
     "find_learning_rate": (
         {"loss_fn": _quad_loss, "params": jnp.ones(2), "batches": jnp.zeros((20, 1)),
