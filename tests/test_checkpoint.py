@@ -7,7 +7,6 @@ hypergradient statistics), with orbax-checkpoint and with flax.serialization byt
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import pathlib
@@ -15,8 +14,6 @@ import subprocess
 import sys
 
 import pytest
-
-pytestmark = pytest.mark.xdist_group("checkpoint")
 
 WORKER = pathlib.Path(__file__).parent / "workers" / "checkpoint.py"
 STEPS, SAVE_AT = 30, 13
@@ -33,27 +30,20 @@ def _worker(*args):
     return json.loads(line[len("RESULT "):])
 
 
-@functools.lru_cache(maxsize=None)
-def _runs(where: str):
-    full = _worker("save", STEPS, SAVE_AT, where)
-    resumed = _worker("resume", STEPS, SAVE_AT, where)
-    return full, resumed
+def test_resume_is_bit_identical(tmp_path):
+    """Every optimizer, both formats: one save process, one fresh resume process.
 
-
-@pytest.fixture
-def runs(tmp_path_factory):
+    One test rather than one per optimizer, so that the two processes (which run every
+    optimizer) are started once however pytest-xdist distributes the tests.
+    """
     pytest.importorskip("orbax.checkpoint")
-    # One save process and one fresh resume process for every optimizer and format,
-    # cached per test process (xdist may interleave modules, undoing module fixtures).
-    return _runs(str(tmp_path_factory.getbasetemp() / "checkpoints"))
-
-
-@pytest.mark.parametrize("fmt", ["orbax", "flax"])
-@pytest.mark.parametrize("name", NAMES)
-def test_resume_is_bit_identical(name, fmt, runs):
-    full, resumed = runs
-    assert name in full, f"lrjax has no optimizer for the {name!r} checkpoint check"
-    assert resumed[f"{name}.{fmt}"]["params"] == full[name]["params"]
-    assert resumed[f"{name}.{fmt}"]["state"] == full[name]["state"]
-    # The params moved away from their all-zero start.
-    assert all(set(leaf) != {"0"} for leaf in full[name]["params"])
+    full = _worker("save", STEPS, SAVE_AT, tmp_path)
+    resumed = _worker("resume", STEPS, SAVE_AT, tmp_path)
+    for name in NAMES:
+        assert name in full, f"lrjax has no optimizer for the {name!r} checkpoint check"
+        # The params moved away from their all-zero start.
+        assert all(set(leaf) != {"0"} for leaf in full[name]["params"]), name
+        for fmt in ("orbax", "flax"):
+            got = resumed[f"{name}.{fmt}"]
+            assert got["params"] == full[name]["params"], f"{name} params differ ({fmt})"
+            assert got["state"] == full[name]["state"], f"{name} state differs ({fmt})"

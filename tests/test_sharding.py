@@ -6,7 +6,6 @@ simulated CPU devices is fixed when JAX starts.
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import pathlib
@@ -15,8 +14,6 @@ import subprocess
 import sys
 
 import pytest
-
-pytestmark = pytest.mark.xdist_group("sharding")
 
 WORKER = pathlib.Path(__file__).parent / "workers" / "sharded.py"
 TIMEOUT = 240  # seconds; a hung collective must not hang the suite
@@ -41,38 +38,30 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def mesh_result():
-    return _mesh_run()
+def test_sharded_training_matches_one_device():
+    """Fully sharded and data-parallel adam, and sharded Newton-CG, on 8 devices.
 
-
-@functools.lru_cache(maxsize=None)
-def _mesh_run() -> dict:
-    # Cached per process rather than a module fixture: xdist may interleave this
-    # module's tests with others', which would tear a module fixture down and redo it.
+    One test (one subprocess) for all three layouts, so the eight-device run happens
+    once however pytest-xdist distributes the tests.
+    """
     proc = subprocess.run(
         [sys.executable, str(WORKER), "mesh"], capture_output=True, text=True,
         timeout=TIMEOUT, env=_env(),
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    return _result(proc.stdout)
+    result = _result(proc.stdout)
+    assert result["devices"] == 8
+    for layout in ("fully_sharded", "data_parallel"):
+        r = result[layout]
+        assert r["compiles"] == 1, layout
+        assert r["init_state_sharded_like_params"], layout
+        assert r["state_sharded_like_params"], layout
+        assert r["param_shardings_kept"], layout
+        # float64 on both sides; only the order of the sharded reductions differs.
+        assert r["max_rel_err"] < 1e-6, layout
+        assert r["lr"] == pytest.approx(result["reference_lr"]), layout
 
-
-@pytest.mark.parametrize("layout", ["fully_sharded", "data_parallel"])
-def test_sharded_training_matches_one_device(mesh_result, layout):
-    r = mesh_result[layout]
-    assert mesh_result["devices"] == 8
-    assert r["compiles"] == 1
-    assert r["init_state_sharded_like_params"]
-    assert r["state_sharded_like_params"]
-    assert r["param_shardings_kept"]
-    # float64 on both sides; only the order of the sharded reductions differs.
-    assert r["max_rel_err"] < 1e-6
-    assert r["lr"] == pytest.approx(mesh_result["reference_lr"])
-
-
-def test_newton_cg_runs_sharded(mesh_result):
-    r = mesh_result.get("newton_cg")
+    r = result.get("newton_cg")
     assert r is not None, "lrjax.newton_cg is missing"
     assert r["sharded"]
     assert r["compiles"] == 1

@@ -1,0 +1,11 @@
+"""Conformance cases for lrjax's guard against non-finite steps."""
+
+from __future__ import annotations
+
+import lrjax
+from conformance import Case
+
+CASES = [
+    Case("skip_nonfinite_adam", lambda lr: lrjax.skip_nonfinite(lrjax.adam(lr)),
+         ("skip_nonfinite",)),
+]
