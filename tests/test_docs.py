@@ -15,6 +15,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 FENCE = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
 PAGES = sorted(p for p in DOCS.glob("*.md") if FENCE.search(p.read_text()))
+PAGES.append(ROOT / "README.md")  # the README's ten-line example runs too
 
 
 def test_every_page_is_in_the_nav():
