@@ -323,7 +323,10 @@ def multistep_decay(init_value: float, milestones: Sequence[int], factor: float)
     def schedule(count):
         dtype = float_dtype()
         n = as_float(count, dtype)
-        passed = jnp.sum(n[..., None] >= jnp.asarray(marks, dtype), -1).astype(dtype)
+        # One comparison per milestone: no N x M intermediate when vmapped over steps.
+        passed = jnp.zeros_like(n)
+        for mark in marks:
+            passed = passed + (n >= mark).astype(dtype)
         return cast(init_value, dtype) * _power(factor, passed, checked)
 
     return schedule
