@@ -18,6 +18,7 @@ from . import _validate
 from ._adaptive import _bias_correction, _c
 from ._base import GradientTransformation
 from ._learning_rate import evaluate, lr_dtype, safe_increment
+from ._tree import check_like
 
 
 class ScaleByAdamState(NamedTuple):
@@ -167,6 +168,7 @@ def scale_by_adam(
 
     def update_fn(updates, state, params=None):
         del params
+        check_like(updates, state.nu)
         # A scheduled beta1 (one-cycle momentum) enters both the moment and its bias
         # correction at its current value, as PyTorch's Adam does with OneCycleLR.
         b1 = b1_fixed if b1_schedule is None else evaluate(b1_schedule, state.count)
@@ -264,6 +266,7 @@ def scale_by_amsgrad(
 
     def update_fn(updates, state, params=None):
         del params
+        check_like(updates, state.nu)
         mu, nu = _moments(updates, state.mu, state.nu, b1, b2)
         count = safe_increment(state.count)
         bc1 = _bias_correction(b1, count)
@@ -364,6 +367,7 @@ def scale_by_nadam(
 
     def update_fn(updates, state, params=None):
         del params
+        check_like(updates, state.nu)
         mu, nu = _moments(updates, state.mu, state.nu, b1, b2)
         count = safe_increment(state.count)
         mu_t, mu_next = schedule(count), schedule(safe_increment(count))
@@ -443,6 +447,7 @@ def scale_by_adamax(
 
     def update_fn(updates, state, params=None):
         del params
+        check_like(updates, state.nu)
         count = safe_increment(state.count)
         mu = jax.tree.map(
             lambda g, m: _c(1 - b1, m) * g.astype(m.dtype) + _c(b1, m) * m,

@@ -17,6 +17,7 @@ import jax.numpy as jnp
 from . import _validate
 from ._base import GradientTransformation, ScalarOrSchedule
 from ._learning_rate import evaluate, lr_dtype, safe_increment
+from ._tree import check_like
 
 
 def _c(x: Any, like: jax.Array) -> jax.Array:
@@ -99,6 +100,7 @@ def scale_by_adagrad(
 
     def update_fn(updates, state, params=None):
         del params
+        check_like(updates, state.sum_of_squares)
         sums = jax.tree.map(lambda g, s: s + jnp.square(g), updates, state.sum_of_squares)
 
         def direction(g, s):
@@ -166,6 +168,7 @@ def scale_by_adadelta(rho: float = 0.9, eps: float = 1e-6) -> GradientTransforma
 
     def update_fn(updates, state, params=None):
         del params
+        check_like(updates, state.e_g)
         e_g = jax.tree.map(
             lambda g, t: _c(1 - rho, t) * jnp.square(g) + _c(rho, t) * t,
             updates, state.e_g,
@@ -287,6 +290,7 @@ def scale_by_rmsprop(
 
     def update_fn(updates, state, params=None):
         del params
+        check_like(updates, state.nu)
         count = safe_increment(state.count)
         nu = jax.tree.map(
             lambda g, t: _c(1 - decay, t) * jnp.square(g) + _c(decay, t) * t,
@@ -394,7 +398,8 @@ def scale_by_adagrad_norm(b0: float = 0.1, eps: float = 0.0) -> GradientTransfor
         return ScaleByAdagradNormState(jnp.square(jnp.asarray(b0, dt)))
 
     def update_fn(updates, state, params=None):
-        del params
+        if params is not None:
+            check_like(updates, params, dtypes=False)
         acc = state.sum_of_squares
         dt = acc.dtype
         sq = sum(

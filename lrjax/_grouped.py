@@ -30,6 +30,7 @@ import optax
 
 from . import _validate
 from ._base import GradientTransformationExtraArgs
+from ._tree import check_like
 
 # A group of at most this many leaves is one stack: at most this many distinct kernels.
 _DIRECT_UNSTACK = 16
@@ -196,6 +197,9 @@ def grouped(
         layout, treedef, leaves = layout_of(updates)
         grouped_params = None
         if params is not None:
+            # The stacking is decided by the gradients' shapes and dtypes: one that
+            # differs from the params would no longer match the state built at init.
+            check_like(updates, params)
             grouped_params = _group(treedef.flatten_up_to(params), layout)
         out, inner_state = inner.update(
             _group(leaves, layout), state.inner, grouped_params, **extra_args

@@ -14,6 +14,7 @@ from ._adam import scale_by_adam
 from ._base import GradientTransformation, GradientTransformationExtraArgs
 from ._learning_rate import lr_dtype, records_learning_rate, safe_increment
 from ._momentum import trace
+from ._tree import check_like
 
 #: Default ``hyper_lr`` of the multiplicative rule: the rate may grow or shrink by at
 #: most 5% a step, so 15 fully agreeing steps double it. Measured on digits MLPs of
@@ -202,6 +203,7 @@ def scale_by_hypergradient(
         )
 
     def update_fn(updates, state, params=None, *, grad=None, **extra_args):
+        check_like(updates, state.previous)
         if inner is None:
             gradient = updates if grad is None else grad
             d, inner_state = updates, ()

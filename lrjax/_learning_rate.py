@@ -10,6 +10,7 @@ import optax
 
 from . import _validate
 from ._base import GradientTransformation, ScalarOrSchedule
+from ._tree import check_like
 
 _INT32_MAX = jnp.iinfo(jnp.int32).max
 
@@ -103,7 +104,8 @@ def scale_by_learning_rate(
         return ScaleByLearningRateState(count, evaluate(learning_rate, count))
 
     def update_fn(updates, state, params=None):
-        del params
+        if params is not None:
+            check_like(updates, params, dtypes=False)
         lr = evaluate(learning_rate, state.count)
         step = sign * lr
         updates = jax.tree.map(lambda u: jnp.asarray(step, u.dtype) * u, updates)

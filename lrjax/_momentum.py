@@ -11,6 +11,7 @@ import jax.numpy as jnp
 from . import _validate
 from ._base import GradientTransformation, ScalarOrSchedule
 from ._learning_rate import evaluate, safe_increment
+from ._tree import check_like
 
 
 class TraceState(NamedTuple):
@@ -82,6 +83,7 @@ def trace(
 
     def update_fn(updates, state, params=None):
         del params
+        check_like(updates, state.trace, dtypes=acc_dtype is None)
         mu = evaluate(decay, state.count)
 
         def step(g, t):
@@ -170,6 +172,7 @@ def add_decayed_weights(
             raise ValueError(
                 "add_decayed_weights needs params: call update(g, state, params)"
             )
+        check_like(updates, params, dtypes=False)
         wd = evaluate(weight_decay, state.count)
         new_state = AddDecayedWeightsState(safe_increment(state.count))
         if mask is None:

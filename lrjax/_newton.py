@@ -20,6 +20,7 @@ import numpy as np
 from . import _validate
 from ._base import GradientTransformationExtraArgs, ScalarOrSchedule, chain
 from ._learning_rate import safe_increment, scale_by_learning_rate
+from ._tree import check_like
 
 _SOLVERS = ("cholesky", "lu", "eigh")
 
@@ -424,6 +425,7 @@ def scale_by_newton(
         del grad  # the incoming updates are the gradient, as for every scale_by_*
         if params is None:
             raise ValueError("scale_by_newton needs params, got params=None")
+        check_like(updates, params)
         f = functools.partial(value_fn, **loss_kwargs(value_fn, extra_args))
         dtype = state.damping.dtype
         x, unravel_params = ravel(params, dtype)

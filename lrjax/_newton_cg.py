@@ -12,6 +12,7 @@ import jax.numpy as jnp
 from . import _validate
 from ._base import GradientTransformationExtraArgs, ScalarOrSchedule, chain
 from ._learning_rate import safe_increment, scale_by_learning_rate
+from ._tree import check_like
 from ._newton import (
     assess_step,
     check_damping_options,
@@ -250,6 +251,7 @@ def scale_by_newton_cg(
         del grad  # the incoming updates are the gradient, as for every scale_by_*
         if params is None:
             raise ValueError("scale_by_newton_cg needs params, got params=None")
+        check_like(updates, params)
         f = functools.partial(value_fn, **loss_kwargs(value_fn, extra_args))
         dtype = state.damping.dtype
         # One linearisation of the gradient; each CG product reuses its residuals.

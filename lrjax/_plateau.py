@@ -10,6 +10,7 @@ import jax.numpy as jnp
 from . import _validate
 from ._base import GradientTransformationExtraArgs, ScalarOrSchedule
 from ._learning_rate import evaluate, lr_dtype, records_learning_rate, safe_increment
+from ._tree import check_like
 
 
 @records_learning_rate("scale", kind="factor")
@@ -244,7 +245,9 @@ def reduce_on_plateau(
         )
 
     def update_fn(updates, state, params=None, *, value, **extra_args):
-        del params, extra_args
+        del extra_args
+        if params is not None:
+            check_like(updates, params, dtypes=False)
         if jnp.ndim(value) != 0:
             raise ValueError(
                 f"value must be a scalar (the monitored loss), got shape {jnp.shape(value)}"

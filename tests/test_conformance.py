@@ -225,3 +225,47 @@ def test_ignores_unknown_extra_args(case):
     u_ref, _ = case.make(case.lr).update(g, tx.init(p), p, **_extra(case, p))
     for a, b in zip(jax.tree.leaves(u), jax.tree.leaves(u_ref)):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-12)
+
+
+def _has_statistics_in_param_dtype(state, p) -> bool:
+    """Whether the state keeps a per-parameter array in the params' dtype."""
+    want = {(jnp.shape(x), jnp.result_type(x)) for x in jax.tree.leaves(p)}
+    return any(
+        (jnp.shape(x), jnp.result_type(x)) in want and jnp.ndim(x) > 0
+        for x in jax.tree.leaves(state)
+    )
+
+
+# (how the gradient tree is damaged, the error, the path the message must name)
+_DAMAGE = {
+    "missing_leaf": (lambda g: {"a": g["a"]}, ValueError, "['b']"),
+    "extra_leaf": (lambda g: {**g, "c": g["a"]}, ValueError, "['c']"),
+    "shape": (lambda g: {"a": g["a"], "b": g["b"].reshape(4)}, ValueError, "['b']"),
+    "dtype": (lambda g: {"a": g["a"], "b": g["b"].astype(jnp.float32)}, TypeError, "['b']"),
+}
+
+
+@pytest.mark.parametrize("damage", sorted(_DAMAGE))
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_mismatched_gradient_tree_names_the_path(case, damage):
+    tx = case.make(case.lr)
+    p = params(jnp.float64)
+    state = tx.init(p)
+    breaks, error, path = _DAMAGE[damage]
+    g = breaks(jax.grad(loss)(p))
+    # grouped() stacks leaves by dtype, so a changed dtype no longer fits its state.
+    dtype_matters = _has_statistics_in_param_dtype(state, p) or "grouped" in case.covers
+    if damage == "dtype" and not dtype_matters:
+        # Without per-parameter statistics a transform may accept another dtype (the
+        # update keeps it and apply_updates casts), or refuse it with the same message.
+        try:
+            u, _ = tx.update(g, state, p, **_extra(case, p))
+        except TypeError as err:
+            assert path in str(err) and "params given to init" in str(err), str(err)
+        else:
+            assert jax.tree.structure(u) == jax.tree.structure(p)
+        return
+    with pytest.raises(error) as info:
+        tx.update(g, state, p, **_extra(case, p))
+    assert path in str(info.value), str(info.value)
+    assert "params given to init" in str(info.value)
