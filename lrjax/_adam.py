@@ -262,7 +262,8 @@ def scale_by_amsgrad(
     def init_fn(params):
         mu = jax.tree.map(lambda p: jnp.zeros_like(p, dtype=mu_dt), params)
         nu = jax.tree.map(jnp.zeros_like, params)
-        return ScaleByAmsgradState(jnp.zeros([], jnp.int32), mu, nu, nu)
+        nu_max = jax.tree.map(jnp.zeros_like, params)  # its own buffer, for donation
+        return ScaleByAmsgradState(jnp.zeros([], jnp.int32), mu, nu, nu_max)
 
     def update_fn(updates, state, params=None):
         del params
@@ -442,8 +443,10 @@ def scale_by_adamax(
     _check_betas(b1, b2, eps)
 
     def init_fn(params):
-        zeros = jax.tree.map(jnp.zeros_like, params)
-        return ScaleByAdamState(jnp.zeros([], jnp.int32), zeros, zeros)
+        # Two separate buffers: a state that holds one array twice cannot be donated.
+        mu = jax.tree.map(jnp.zeros_like, params)
+        nu = jax.tree.map(jnp.zeros_like, params)
+        return ScaleByAdamState(jnp.zeros([], jnp.int32), mu, nu)
 
     def update_fn(updates, state, params=None):
         del params

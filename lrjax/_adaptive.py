@@ -163,8 +163,10 @@ def scale_by_adadelta(rho: float = 0.9, eps: float = 1e-6) -> GradientTransforma
     _validate.positive("eps", eps)
 
     def init_fn(params):
-        zeros = jax.tree.map(jnp.zeros_like, params)
-        return ScaleByAdadeltaState(zeros, zeros)
+        # Two separate buffers: a state that holds one array twice cannot be donated.
+        return ScaleByAdadeltaState(
+            jax.tree.map(jnp.zeros_like, params), jax.tree.map(jnp.zeros_like, params)
+        )
 
     def update_fn(updates, state, params=None):
         del params

@@ -85,8 +85,11 @@ def skip_nonfinite(inner: GradientTransformation) -> GradientTransformationExtra
     inner = optax.with_extra_args_support(inner)
 
     def init_fn(params):
-        zero = jnp.zeros([], jnp.int32)
-        return SkipNonfiniteState(inner.init(params), zero, zero, jnp.asarray(True))
+        # Separate buffers for each field: one array held twice cannot be donated.
+        return SkipNonfiniteState(
+            inner.init(params), jnp.zeros([], jnp.int32), jnp.zeros([], jnp.int32),
+            jnp.asarray(True),
+        )
 
     def update_fn(updates, state, params=None, **extra_args):
         new_updates, new_inner = inner.update(updates, state.inner_state, params, **extra_args)

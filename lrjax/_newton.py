@@ -407,10 +407,11 @@ def scale_by_newton(
 
     def init_fn(params: Any) -> ScaleByNewtonState:
         dtype = compute_dtype(params)
-        zero = jnp.zeros([], dtype)
-        count = jnp.zeros([], jnp.int32)
+        # A fresh buffer per field: one array held twice cannot be donated.
+        zero = lambda: jnp.zeros([], dtype)  # noqa: E731
+        count = lambda: jnp.zeros([], jnp.int32)  # noqa: E731
         damping0 = jnp.asarray(damping, dtype)
-        return ScaleByNewtonState(count, damping0, zero, zero, zero, count)
+        return ScaleByNewtonState(count(), damping0, zero(), zero(), zero(), count())
 
     def update_fn(
         updates: Any,

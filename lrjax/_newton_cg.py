@@ -231,10 +231,11 @@ def scale_by_newton_cg(
 
     def init_fn(params: Any) -> ScaleByNewtonCGState:
         dtype = compute_dtype(params)
-        zero = jnp.zeros([], dtype)
-        count = jnp.zeros([], jnp.int32)
+        # A fresh buffer per field: one array held twice cannot be donated.
+        zero = lambda: jnp.zeros([], dtype)  # noqa: E731
+        count = lambda: jnp.zeros([], jnp.int32)  # noqa: E731
         return ScaleByNewtonCGState(
-            count, jnp.asarray(damping, dtype), zero, zero, count, count,
+            count(), jnp.asarray(damping, dtype), zero(), zero(), count(), count(),
             jnp.zeros([], bool),
         )
 

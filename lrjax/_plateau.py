@@ -181,15 +181,16 @@ def reduce_on_plateau(
     def init_fn(params: Any) -> ReduceOnPlateauState:
         del params
         dtype = lr_dtype()
-        zero = jnp.zeros([], jnp.int32)
+        # A fresh buffer per field: one array held twice cannot be donated.
+        zero = lambda: jnp.zeros([], jnp.int32)  # noqa: E731
         return ReduceOnPlateauState(
             scale=jnp.ones([], dtype),
             best=jnp.asarray(sign * jnp.finfo(dtype).max, dtype),
-            num_bad=zero,
-            cooldown_counter=zero,
-            count=zero,
+            num_bad=zero(),
+            cooldown_counter=zero(),
+            count=zero(),
             accumulated=jnp.zeros([], dtype),
-            accumulated_count=zero,
+            accumulated_count=zero(),
         )
 
     def improves(a: jax.Array, best: jax.Array) -> jax.Array:
