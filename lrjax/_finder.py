@@ -9,6 +9,7 @@ the whole recorded curve, run afterwards in NumPy, in float64, exactly as fastai
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Callable
 from typing import Any
@@ -195,12 +196,13 @@ def _sweep_fn(min_lr: float, max_lr: float, num_steps: int, sweep: str):
     return schedule
 
 
-def _batch_getter(batches: Any) -> tuple[Any, Callable[[Any, jax.Array], Any]]:
-    """``(data, get)`` with ``get(data, i)`` the batch of step ``i``."""
+def _batch_getter(batches: Any) -> tuple[Any, tuple]:
+    """``(data, kind)``: the device arrays to pass, and a hashable description of how
+    step ``i`` picks its batch (see :func:`_get_batch`)."""
     if batches is None:
-        return None, lambda data, i: None
+        return None, ("none",)
     if callable(batches):
-        return None, lambda data, i: batches(i)
+        return None, ("fn", batches)
     leaves = jax.tree.leaves(batches)
     if not leaves:
         raise ValueError(
@@ -221,16 +223,78 @@ def _batch_getter(batches: Any) -> tuple[Any, Callable[[Any, jax.Array], Any]]:
             f"{sorted(sizes)}"
         )
     (size,) = sizes
-    data = jax.tree.map(jnp.asarray, batches)
+    return jax.tree.map(jnp.asarray, batches), ("arrays", size)
 
-    def get(data, i):
-        # Fewer batches than steps: cycle through them, as fastai runs more epochs.
-        j = i % size
-        return jax.tree.map(
-            lambda b: jax.lax.dynamic_index_in_dim(b, j, keepdims=False), data
+
+def _get_batch(kind: tuple, data: Any, i: jax.Array) -> Any:
+    """The batch of step ``i``."""
+    if kind[0] == "none":
+        return None
+    if kind[0] == "fn":
+        return kind[1](i)
+    # Fewer batches than steps: cycle through them, as fastai runs more epochs.
+    j = i % kind[1]
+    return jax.tree.map(lambda b: jax.lax.dynamic_index_in_dim(b, j, keepdims=False), data)
+
+
+def _sweep_program(
+    loss_fn: Callable[[Any, Any], jax.Array],
+    optimizer: Callable[[Any], GradientTransformation],
+    min_lr: float,
+    max_lr: float,
+    num_steps: int,
+    sweep: str,
+    beta: float,
+    grow: float | None,
+    batch_kind: tuple,
+) -> Callable[[Any, Any], tuple]:
+    """The jitted sweep ``(params, data) -> (stop, stopped, losses, smoothed, lrs)``."""
+    schedule = _sweep_fn(min_lr, max_lr, num_steps, sweep)
+    opt = optimizer(schedule)
+
+    def run(params, data):
+        dtype = lr_dtype()
+        nan = jnp.full((num_steps,), jnp.nan, dtype)
+
+        def cond(carry):
+            i, stopped = carry[0], carry[5]
+            return (i < num_steps) & ~stopped
+
+        def body(carry):
+            i, params, opt_state, avg, best, _, losses, smoothed = carry
+            batch = _get_batch(batch_kind, data, i)
+            loss, grads = jax.value_and_grad(loss_fn)(params, batch)
+            loss = jnp.asarray(loss, dtype)
+            avg = jnp.asarray(beta, dtype) * avg + jnp.asarray(1.0 - beta, dtype) * loss
+            s = avg / (1 - jnp.asarray(beta, dtype) ** jnp.asarray(i + 1, dtype))
+            # fastai: "if smooth < best: best = smooth"; a NaN never becomes the best.
+            best = jnp.where(s < best, s, best)
+            stopped = ~jnp.isfinite(s)
+            if grow is not None:
+                stopped = stopped | (s > best + jnp.asarray(grow, dtype) * jnp.abs(best))
+            updates, opt_state = opt.update(grads, opt_state, params)
+            params = apply_updates(params, updates)
+            return (
+                i + 1, params, opt_state, avg, best, stopped,
+                losses.at[i].set(loss), smoothed.at[i].set(s),
+            )
+
+        carry = (
+            jnp.zeros([], jnp.int32), params, opt.init(params), jnp.zeros([], dtype),
+            jnp.full([], jnp.inf, dtype), jnp.zeros([], bool), nan, nan,
         )
+        i, _, _, _, _, stopped, losses, smoothed = jax.lax.while_loop(cond, body, carry)
+        # The same function the optimizer evaluates at its update count (== i).
+        lrs = schedule(jnp.arange(num_steps, dtype=jnp.int32))
+        return i, stopped, losses, smoothed, lrs
 
-    return data, get
+    return jax.jit(run)
+
+
+# A second call with the same loss, optimizer and settings (new params or batches of
+# the same shapes) reuses the compiled sweep instead of tracing and compiling again.
+# Small, because each entry keeps its loss function (and what it closes over) alive.
+_cached_sweep_program = functools.lru_cache(maxsize=8)(_sweep_program)
 
 
 def find_learning_rate(
@@ -270,7 +334,9 @@ def find_learning_rate(
     exceeds ``diverge_factor`` times the best :math:`b_i = \min_{k \le i} s_k` (for a
     negative best, :math:`s_i > b_i + (f-1)|b_i|`, which keeps "4 times worse" meaning
     worse). The whole sweep is one compiled XLA program (a ``lax.while_loop``); the
-    params you pass are not modified and the trained ones are discarded.
+    params you pass are not modified and the trained ones are discarded. The compiled
+    program is cached: calling again with the same ``loss_fn``, ``optimizer`` and
+    settings, and params and batches of the same shapes, does not recompile.
 
     The suggestion rules are fastai's ``lr_find`` rules applied to the same curve as
     fastai: the recorded smoothed losses ``[skip_start:stop - skip_end]`` (defaults
@@ -345,51 +411,20 @@ def find_learning_rate(
     skip_start = num_steps // 10 if skip_start is None else skip_start
     skip_start = _validate.nonnegative_int("skip_start", skip_start)
     skip_end = _validate.nonnegative_int("skip_end", skip_end)
-    data, get_batch = _batch_getter(batches)
+    data, batch_kind = _batch_getter(batches)
 
     if optimizer is None:
         # Imported here so that this module does not depend on the adaptive module.
         from ._aliases import adam as optimizer
-    schedule = _sweep_fn(min_lr, max_lr, num_steps, sweep)
-    opt = optimizer(schedule)
-    dtype = lr_dtype()
     grow = None if diverge_factor is None else float(diverge_factor) - 1.0
-
-    def run(params, data):
-        nan = jnp.full((num_steps,), jnp.nan, dtype)
-
-        def cond(carry):
-            i, stopped = carry[0], carry[5]
-            return (i < num_steps) & ~stopped
-
-        def body(carry):
-            i, params, opt_state, avg, best, _, losses, smoothed = carry
-            loss, grads = jax.value_and_grad(loss_fn)(params, get_batch(data, i))
-            loss = jnp.asarray(loss, dtype)
-            avg = jnp.asarray(beta, dtype) * avg + jnp.asarray(1.0 - beta, dtype) * loss
-            s = avg / (1 - jnp.asarray(beta, dtype) ** jnp.asarray(i + 1, dtype))
-            # fastai: "if smooth < best: best = smooth"; a NaN never becomes the best.
-            best = jnp.where(s < best, s, best)
-            stopped = ~jnp.isfinite(s)
-            if grow is not None:
-                stopped = stopped | (s > best + jnp.asarray(grow, dtype) * jnp.abs(best))
-            updates, opt_state = opt.update(grads, opt_state, params)
-            params = apply_updates(params, updates)
-            return (
-                i + 1, params, opt_state, avg, best, stopped,
-                losses.at[i].set(loss), smoothed.at[i].set(s),
-            )
-
-        carry = (
-            jnp.zeros([], jnp.int32), params, opt.init(params), jnp.zeros([], dtype),
-            jnp.full([], jnp.inf, dtype), jnp.zeros([], bool), nan, nan,
-        )
-        i, _, _, _, _, stopped, losses, smoothed = jax.lax.while_loop(cond, body, carry)
-        # The same function the optimizer evaluates at its update count (== i).
-        lrs = schedule(jnp.arange(num_steps, dtype=jnp.int32))
-        return i, stopped, losses, smoothed, lrs
-
-    stop, stopped, losses, smoothed, lrs = jax.device_get(jax.jit(run)(params, data))
+    key = (loss_fn, optimizer, min_lr, max_lr, num_steps, sweep, beta, grow, batch_kind)
+    try:
+        hash(key)
+    except TypeError:  # an unhashable loss, optimizer or batch function: no cache
+        program = _sweep_program(*key)
+    else:
+        program = _cached_sweep_program(*key)
+    stop, stopped, losses, smoothed, lrs = jax.device_get(program(params, data))
     stop = int(stop)
     lrs = np.asarray(lrs)
     smoothed = np.asarray(smoothed)

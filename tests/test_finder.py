@@ -320,6 +320,34 @@ def test_one_compiled_program_and_params_untouched():
     assert not any(isinstance(v, jax.Array) for v in vars(res).values())
 
 
+def test_second_call_reuses_the_compiled_sweep():
+    calls = []
+
+    def loss(w, batch):
+        calls.append(1)  # runs once per trace
+        return 0.5 * jnp.sum(batch * w**2)
+
+    kwargs = dict(optimizer=lrjax.sgd, min_lr=1e-3, max_lr=10.0, num_steps=60)
+    batches = jnp.ones((10, 3))
+    first = lrjax.find_learning_rate(loss, jnp.ones(3), batches, **kwargs)
+    # New params and new batches of the same shapes: no new trace, the same sweep.
+    again = lrjax.find_learning_rate(loss, 2 * jnp.ones(3), 2 * batches, **kwargs)
+    assert len(calls) == 1
+    assert again.losses[0] == pytest.approx(8 * first.losses[0])
+    # Another setting is another program.
+    lrjax.find_learning_rate(loss, jnp.ones(3), batches, **dict(kwargs, num_steps=61))
+    assert len(calls) == 2
+    # An unhashable batch function is not cached, and still works.
+
+    class Batches(list):
+        def __call__(self, i):
+            return jnp.ones(3)
+
+    lrjax.find_learning_rate(loss, jnp.ones(3), Batches(), **kwargs)
+    lrjax.find_learning_rate(loss, jnp.ones(3), Batches(), **kwargs)
+    assert len(calls) == 4
+
+
 @pytest.mark.parametrize(
     "kwargs, name",
     [
