@@ -53,7 +53,9 @@ class ScaleByLearningRateState(NamedTuple):
     """State of :func:`scale_by_learning_rate`.
 
     Attributes:
-      count: number of updates applied so far (``int32``, saturating).
+      count: number of updates applied so far (``int32``, saturating), the position of
+        the schedule; an empty tuple ``()`` when the learning rate is a constant, which
+        needs no position (one leaf, 4 bytes and one kernel fewer per step).
       learning_rate: the learning rate the last update used; ``η(0)`` before the first.
     """
 
@@ -98,18 +100,23 @@ def scale_by_learning_rate(
     _validate.learning_rate("learning_rate", learning_rate)
     sign = -1.0 if _validate.boolean("flip_sign", flip_sign) else 1.0
 
+    scheduled = callable(learning_rate)
+
     def init_fn(params: Any) -> ScaleByLearningRateState:
         del params
         count = jnp.zeros([], jnp.int32)
-        return ScaleByLearningRateState(count, evaluate(learning_rate, count))
+        return ScaleByLearningRateState(
+            count if scheduled else (), evaluate(learning_rate, count)
+        )
 
     def update_fn(updates, state, params=None):
         if params is not None:
             check_like(updates, params, dtypes=False)
-        lr = evaluate(learning_rate, state.count)
+        lr = evaluate(learning_rate, state.count)  # a constant ignores the count
         step = sign * lr
         updates = jax.tree.map(lambda u: jnp.asarray(step, u.dtype) * u, updates)
-        return updates, ScaleByLearningRateState(safe_increment(state.count), lr)
+        count = safe_increment(state.count) if scheduled else ()
+        return updates, ScaleByLearningRateState(count, lr)
 
     return GradientTransformation(init_fn, update_fn)
 
