@@ -99,7 +99,7 @@ def run(quick: bool = False, every: bool = False, log=print) -> dict:
             "params and state, float32. Medians of interleaved runs (lrjax, optax, lrjax, "
             "...); compile = `jax.jit(step).lower(...).compile()` with a fresh jit each "
             "time (trace+lower reported separately). `grouped(x)` is "
-            "`lrjax.grouped(lrjax.x(...))` (default: leaves of <= 2048 elements grouped; "
+            "`lrjax.grouped(lrjax.x(...))` (default: leaves of <= 8192 elements grouped; "
             "'all leaves': max_leaf_size unbounded) against plain `optax.x`."
         ),
     }

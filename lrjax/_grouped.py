@@ -115,7 +115,7 @@ def _check_elementwise(state: Any, grouped: tuple[Any, ...]) -> None:
 def grouped(
     inner: optax.GradientTransformation,
     *,
-    max_leaf_size: int = 2048,
+    max_leaf_size: int = 8192,
     min_group_size: int = 2,
 ) -> GradientTransformationExtraArgs:
     r"""Apply an element-wise transform to stacks of same-shape leaves: same numbers, faster.
@@ -153,9 +153,12 @@ def grouped(
       inner: an element-wise optax or lrjax transform (extra arguments such as
         ``value=`` are passed on).
       max_leaf_size: leaves with more elements stay separate. Stacking copies the
-        gradient once more (XLA:CPU concatenates at a few GB/s), which costs as much as
-        the launches it saves once leaves reach a few thousand elements: measured here,
-        2,000 leaves of 500 floats run ~2x faster grouped, of 5,000 floats ~5% slower.
+        gradient once more, which costs as much as the kernel launches it saves once
+        leaves reach ~16,000 elements. Measured on a quiet 2-core CPU, Adam, float32
+        (grouped vs ungrouped step, compile): 2,000 leaves of 5,000 floats 65 vs 104 ms
+        (optax), 6.5 vs 28 s; 600 of 16,384 floats 42.5 vs 42.4 ms, 2.3 vs 7.0 s; 300 of
+        32,768 floats 46 vs 25 ms. The default, 8,192 (32 KB of float32), stays below
+        the crossover.
       min_group_size: a shape shared by fewer leaves is not stacked.
 
     Returns:
