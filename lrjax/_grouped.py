@@ -112,6 +112,21 @@ def _check_elementwise(state: Any, grouped: tuple[Any, ...]) -> None:
             )
 
 
+def _keeps_stacked_statistics(inner: Any, leaves: list[Any], layout: _Layout) -> bool:
+    """Whether ``inner``'s state holds an array shaped like one of the stacks."""
+    if not layout.groups:
+        return False
+    structs = [jax.ShapeDtypeStruct(jnp.shape(x), jnp.result_type(x)) for x in leaves]
+    stacks = tuple(
+        jax.ShapeDtypeStruct((len(idx), *structs[idx[0]].shape), structs[idx[0]].dtype)
+        for idx in layout.groups
+    )
+    grouped_structs = stacks + tuple(structs[i] for i in layout.singles)
+    state = jax.eval_shape(inner.init, grouped_structs)
+    stack_shapes = {s.shape for s in stacks}
+    return any(jnp.shape(x) in stack_shapes for x in jax.tree.leaves(state))
+
+
 def grouped(
     inner: optax.GradientTransformation,
     *,
@@ -139,6 +154,11 @@ def grouped(
     norms, a few hundred leaves or more) on CPU, where per-leaf kernel launches and
     compile time dominate the step; ``docs/benchmarks.md`` has the measurements. On a
     tree of a few large leaves it changes nothing (large leaves are not grouped).
+
+    A transform without per-parameter state (``sgd`` without momentum, clipping, a
+    scale) has nothing to batch: stacking would only add copies and compile time, so
+    ``grouped`` passes such a tree through unchanged (decided once per tree layout,
+    from the shapes of ``inner``'s state).
 
     Valid only for element-wise transforms: lrjax's ``sgd`` (with or without momentum),
     ``adagrad``, ``adadelta``, ``rmsprop``, ``adam`` and its variants, ``adamw``,
@@ -185,9 +205,19 @@ def grouped(
     _validate.positive_int("min_group_size", min_group_size)
     inner = optax.with_extra_args_support(inner)
 
+    layouts: dict[Any, _Layout] = {}
+
     def layout_of(tree: Any) -> tuple[_Layout, Any, list[Any]]:
         leaves, treedef = jax.tree.flatten(tree)
-        return _layout(leaves, max_leaf_size, min_group_size), treedef, leaves
+        key = (treedef, tuple((jnp.shape(x), jnp.result_type(x)) for x in leaves))
+        if key not in layouts:
+            layout = _layout(leaves, max_leaf_size, min_group_size)
+            if not _keeps_stacked_statistics(inner, leaves, layout):
+                # Nothing per-parameter to batch (sgd, clipping, a scale): stacking
+                # would only add copies and compile time, so leave the tree alone.
+                layout = _Layout((), tuple(range(len(leaves))), len(leaves))
+            layouts[key] = layout
+        return layouts[key], treedef, leaves
 
     def init_fn(params: Any) -> GroupedState:
         layout, _, leaves = layout_of(params)

@@ -197,3 +197,26 @@ def test_fewer_kernels_than_per_leaf():
     kernels, _ = _fusions(lrjax.grouped(lrjax.adam(1e-3)), params)
     assert per_leaf >= 2.5 * 64
     assert kernels <= 64 + 4 * 8 + 8
+
+
+def test_stateless_inner_is_not_stacked():
+    # sgd without momentum keeps nothing per parameter: stacking would only add copies.
+    params = {f"b{i}": jnp.full(3, float(i)) for i in range(6)}
+    grads = {k: 0.5 * v for k, v in params.items()}
+    tx = lrjax.grouped(lrjax.sgd(0.1))
+    state = tx.init(params)
+
+    def step(p, s, g):
+        u, s = tx.update(g, s, p)
+        return optax.apply_updates(p, u), s
+
+    hlo = jax.jit(step).lower(params, state, grads).as_text()
+    assert "concatenate" not in hlo
+    got, _ = step(params, state, grads)
+    want = optax.apply_updates(params, lrjax.sgd(0.1).update(grads, lrjax.sgd(0.1).init(params))[0])
+    for k in params:
+        np.testing.assert_array_equal(np.asarray(got[k]), np.asarray(want[k]))
+    # With momentum there is a per-parameter trace, and the leaves are stacked.
+    tx = lrjax.grouped(lrjax.sgd(0.1, momentum=0.9))
+    state = tx.init(params)
+    assert any(jnp.shape(x) == (6, 3) for x in jax.tree.leaves(state))
