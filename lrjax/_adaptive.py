@@ -192,7 +192,8 @@ class ScaleByRmspropState(NamedTuple):
     """State of :func:`scale_by_rmsprop`.
 
     Attributes:
-      count: number of updates so far (``int32``, saturating).
+      count: number of updates so far (``int32``, saturating), for the bias correction
+        or a scheduled momentum; an empty tuple ``()`` when nothing is scheduled (no leaf, no kernel).
       nu: running mean of the squared gradients.
       mu: running mean of the gradients (``centered``), else ``None``.
       trace: momentum buffer (``momentum`` given), else ``None``.
@@ -283,17 +284,19 @@ def scale_by_rmsprop(
         _validate.decay_rate("momentum", momentum)
     if nesterov and momentum is None:
         raise ValueError("nesterov=True needs a momentum, got momentum=None")
+    counts = bool(bias_correction) or callable(momentum)
 
     def init_fn(params):
         nu = jax.tree.map(lambda p: jnp.full_like(p, initial_scale), params)
         mu = jax.tree.map(jnp.zeros_like, params) if centered else None
         tr = jax.tree.map(jnp.zeros_like, params) if momentum is not None else None
-        return ScaleByRmspropState(jnp.zeros([], jnp.int32), nu, mu, tr)
+        count = jnp.zeros([], jnp.int32) if counts else ()
+        return ScaleByRmspropState(count, nu, mu, tr)
 
     def update_fn(updates, state, params=None):
         del params
         check_like(updates, state.nu)
-        count = safe_increment(state.count)
+        count = safe_increment(state.count) if counts else ()
         nu = jax.tree.map(
             lambda g, t: _c(1 - decay, t) * jnp.square(g) + _c(decay, t) * t,
             updates, state.nu,

@@ -101,6 +101,8 @@ def scale_by_learning_rate(
     sign = -1.0 if _validate.boolean("flip_sign", flip_sign) else 1.0
 
     scheduled = callable(learning_rate)
+    # inject_hyperparams passes an array that changes between steps: record it anew.
+    fixed = isinstance(learning_rate, (int, float)) and not isinstance(learning_rate, bool)
 
     def init_fn(params: Any) -> ScaleByLearningRateState:
         del params
@@ -115,6 +117,10 @@ def scale_by_learning_rate(
         lr = evaluate(learning_rate, state.count)  # a constant ignores the count
         step = sign * lr
         updates = jax.tree.map(lambda u: jnp.asarray(step, u.dtype) * u, updates)
+        if fixed:
+            # A Python number: the recorded value is already the rate, and handing the
+            # state's own array back lets XLA alias it instead of copying a constant.
+            return updates, state
         count = safe_increment(state.count) if scheduled else ()
         return updates, ScaleByLearningRateState(count, lr)
 

@@ -15,7 +15,13 @@ from ._tree import check_like
 
 
 class TraceState(NamedTuple):
-    """State of :func:`trace`: the update count and the momentum buffer."""
+    """State of :func:`trace`.
+
+    Attributes:
+      count: number of updates so far (``int32``, saturating), the position of a
+        scheduled ``decay``; an empty tuple ``()`` when nothing is scheduled (no leaf, no kernel).
+      trace: the momentum buffer.
+    """
 
     count: jax.Array
     trace: Any
@@ -75,9 +81,11 @@ def trace(
     _validate.boolean("nesterov", nesterov)
     acc_dtype = None if accumulator_dtype is None else jnp.dtype(accumulator_dtype)
 
+    scheduled = callable(decay)
+
     def init_fn(params):
         return TraceState(
-            jnp.zeros([], jnp.int32),
+            jnp.zeros([], jnp.int32) if scheduled else (),
             jax.tree.map(lambda p: jnp.zeros_like(p, dtype=acc_dtype), params),
         )
 
@@ -100,13 +108,19 @@ def trace(
             )
         else:
             out = jax.tree.map(lambda g, t: t.astype(g.dtype), updates, new_trace)
-        return out, TraceState(safe_increment(state.count), new_trace)
+        count = safe_increment(state.count) if scheduled else ()
+        return out, TraceState(count, new_trace)
 
     return GradientTransformation(init_fn, update_fn)
 
 
 class AddDecayedWeightsState(NamedTuple):
-    """State of :func:`add_decayed_weights`: the update count (for a schedule)."""
+    """State of :func:`add_decayed_weights`.
+
+    Attributes:
+      count: number of updates so far (``int32``, saturating), the position of a
+        scheduled ``weight_decay``; an empty tuple ``()`` when nothing is scheduled (no leaf, no kernel).
+    """
 
     count: jax.Array
 
@@ -158,9 +172,11 @@ def add_decayed_weights(
     if not callable(weight_decay):
         _validate.nonnegative("weight_decay", weight_decay)
 
+    scheduled = callable(weight_decay)
+
     def init_fn(params):
         del params
-        return AddDecayedWeightsState(jnp.zeros([], jnp.int32))
+        return AddDecayedWeightsState(jnp.zeros([], jnp.int32) if scheduled else ())
 
     def decay_leaf(wd, g, p):
         if g is None:
@@ -174,7 +190,7 @@ def add_decayed_weights(
             )
         check_like(updates, params, dtypes=False)
         wd = evaluate(weight_decay, state.count)
-        new_state = AddDecayedWeightsState(safe_increment(state.count))
+        new_state = AddDecayedWeightsState(safe_increment(state.count) if scheduled else ())
         if mask is None:
             out = jax.tree.map(
                 lambda g, p: decay_leaf(wd, g, p), updates, params,
