@@ -85,9 +85,10 @@ def targets(results: dict) -> list[str]:
         bad = {k: v for k, v in extra.items() if v > 0}
         out.append(("MET" if not bad else "NOT MET") + ": lrjax state bytes <= optax's "
                    + ("for every optimizer." if not bad else
-                      f"except by these bytes: {bad} (the int32 count and recorded "
-                      "learning rate of scale_by_learning_rate; per-parameter arrays are "
-                      "identical)."))
+                      f"except by these bytes: {bad} (the learning rate that "
+                      "scale_by_learning_rate records, so that current_learning_rate can "
+                      "read it, plus its int32 position when the rate is a schedule; "
+                      "per-parameter arrays are identical)."))
     rt = results.get("range_test", {}).get("rows", [])
     for r in rt:
         model = r.get("model", "digits MLP")
