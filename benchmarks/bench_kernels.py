@@ -8,8 +8,9 @@ counts in the optimized HLO's entry computation:
 - kernels: the instructions XLA:CPU runs (fusions, copies, custom calls; not
   parameters, tuples, constants or bitcasts), and how many of them work on arrays
   (the rest are scalar bookkeeping such as a step counter);
-- the bytes the array kernels read and write (operands plus results), the memory
-  traffic that bounds a step on this machine.
+- the bytes the array kernels read and write (each kernel's operands plus its
+  result), the memory traffic that bounds a step on this machine: an array written by
+  one kernel and read by the next is counted twice, as it crosses memory twice.
 
 Writes ``docs/kernel_counts.md``::
 
@@ -35,7 +36,9 @@ from bench_step import PAIRS
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 _SKIP = ("parameter", "tuple", "get-tuple-element", "constant", "bitcast")
 _DTYPE_BYTES = {"f32": 4, "s32": 4, "f64": 8, "s64": 8, "bf16": 2, "pred": 1, "u32": 4}
-_INSTRUCTION = re.compile(r"^(ROOT )?%\S+ = (?P<type>.+?) (?P<op>[a-z][a-z0-9\-]*)\(")
+_INSTRUCTION = re.compile(
+    r"^(ROOT )?%(?P<name>\S+) = (?P<type>.+?) (?P<op>[a-z][a-z0-9\-]*)\("
+)
 _ARRAY = re.compile(r"\b(f32|s32|f64|s64|bf16|pred|u32)\[([0-9,]*)\]")
 
 
@@ -70,25 +73,25 @@ def profile(make, params, grads) -> dict:
 
     hlo = jax.jit(step, donate_argnums=(0, 1)).lower(params, state, grads).compile().as_text()
     kernels = array_kernels = traffic = 0
-    reads = 0
+    types: dict[str, str] = {}
     for line in _entry(hlo):
         m = _INSTRUCTION.match(line)
         if m is None:
             continue
         result, op = m.group("type"), m.group("op")
-        if op == "parameter":
-            reads += _bytes(result)  # every input array is read once per step
+        types[m.group("name")] = result
         if op in _SKIP:
             continue
         kernels += 1
-        # Operands appear as %names, so only the result's bytes are counted here; the
-        # inputs are counted once, as the entry's parameters.
         if any(dims for _, dims in _ARRAY.findall(result)):
             array_kernels += 1
-            traffic += _bytes(result)
+            # What the kernel reads (its operands, by name) and writes (its result).
+            args = line[m.end():].split(")", 1)[0]
+            operands = re.findall(r"%([\w.\-]+)", args)
+            traffic += _bytes(result) + sum(_bytes(types.get(o, "")) for o in operands)
     state_leaves = len(jax.tree.leaves(state))
     return {"kernels": kernels, "array kernels": array_kernels,
-            "MB moved": (traffic + reads) / 1e6, "state leaves": state_leaves}
+            "MB moved": traffic / 1e6, "state leaves": state_leaves}
 
 
 def main() -> int:
@@ -118,8 +121,9 @@ def main() -> int:
         f"{jax.__version__}, optax {optax.__version__}, backend "
         f"{jax.default_backend()}. 'kernels': instructions of the entry computation that "
         "XLA runs (not parameters, tuples, constants, bitcasts); 'array': those with an "
-        "array result; 'MB moved': bytes of the array results plus every entry "
-        "parameter (read once). Deterministic: the same on every run, unlike timings.",
+        "array result; 'MB moved': for each array kernel, the bytes of its operands and "
+        "its result (an intermediate written by one kernel and read by the next counts "
+        "twice). Deterministic: the same on every run, unlike timings.",
         "",
         "| tree | optimizer | lrjax kernels | optax kernels | lrjax array kernels | "
         "optax array kernels | lrjax MB moved | optax MB moved | lrjax state leaves | "

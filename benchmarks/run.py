@@ -119,8 +119,9 @@ def write_doc(machine: dict, results: dict, args, wall: float) -> str:
         + f"` in {wall / 60:.1f} min; do not edit by hand.\n",
         "## Machine\n",
         "\n".join(f"- {k}: {v}" for k, v in machine.items()) + "\n",
-        "The machine's cores were shared with other jobs while this ran: absolute times "
-        "are noisy, ratios of interleaved runs are the figures to read.\n",
+        "On a shared 2-core machine absolute times are noisy: ratios of interleaved runs "
+        "are the figures to read, and `docs/kernel_counts.md` gives the deterministic "
+        "side (kernels and bytes of each compiled step).\n",
         "## Targets\n",
         "\n".join(f"- {t}" for t in targets(results)) + "\n",
     ]
