@@ -68,7 +68,7 @@ def run(quick: bool = False, log=print) -> dict:
             "the minimum traffic (adam reads g, m, v, p and writes m, v, p). XLA:CPU "
             "compiles adam into three loops, for m, for v, and for the update with "
             "apply_updates, which move 40 bytes per element (docs/kernel_counts.md: "
-            "280 MB for 10M floats), the same program for lrjax and optax; a purely "
+            "400 MB for 10M floats), the same program for lrjax and optax; a purely "
             "memory-bound adam therefore runs at 28/40 = 0.70 of the plain update."
         ),
     }
