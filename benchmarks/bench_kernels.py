@@ -71,7 +71,8 @@ def profile(make, params, grads) -> dict:
         u, s = opt.update(g, s, p)
         return optax.apply_updates(p, u), s
 
-    hlo = jax.jit(step, donate_argnums=(0, 1)).lower(params, state, grads).compile().as_text()
+    compiled = jax.jit(step, donate_argnums=(0, 1)).lower(params, state, grads).compile()
+    hlo = compiled.as_text()
     kernels = array_kernels = traffic = 0
     types: dict[str, str] = {}
     for line in _entry(hlo):
@@ -109,7 +110,8 @@ def main() -> int:
         for name, (make_l, make_o) in pairs.items():
             a, b = profile(make_l, params, grads), profile(make_o, params, grads)
             rows.append((f"{tree_name} ({describe(shapes)})", name, a, b))
-            print(f"{tree_name:18s} {name:14s} kernels {a['kernels']:5d} / {b['kernels']:5d}"
+            print(f"{tree_name:18s} {name:14s} "
+                  f"kernels {a['kernels']:5d} / {b['kernels']:5d}"
                   f"  array {a['array kernels']:5d} / {b['array kernels']:5d}"
                   f"  MB {a['MB moved']:8.1f} / {b['MB moved']:8.1f}", flush=True)
     out = [

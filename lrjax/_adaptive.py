@@ -16,7 +16,7 @@ import jax.numpy as jnp
 
 from . import _validate
 from ._base import GradientTransformation, ScalarOrSchedule
-from ._learning_rate import evaluate, lr_dtype, safe_increment
+from ._learning_rate import evaluate, initial_count, lr_dtype, safe_increment
 from ._tree import check_like
 
 
@@ -193,7 +193,7 @@ class ScaleByRmspropState(NamedTuple):
 
     Attributes:
       count: number of updates so far (``int32``, saturating), for the bias correction
-        or a scheduled momentum; an empty tuple ``()`` when nothing is scheduled (no leaf, no kernel).
+        or a scheduled momentum; ``()`` when neither (no leaf, no kernel).
       nu: running mean of the squared gradients.
       mu: running mean of the gradients (``centered``), else ``None``.
       trace: momentum buffer (``momentum`` given), else ``None``.
@@ -290,13 +290,12 @@ def scale_by_rmsprop(
         nu = jax.tree.map(lambda p: jnp.full_like(p, initial_scale), params)
         mu = jax.tree.map(jnp.zeros_like, params) if centered else None
         tr = jax.tree.map(jnp.zeros_like, params) if momentum is not None else None
-        count = jnp.zeros([], jnp.int32) if counts else ()
-        return ScaleByRmspropState(count, nu, mu, tr)
+        return ScaleByRmspropState(initial_count(counts), nu, mu, tr)
 
     def update_fn(updates, state, params=None):
         del params
         check_like(updates, state.nu)
-        count = safe_increment(state.count) if counts else ()
+        count = safe_increment(state.count)
         nu = jax.tree.map(
             lambda g, t: _c(1 - decay, t) * jnp.square(g) + _c(decay, t) * t,
             updates, state.nu,

@@ -174,11 +174,11 @@ def grouped(
         ``value=`` are passed on).
       max_leaf_size: leaves with more elements stay separate. Stacking copies the
         gradient once more, which costs as much as the kernel launches it saves once
-        leaves reach ~16,000 elements. Measured on a quiet 2-core CPU, Adam, float32
-        (grouped vs ungrouped step, compile): 2,000 leaves of 5,000 floats 65 vs 104 ms
-        (optax), 6.5 vs 28 s; 600 of 16,384 floats 42.5 vs 42.4 ms, 2.3 vs 7.0 s; 300 of
-        32,768 floats 46 vs 25 ms. The default, 8,192 (32 KB of float32), stays below
-        the crossover.
+        leaves reach ~10,000 elements. Measured on a 2-core CPU, Adam, float32
+        (``benchmarks/bench_grouped_limits.py``; grouped vs ungrouped step, compile):
+        2,000 leaves of 5,000 floats 80 vs 106 ms, 10 vs 40 s; 600 of 16,384 floats 40
+        vs 33 ms, 2.8 vs 6.9 s; 300 of 32,768 floats 41 vs 28 ms. The default, 8,192
+        (32 KB of float32), stays below the crossover.
       min_group_size: a shape shared by fewer leaves is not stacked.
 
     Returns:

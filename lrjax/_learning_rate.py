@@ -15,9 +15,20 @@ from ._tree import check_like
 _INT32_MAX = jnp.iinfo(jnp.int32).max
 
 
-def safe_increment(count: jax.Array) -> jax.Array:
-    """``count + 1`` for an ``int32`` counter, saturating at the int32 maximum."""
+def safe_increment(count: jax.Array | tuple) -> jax.Array | tuple:
+    """``count + 1`` for an ``int32`` counter, saturating at the int32 maximum.
+
+    The absent counter ``()`` of :func:`initial_count` stays absent.
+    """
+    if isinstance(count, tuple):
+        return count
     return jnp.where(count < _INT32_MAX, count + 1, _INT32_MAX).astype(jnp.int32)
+
+
+def initial_count(needed: bool = True) -> jax.Array | tuple:
+    """A zero ``int32`` counter, or ``()`` (no state leaf, no kernel) when nothing
+    scheduled will read it."""
+    return jnp.zeros([], jnp.int32) if needed else ()
 
 
 def lr_dtype() -> jnp.dtype:
@@ -106,9 +117,8 @@ def scale_by_learning_rate(
 
     def init_fn(params: Any) -> ScaleByLearningRateState:
         del params
-        count = jnp.zeros([], jnp.int32)
         return ScaleByLearningRateState(
-            count if scheduled else (), evaluate(learning_rate, count)
+            initial_count(scheduled), evaluate(learning_rate, jnp.zeros([], jnp.int32))
         )
 
     def update_fn(updates, state, params=None):
@@ -121,8 +131,7 @@ def scale_by_learning_rate(
             # A Python number: the recorded value is already the rate, and handing the
             # state's own array back lets XLA alias it instead of copying a constant.
             return updates, state
-        count = safe_increment(state.count) if scheduled else ()
-        return updates, ScaleByLearningRateState(count, lr)
+        return updates, ScaleByLearningRateState(safe_increment(state.count), lr)
 
     return GradientTransformation(init_fn, update_fn)
 

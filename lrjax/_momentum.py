@@ -10,7 +10,7 @@ import jax.numpy as jnp
 
 from . import _validate
 from ._base import GradientTransformation, ScalarOrSchedule
-from ._learning_rate import evaluate, safe_increment
+from ._learning_rate import evaluate, initial_count, safe_increment
 from ._tree import check_like
 
 
@@ -19,7 +19,7 @@ class TraceState(NamedTuple):
 
     Attributes:
       count: number of updates so far (``int32``, saturating), the position of a
-        scheduled ``decay``; an empty tuple ``()`` when nothing is scheduled (no leaf, no kernel).
+        scheduled ``decay``; ``()`` when nothing is scheduled (no leaf, no kernel).
       trace: the momentum buffer.
     """
 
@@ -85,7 +85,7 @@ def trace(
 
     def init_fn(params):
         return TraceState(
-            jnp.zeros([], jnp.int32) if scheduled else (),
+            initial_count(scheduled),
             jax.tree.map(lambda p: jnp.zeros_like(p, dtype=acc_dtype), params),
         )
 
@@ -108,8 +108,7 @@ def trace(
             )
         else:
             out = jax.tree.map(lambda g, t: t.astype(g.dtype), updates, new_trace)
-        count = safe_increment(state.count) if scheduled else ()
-        return out, TraceState(count, new_trace)
+        return out, TraceState(safe_increment(state.count), new_trace)
 
     return GradientTransformation(init_fn, update_fn)
 
@@ -119,7 +118,7 @@ class AddDecayedWeightsState(NamedTuple):
 
     Attributes:
       count: number of updates so far (``int32``, saturating), the position of a
-        scheduled ``weight_decay``; an empty tuple ``()`` when nothing is scheduled (no leaf, no kernel).
+        scheduled ``weight_decay``; ``()`` when nothing is scheduled.
     """
 
     count: jax.Array
@@ -176,7 +175,7 @@ def add_decayed_weights(
 
     def init_fn(params):
         del params
-        return AddDecayedWeightsState(jnp.zeros([], jnp.int32) if scheduled else ())
+        return AddDecayedWeightsState(initial_count(scheduled))
 
     def decay_leaf(wd, g, p):
         if g is None:
@@ -190,7 +189,7 @@ def add_decayed_weights(
             )
         check_like(updates, params, dtypes=False)
         wd = evaluate(weight_decay, state.count)
-        new_state = AddDecayedWeightsState(safe_increment(state.count) if scheduled else ())
+        new_state = AddDecayedWeightsState(safe_increment(state.count))
         if mask is None:
             out = jax.tree.map(
                 lambda g, p: decay_leaf(wd, g, p), updates, params,

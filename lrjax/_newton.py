@@ -54,6 +54,17 @@ def loss_kwargs(value_fn: Callable[..., Any], extra_args: dict[str, Any]) -> dic
     return {k: v for k, v in extra_args.items() if k in parameters}
 
 
+def bind_loss(
+    name: str, updates: Any, params: Any, value_fn: Callable[..., Any], extra_args: dict
+) -> Callable[[Any], Any]:
+    """``value_fn`` with its data keywords bound, after checking ``params`` and the
+    gradient tree: the common start of both Newton updates."""
+    if params is None:
+        raise ValueError(f"{name} needs params, got params=None")
+    check_like(updates, params)
+    return functools.partial(value_fn, **loss_kwargs(value_fn, extra_args))
+
+
 def compute_dtype(tree: Any) -> jnp.dtype:
     """float64 if any leaf is float64, else float32 (bfloat16/float16 solve in float32)."""
     wide = False
@@ -424,10 +435,7 @@ def scale_by_newton(
         **extra_args: Any,
     ) -> tuple[Any, ScaleByNewtonState]:
         del grad  # the incoming updates are the gradient, as for every scale_by_*
-        if params is None:
-            raise ValueError("scale_by_newton needs params, got params=None")
-        check_like(updates, params)
-        f = functools.partial(value_fn, **loss_kwargs(value_fn, extra_args))
+        f = bind_loss("scale_by_newton", updates, params, value_fn, extra_args)
         dtype = state.damping.dtype
         x, unravel_params = ravel(params, dtype)
         g, unravel_updates = ravel(updates, dtype)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -12,13 +11,12 @@ import jax.numpy as jnp
 from . import _validate
 from ._base import GradientTransformationExtraArgs, ScalarOrSchedule, chain
 from ._learning_rate import safe_increment, scale_by_learning_rate
-from ._tree import check_like
 from ._newton import (
     assess_step,
+    bind_loss,
     check_damping_options,
     compute_dtype,
     leaf_compute_dtype,
-    loss_kwargs,
     next_damping,
     restart_damping,
     scalar_loss,
@@ -250,10 +248,7 @@ def scale_by_newton_cg(
         **extra_args: Any,
     ) -> tuple[Any, ScaleByNewtonCGState]:
         del grad  # the incoming updates are the gradient, as for every scale_by_*
-        if params is None:
-            raise ValueError("scale_by_newton_cg needs params, got params=None")
-        check_like(updates, params)
-        f = functools.partial(value_fn, **loss_kwargs(value_fn, extra_args))
+        f = bind_loss("scale_by_newton_cg", updates, params, value_fn, extra_args)
         dtype = state.damping.dtype
         # One linearisation of the gradient; each CG product reuses its residuals.
         _, hvp_params = jax.linearize(jax.grad(lambda q: scalar_loss(f, q, dtype)), params)

@@ -34,6 +34,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import lrjax
+from lrjax._guard import _all_finite  # the guard's own traced finiteness test
 
 STEPS = 100
 LANES = 16
@@ -198,10 +199,6 @@ def _norm_max(tree) -> jax.Array:
                               for x in jax.tree.leaves(tree)]))
 
 
-def _finite(tree) -> jax.Array:
-    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)]))
-
-
 @functools.partial(jax.jit, static_argnums=(0, 1))
 def _run(name, options, hp, lr0, decay, problem):
     """LANES x STEPS: (max |u|/eta per step, running max |g|, eta, finite flags), params."""
@@ -221,7 +218,7 @@ def _run(name, options, hp, lr0, decay, problem):
             gmax = jnp.maximum(gmax, _norm_max(g))
             scaled = _norm_max(u) / jnp.asarray(eta, jnp.float32)
             p = jax.tree.map(lambda a, b: a + b, p, u)
-            ok = _finite(u) & _finite(p) & _finite(state)
+            ok = _all_finite(u) & _all_finite(p) & _all_finite(state)
             return (p, state, gmax), (scaled, gmax, eta, ok)
 
         (p, _, _), trace = jax.lax.scan(
@@ -255,7 +252,8 @@ def _check(name: str, options: dict, shapes, dtype, hp: dict, lr0, decay, seeds)
     family = FAMILIES[name]
     hp_j = {k: jnp.asarray(v) for k, v in hp.items()}
     args = (hp_j, jnp.asarray(lr0), jnp.asarray(decay), _problem(shapes, dtype, seeds))
-    (scaled, gmax, eta, ok), p = _compiled(name, tuple(sorted(options.items())), args)(*args)
+    program = _compiled(name, tuple(sorted(options.items())), args)
+    (scaled, gmax, eta, ok), p = program(*args)
     assert bool(np.all(np.asarray(ok))), f"non-finite {name} {options} {dtype}"
     for leaf in jax.tree.leaves(p):
         assert leaf.dtype == jnp.dtype(dtype)
@@ -267,7 +265,8 @@ def _check(name: str, options: dict, shapes, dtype, hp: dict, lr0, decay, seeds)
     if family.bound is None or jnp.dtype(dtype) not in RTOL:
         return
     hp64 = {k: np.asarray(v, np.float64) for k, v in hp.items()}
-    bound = family.bound(hp64, np.arange(1, STEPS + 1), np.asarray(gmax, np.float64), options)
+    t_all = np.arange(1, STEPS + 1)
+    bound = family.bound(hp64, t_all, np.asarray(gmax, np.float64), options)
     if bound is None:
         return
     if family.momentum_lr and options.get("momentum"):

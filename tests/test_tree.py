@@ -29,7 +29,8 @@ def test_identical_trees_pass():
 
 def test_nested_shape_mismatch_names_the_deepest_path():
     g = _params()
-    g["encoder"]["layers"] = [g["encoder"]["layers"][0], {"w": jnp.zeros((4, 3)), "b": jnp.zeros(4)}]
+    transposed = {"w": jnp.zeros((4, 3)), "b": jnp.zeros(4)}
+    g["encoder"]["layers"] = [g["encoder"]["layers"][0], transposed]
     with pytest.raises(ValueError, match=r"\['encoder'\]\['layers'\]\[1\]\['w'\]") as info:
         check_like(g, _params())
     assert "shape (4, 3)" in str(info.value) and "shape (3, 4)" in str(info.value)

@@ -1,0 +1,112 @@
+"""Where grouped() stops paying, and why 2x over optax is out of reach on 2,000 leaves.
+
+Prints (one process, medians of interleaved runs, float32, donated buffers):
+
+- grouped(adam) against plain lrjax.adam for 2,000 x 5,000, 600 x 16,384 and
+  300 x 32,768 floats: the step- and compile-time crossover behind grouped's default
+  ``max_leaf_size`` of 8,192;
+- ``optax.apply_updates`` alone over 2,000 leaves of 5,000 floats (one kernel per leaf,
+  outside any optimizer), and Adam on one 10M-float leaf: together the floor of the
+  benchmarked "update + apply_updates" step on that tree;
+- Adam's direction as written (m/bc1 / (sqrt(v/bc2) + eps)) against Kingma & Ba's
+  folded form (one division per element instead of three) on one 10M-float leaf.
+
+    .venv/bin/python benchmarks/bench_grouped_limits.py
+"""
+
+from __future__ import annotations
+
+import time
+
+import jax
+import jax.numpy as jnp
+import optax
+
+import lrjax
+from _common import interleave, med
+
+
+def _timed(fn, *args):
+    state = {"args": args}
+
+    def go() -> float:
+        t = time.perf_counter()
+        out = fn(*state["args"])
+        jax.block_until_ready(out)
+        state["args"] = (*out, *state["args"][len(out):])
+        return time.perf_counter() - t
+
+    go()
+    return go
+
+
+def _optimizer_step(opt, params, grads):
+    def step(p, s, g):
+        u, s = opt.update(g, s, p)
+        return optax.apply_updates(p, u), s
+
+    t = time.perf_counter()
+    compiled = jax.jit(step, donate_argnums=(0, 1)).lower(params, opt.init(params),
+                                                           grads).compile()
+    compile_s = time.perf_counter() - t
+    p = jax.tree.map(jnp.copy, params)
+    return _timed(compiled, p, opt.init(p), grads), compile_s
+
+
+def crossover(log=print) -> None:
+    for n, size in [(2000, 5000), (600, 16384), (300, 32768)]:
+        params = {f"l{i:04d}": jnp.zeros(size, jnp.float32) for i in range(n)}
+        grads = {k: jnp.full(size, 1e-2, jnp.float32) for k in params}
+        runs, compiles = {}, {}
+        for name, opt in (("grouped", lrjax.grouped(lrjax.adam(1e-3), max_leaf_size=1 << 30)),
+                          ("plain", lrjax.adam(1e-3))):
+            runs[name], compiles[name] = _optimizer_step(opt, params, grads)
+        t = interleave(runs, 9)
+        log(f"  {n} x {size}: grouped {med(t['grouped']) * 1e3:.1f} ms, plain "
+            f"{med(t['plain']) * 1e3:.1f} ms; compile {compiles['grouped']:.1f} s vs "
+            f"{compiles['plain']:.1f} s")
+
+
+def floor(log=print) -> None:
+    params = {f"l{i:04d}": jnp.zeros(5000, jnp.float32) for i in range(2000)}
+    updates = {k: jnp.ones(5000, jnp.float32) for k in params}
+    apply = jax.jit(lambda p, u: (optax.apply_updates(p, u),), donate_argnums=0)
+    one = {"w": jnp.zeros(10_000_000, jnp.float32)}
+    one_g = {"w": jnp.full(10_000_000, 1e-2, jnp.float32)}
+    adam_one, _ = _optimizer_step(optax.adam(1e-3), one, one_g)
+    t = interleave({"apply": _timed(apply, params, updates), "adam": adam_one}, 9)
+    log(f"  apply_updates alone, 2,000 x 5,000: {med(t['apply']) * 1e3:.1f} ms; "
+        f"optax adam on one 10M leaf: {med(t['adam']) * 1e3:.1f} ms")
+
+
+def folded(log=print) -> None:
+    n, b1, b2, eps, lr = 10_000_000, 0.9, 0.999, 1e-8, 1e-3
+
+    def moments(m, v, g):
+        return (1 - b1) * g + b1 * m, (1 - b2) * g * g + b2 * v
+
+    def written(p, m, v, g, t):
+        m, v = moments(m, v, g)
+        bc1, bc2 = 1 - b1**t, 1 - b2**t
+        return p - lr * (m / bc1) / (jnp.sqrt(v / bc2) + eps), m, v
+
+    def kingma(p, m, v, g, t):
+        m, v = moments(m, v, g)
+        bc1, bc2 = 1 - b1**t, 1 - b2**t
+        s = jnp.sqrt(bc2)
+        return p - lr * m * (s / bc1) / (jnp.sqrt(v) + eps * s), m, v
+
+    g = jnp.full(n, 1e-2, jnp.float32)
+    runs = {}
+    for name, fn in (("as written", written), ("folded", kingma)):
+        z = [jnp.zeros(n, jnp.float32) for _ in range(3)]
+        runs[name] = _timed(jax.jit(fn, donate_argnums=(0, 1, 2)), *z, g, jnp.float32(3))
+    t = interleave(runs, 15)
+    log("  adam direction on one 10M leaf: " + ", ".join(
+        f"{k} {med(v) * 1e3:.1f} ms" for k, v in t.items()))
+
+
+if __name__ == "__main__":
+    crossover()
+    floor()
+    folded()
