@@ -18,14 +18,7 @@ from . import _validate
 from ._base import GradientTransformation, ScalarOrSchedule
 from ._learning_rate import evaluate, initial_count, lr_dtype, safe_increment
 from ._tree import check_like
-
-
-def _c(x: Any, like: jax.Array) -> jax.Array:
-    """``x`` as an array of ``like``'s dtype (hyperparameters may be traced arrays).
-
-    Write ``_c(1 - b, t)``, never ``1 - _c(b, t)``: in bfloat16, 0.999 rounds to 1.
-    """
-    return jnp.asarray(x, like.dtype)
+from ._tree import scalar_like as _c
 
 
 def _bias_correction(decay: Any, count: jax.Array) -> jax.Array:

@@ -10,7 +10,7 @@ import optax
 
 from . import _validate
 from ._base import GradientTransformation, ScalarOrSchedule
-from ._tree import check_like
+from ._tree import check_like, scalar_like
 
 _INT32_MAX = jnp.iinfo(jnp.int32).max
 
@@ -126,7 +126,7 @@ def scale_by_learning_rate(
             check_like(updates, params, dtypes=False)
         lr = evaluate(learning_rate, state.count)  # a constant ignores the count
         step = sign * lr
-        updates = jax.tree.map(lambda u: jnp.asarray(step, u.dtype) * u, updates)
+        updates = jax.tree.map(lambda u: scalar_like(step, u) * u, updates)
         if fixed:
             # A Python number: the recorded value is already the rate, and handing the
             # state's own array back lets XLA alias it instead of copying a constant.

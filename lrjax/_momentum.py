@@ -11,7 +11,7 @@ import jax.numpy as jnp
 from . import _validate
 from ._base import GradientTransformation, ScalarOrSchedule
 from ._learning_rate import evaluate, initial_count, safe_increment
-from ._tree import check_like
+from ._tree import check_like, scalar_like
 
 
 class TraceState(NamedTuple):
@@ -95,12 +95,12 @@ def trace(
         mu = evaluate(decay, state.count)
 
         def step(g, t):
-            return g.astype(t.dtype) + jnp.asarray(mu, t.dtype) * t
+            return g.astype(t.dtype) + scalar_like(mu, t) * t
 
         new_trace = jax.tree.map(step, updates, state.trace)
         if nesterov:
             out = jax.tree.map(
-                lambda g, t: (g.astype(t.dtype) + jnp.asarray(mu, t.dtype) * t).astype(
+                lambda g, t: (g.astype(t.dtype) + scalar_like(mu, t) * t).astype(
                     g.dtype
                 ),
                 updates,
@@ -180,7 +180,7 @@ def add_decayed_weights(
     def decay_leaf(wd, g, p):
         if g is None:
             return None
-        return g + jnp.asarray(wd, g.dtype) * p.astype(g.dtype)
+        return g + scalar_like(wd, g) * p.astype(g.dtype)
 
     def update_fn(updates, state, params=None):
         if params is None:
