@@ -72,7 +72,7 @@ def run(quick: bool = False, log=print) -> dict:
     rows = []
     for name, (ls, os_) in PAIRS.items():
         fns = {"lrjax": _timer(jax.jit(jax.vmap(ls)), x), "optax": _timer(jax.jit(jax.vmap(os_)), x)}
-        t = interleave(fns, 15)
+        t = interleave(fns, 41)
         a, b = med(t["lrjax"]), med(t["optax"])
         rows.append({"schedule": name, f"lrjax ms / {n:.0e} steps": a * 1e3,
                      f"optax ms / {n:.0e} steps": b * 1e3, "ratio": a / b})
@@ -90,7 +90,7 @@ def run(quick: bool = False, log=print) -> dict:
         "title": "Schedules",
         "rows": rows,
         "notes": (
-            f"Vectorised evaluation of {n:.0e} steps (jit(vmap(schedule))), medians of 15 "
+            f"Vectorised evaluation of {n:.0e} steps (jit(vmap(schedule))), medians of 41 "
             f"interleaved runs. Training loop: {steps} Python-driven jitted Adam steps with "
             f"a warmup+cosine schedule: lrjax {loop['lrjax'][0] * 1e6:.1f} us/step, "
             f"{loop['lrjax'][1]} compilation(s); optax {loop['optax'][0] * 1e6:.1f} us/step, "
