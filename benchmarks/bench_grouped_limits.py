@@ -10,6 +10,8 @@ Prints (one process, medians of interleaved runs, float32, donated buffers):
   over the same leaves (one kernel per leaf, outside any optimizer), and Adam on one
   10M-float leaf: together the floor of the benchmarked "update + apply_updates" step
   on that tree;
+- where the transformer-like tree's compile time goes: optax's Adam on its large and on
+  its small leaves alone, and grouped(adam) with the default and with every leaf stacked;
 - Adam's direction as written (m/bc1 / (sqrt(v/bc2) + eps)) against Kingma & Ba's
   folded form (one division per element instead of three) on one 10M-float leaf.
 
@@ -25,7 +27,7 @@ import jax.numpy as jnp
 import optax
 
 import lrjax
-from _common import interleave, med
+from _common import _transformer_shapes, interleave, make_tree, med
 
 
 def _timed(fn, *args):
@@ -89,6 +91,43 @@ def floor(log=print) -> None:
         f"{med(t['adam']) * 1e3:.1f} ms")
 
 
+def transformer_compile(log=print) -> None:
+    """Where the transformer-like tree's compile time goes: its large leaves or its small.
+
+    grouped() stacks only leaves of <= 8,192 elements, the 182 biases and LayerNorm
+    vectors here; the 110 weight matrices (65,536 to 2.1M elements) stay per leaf. If
+    those alone take most of optax's compile, no grouping of small leaves reaches 2x;
+    stacking the matrices too ('all leaves') is shown beside it, with its step time.
+    """
+    shapes = _transformer_shapes(18, 256, 8192, 512)
+    params = make_tree(shapes, seed=0)
+    grads = make_tree(shapes, seed=1, scale=1e-2)
+    large = {k: v for k, v in params.items() if v.size > 8192}
+    small = {k: v for k, v in params.items() if v.size <= 8192}
+    cases = {
+        "optax adam, all 292 leaves": (optax.adam(1e-3), params, grads),
+        f"optax adam, the {len(large)} large leaves only": (
+            optax.adam(1e-3), large, {k: grads[k] for k in large}),
+        f"optax adam, the {len(small)} small leaves only": (
+            optax.adam(1e-3), small, {k: grads[k] for k in small}),
+        "grouped(lrjax adam), default": (lrjax.grouped(lrjax.adam(1e-3)), params, grads),
+        "grouped(lrjax adam), all leaves": (
+            lrjax.grouped(lrjax.adam(1e-3), max_leaf_size=1 << 30), params, grads),
+    }
+    compiles: dict[str, list[float]] = {k: [] for k in cases}
+    runs = {}
+    for r in range(3):
+        for name, (opt, p, g) in cases.items():
+            run, c = _optimizer_step(opt, p, g)
+            compiles[name].append(c)
+            if r == 2:
+                runs[name] = run
+    t = interleave(runs, 9)
+    for name in cases:
+        log(f"  transformer-like, {name}: compile {med(compiles[name]):.2f} s, step "
+            f"{med(t[name]) * 1e3:.1f} ms")
+
+
 def folded(log=print) -> None:
     n, b1, b2, eps, lr = 10_000_000, 0.9, 0.999, 1e-8, 1e-3
 
@@ -119,4 +158,5 @@ def folded(log=print) -> None:
 if __name__ == "__main__":
     crossover()
     floor()
+    transformer_compile()
     folded()
