@@ -92,7 +92,8 @@ def trace(
     def update_fn(updates, state, params=None):
         del params
         check_like(updates, state.trace, dtypes=acc_dtype is None)
-        mu = evaluate(decay, state.count)
+        # A constant stays a Python number, which scalar_like embeds per leaf for free.
+        mu = evaluate(decay, state.count) if scheduled else decay
 
         def step(g, t):
             return g.astype(t.dtype) + scalar_like(mu, t) * t
