@@ -29,7 +29,7 @@ import jax.numpy as jnp
 import optax
 
 import lrjax
-from _common import _transformer_shapes, interleave, make_tree, med
+from _common import _transformer_shapes, interleave, make_step, make_tree, med
 
 
 def _timed(fn, *args):
@@ -47,12 +47,8 @@ def _timed(fn, *args):
 
 
 def _optimizer_step(opt, params, grads):
-    def step(p, s, g):
-        u, s = opt.update(g, s, p)
-        return optax.apply_updates(p, u), s
-
     t = time.perf_counter()
-    compiled = jax.jit(step, donate_argnums=(0, 1)).lower(params, opt.init(params),
+    compiled = jax.jit(make_step(opt), donate_argnums=(0, 1)).lower(params, opt.init(params),
                                                            grads).compile()
     compile_s = time.perf_counter() - t
     p = jax.tree.map(jnp.copy, params)

@@ -30,7 +30,7 @@ import jax.numpy as jnp
 import optax
 
 import lrjax
-from _common import describe, make_tree, tree_specs
+from _common import describe, make_step, make_tree, tree_specs
 from bench_step import PAIRS
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -67,12 +67,7 @@ def _entry(hlo: str) -> list[str]:
 def profile(make, params, grads) -> dict:
     opt = make()
     state = opt.init(params)
-
-    def step(p, s, g):
-        u, s = opt.update(g, s, p)
-        return optax.apply_updates(p, u), s
-
-    lowered = jax.jit(step, donate_argnums=(0, 1)).lower(params, state, grads)
+    lowered = jax.jit(make_step(opt), donate_argnums=(0, 1)).lower(params, state, grads)
     # What XLA is handed to compile: the operations of the lowered (StableHLO) module.
     hlo_ops = len(_STABLEHLO_OP.findall(lowered.as_text()))
     hlo = lowered.compile().as_text()

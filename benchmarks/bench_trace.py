@@ -17,8 +17,8 @@ import pstats
 
 import jax
 import jax.numpy as jnp
-import optax
 
+from _common import make_step
 from bench_step import PAIRS
 
 PARAMS = {f"w{i:03d}": jnp.ones((100,), jnp.float32) for i in range(300)}
@@ -26,12 +26,7 @@ PARAMS = {f"w{i:03d}": jnp.ones((100,), jnp.float32) for i in range(300)}
 
 def _lower(opt):
     state = opt.init(PARAMS)
-
-    def step(p, s, g):
-        u, s = opt.update(g, s, p)
-        return optax.apply_updates(p, u), s
-
-    return jax.jit(step, donate_argnums=(0, 1)).lower(PARAMS, state, PARAMS)
+    return jax.jit(make_step(opt), donate_argnums=(0, 1)).lower(PARAMS, state, PARAMS)
 
 
 def python_calls(make) -> int:

@@ -17,7 +17,7 @@ import jax.numpy as jnp
 from . import _validate
 from ._adaptive import _bias_correction, _c
 from ._base import GradientTransformation
-from ._learning_rate import evaluate, lr_dtype, safe_increment
+from ._learning_rate import lr_dtype, safe_increment, value_at
 from ._tree import check_like
 
 
@@ -158,8 +158,7 @@ def scale_by_adam(
     """
     _check_betas(0.0 if callable(b1) else b1, b2, eps, eps_root)
     mu_dt = _check_dtype("mu_dtype", mu_dtype)
-    b1_schedule = b1 if callable(b1) else None
-    b1_fixed = b1
+    beta1 = b1  # update_fn rebinds b1 to its value at the step
 
     def init_fn(params):
         mu = jax.tree.map(lambda p: jnp.zeros_like(p, dtype=mu_dt), params)
@@ -171,7 +170,7 @@ def scale_by_adam(
         check_like(updates, state.nu)
         # A scheduled beta1 (one-cycle momentum) enters both the moment and its bias
         # correction at its current value, as PyTorch's Adam does with OneCycleLR.
-        b1 = b1_fixed if b1_schedule is None else evaluate(b1_schedule, state.count)
+        b1 = value_at(beta1, state.count)
         mu, nu = _moments(updates, state.mu, state.nu, b1, b2)
         count = safe_increment(state.count)
         bc1 = _bias_correction(b1, count)

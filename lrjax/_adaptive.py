@@ -16,7 +16,7 @@ import jax.numpy as jnp
 
 from . import _validate
 from ._base import GradientTransformation, ScalarOrSchedule
-from ._learning_rate import evaluate, initial_count, lr_dtype, safe_increment
+from ._learning_rate import initial_count, lr_dtype, safe_increment, value_at
 from ._tree import check_like
 from ._tree import scalar_like as _c
 
@@ -317,7 +317,7 @@ def scale_by_rmsprop(
         out = jax.tree.map(direction, updates, r)
         tr = None
         if momentum is not None:
-            beta = evaluate(momentum, state.count)
+            beta = value_at(momentum, state.count)
             tr = jax.tree.map(lambda q, t: q + _c(beta, t) * t, out, state.trace)
             if nesterov:
                 out = jax.tree.map(lambda q, t: q + _c(beta, t) * t, out, tr)

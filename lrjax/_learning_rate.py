@@ -37,9 +37,20 @@ def lr_dtype() -> jnp.dtype:
 
 
 def evaluate(learning_rate: ScalarOrSchedule, count: jax.Array) -> jax.Array:
-    """The value of a float-or-schedule learning rate at update ``count``."""
+    """The value of a float-or-schedule learning rate at update ``count``, as an array."""
     value = learning_rate(count) if callable(learning_rate) else learning_rate
     return jnp.asarray(value, dtype=lr_dtype())
+
+
+def value_at(hyperparameter: ScalarOrSchedule, count: Any) -> Any:
+    """A scheduled hyperparameter's value at ``count``; anything else unchanged.
+
+    For per-leaf arithmetic through :func:`scalar_like`: a constant stays a Python
+    number, which jit embeds in each leaf's kernel without an array.
+    """
+    if callable(hyperparameter):
+        return evaluate(hyperparameter, count)
+    return hyperparameter
 
 
 # Registry of state types that record the learning rate an update applied.

@@ -10,7 +10,7 @@ import jax.numpy as jnp
 
 from . import _validate
 from ._base import GradientTransformation, ScalarOrSchedule
-from ._learning_rate import evaluate, initial_count, safe_increment
+from ._learning_rate import initial_count, safe_increment, value_at
 from ._tree import check_like, scalar_like
 
 
@@ -92,8 +92,7 @@ def trace(
     def update_fn(updates, state, params=None):
         del params
         check_like(updates, state.trace, dtypes=acc_dtype is None)
-        # A constant stays a Python number, which scalar_like embeds per leaf for free.
-        mu = evaluate(decay, state.count) if scheduled else decay
+        mu = value_at(decay, state.count)
 
         def step(g, t):
             return g.astype(t.dtype) + scalar_like(mu, t) * t
@@ -189,7 +188,7 @@ def add_decayed_weights(
                 "add_decayed_weights needs params: call update(g, state, params)"
             )
         check_like(updates, params, dtypes=False)
-        wd = evaluate(weight_decay, state.count)
+        wd = value_at(weight_decay, state.count)
         new_state = AddDecayedWeightsState(safe_increment(state.count))
         if mask is None:
             out = jax.tree.map(
