@@ -8,10 +8,14 @@ extra memory a step needs on top of its arguments.
 from __future__ import annotations
 
 import jax
+import optax
 
 import lrjax
 from _common import compile_step, make_tree, tree_specs
 from bench_step import PAIRS
+
+# The row with a scheduled learning rate; every other row uses a constant one.
+SCHEDULED = "adam, cosine schedule"
 
 
 def state_bytes(tx, params) -> int:
@@ -30,6 +34,9 @@ def run(quick: bool = False, log=print) -> dict:
     rows = []
     cases = {k: v for k, v in PAIRS.items()}
     cases["grouped(adam)"] = (lambda: lrjax.grouped(lrjax.adam(1e-3)), PAIRS["adam"][1])
+    # Both libraries take the same schedule; each evaluates it from an int32 count.
+    sched = optax.cosine_decay_schedule(1e-3, 1000)
+    cases[SCHEDULED] = (lambda: lrjax.adam(sched), lambda: optax.adam(sched))
     for name, (make_l, make_o) in cases.items():
         sl, so = state_bytes(make_l(), params), state_bytes(make_o(), params)
         tl, to = temp_bytes(make_l(), params), temp_bytes(make_o(), params)

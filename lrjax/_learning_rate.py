@@ -70,6 +70,53 @@ def records_learning_rate(field: str = "learning_rate", kind: str = "rate"):
     return register
 
 
+class StaticLearningRate(NamedTuple):
+    r"""A constant learning rate recorded in a state's tree structure, not in an array.
+
+    .. math::  \eta(n) = \eta_0 \quad \text{for every } n
+
+    :func:`scale_by_learning_rate` records a Python-number rate this way, so the state
+    holds no array for it: the state has exactly optax's bytes, and jit treats the value
+    as a compile-time constant. It is a pytree node with no children whose value is its
+    static (auxiliary) data; ``flax.serialization`` writes it as ``{"rate": η₀}``. The
+    field is not called ``value``: optax's line searches find the loss by that name.
+    :func:`current_learning_rate` reads it back as an array, like any recorded rate.
+
+    Args:
+      rate: the learning rate, a non-negative Python number.
+
+    Returns:
+      A pytree node with no leaves.
+
+    Example:
+      >>> import jax, jax.numpy as jnp, lrjax
+      >>> state = lrjax.sgd(0.1).init(jnp.zeros(3))
+      >>> state[-1].learning_rate
+      StaticLearningRate(rate=0.1)
+      >>> len(jax.tree.leaves(state))
+      0
+      >>> print(f"{float(lrjax.current_learning_rate(state)):.2f}")
+      0.10
+
+    References:
+      JAX pytrees, "custom pytree nodes" (auxiliary data),
+      https://docs.jax.dev/en/latest/pytrees.html
+    """
+
+    rate: float
+
+    def as_array(self) -> jax.Array:
+        """The value as a scalar array in the recorded-rate dtype (see ``lr_dtype``)."""
+        return jnp.asarray(self.rate, dtype=lr_dtype())
+
+
+jax.tree_util.register_pytree_node(
+    StaticLearningRate,
+    lambda node: ((), node.rate),
+    lambda rate, children: StaticLearningRate(rate),
+)
+
+
 @records_learning_rate()
 class ScaleByLearningRateState(NamedTuple):
     """State of :func:`scale_by_learning_rate`.
@@ -79,10 +126,11 @@ class ScaleByLearningRateState(NamedTuple):
         the schedule; an empty tuple ``()`` when the learning rate is a constant, which
         needs no position (one leaf, 4 bytes and one kernel fewer per step).
       learning_rate: the learning rate the last update used; ``η(0)`` before the first.
+        A Python-number rate is a :class:`StaticLearningRate` (no array, no bytes).
     """
 
-    count: jax.Array
-    learning_rate: jax.Array
+    count: jax.Array | tuple
+    learning_rate: jax.Array | StaticLearningRate
 
 
 def scale_by_learning_rate(
@@ -126,8 +174,14 @@ def scale_by_learning_rate(
     # inject_hyperparams passes an array that changes between steps: record it anew.
     fixed = isinstance(learning_rate, (int, float)) and not isinstance(learning_rate, bool)
 
+    # A Python number is recorded in the tree structure: optax's state bytes, and no
+    # array for XLA to carry or copy from step to step.
+    static = ScaleByLearningRateState((), StaticLearningRate(learning_rate)) if fixed else None
+
     def init_fn(params: Any) -> ScaleByLearningRateState:
         del params
+        if fixed:
+            return static
         return ScaleByLearningRateState(
             initial_count(scheduled), evaluate(learning_rate, jnp.zeros([], jnp.int32))
         )
@@ -135,13 +189,12 @@ def scale_by_learning_rate(
     def update_fn(updates, state, params=None):
         if params is not None:
             check_like(updates, params, dtypes=False)
-        lr = evaluate(learning_rate, state.count)  # a constant ignores the count
+        # A constant array (inject_hyperparams) ignores the count.
+        lr = learning_rate if fixed else evaluate(learning_rate, state.count)
         step = sign * lr
         updates = jax.tree.map(lambda u: scalar_like(step, u) * u, updates)
         if fixed:
-            # A Python number: the recorded value is already the rate, and handing the
-            # state's own array back lets XLA alias it instead of copying a constant.
-            return updates, state
+            return updates, static
         return updates, ScaleByLearningRateState(safe_increment(state.count), lr)
 
     return GradientTransformation(init_fn, update_fn)
@@ -168,7 +221,10 @@ def _find(opt_state: Any) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any
             where = prefix + jax.tree_util.keystr(path)
             if type(leaf) in _RECORDS:
                 field, kind = _RECORDS[type(leaf)]
-                (rates if kind == "rate" else factors)[where] = getattr(leaf, field)
+                value = getattr(leaf, field)
+                if isinstance(value, StaticLearningRate):
+                    value = value.as_array()
+                (rates if kind == "rate" else factors)[where] = value
             elif isinstance(leaf, inject_types):
                 if "learning_rate" in leaf.hyperparams:
                     injected[where] = leaf.hyperparams["learning_rate"]

@@ -142,3 +142,79 @@ def test_under_jit_and_vmap():
     np.testing.assert_allclose(float(run(jnp.ones(3))), 0.05)
     batched = jax.vmap(run)(jnp.ones((4, 3)))
     np.testing.assert_allclose(np.asarray(batched), 0.05 * np.ones(4))
+
+
+# (lrjax, optax) pairs with the same constant rate: the issue's seven optimizers.
+_SAME_AS_OPTAX = {
+    "sgd": (lambda: lrjax.sgd(0.1), lambda: optax.sgd(0.1)),
+    "momentum": (lambda: lrjax.sgd(0.1, momentum=0.9), lambda: optax.sgd(0.1, momentum=0.9)),
+    "adagrad": (lambda: lrjax.adagrad(0.1), lambda: optax.adagrad(0.1)),
+    "adadelta": (lambda: lrjax.adadelta(0.1), lambda: optax.adadelta(0.1)),
+    "rmsprop": (lambda: lrjax.rmsprop(0.1), lambda: optax.rmsprop(0.1)),
+    "adam": (lambda: lrjax.adam(0.1), lambda: optax.adam(0.1)),
+    "adamw": (lambda: lrjax.adamw(0.1), lambda: optax.adamw(0.1)),
+}
+
+
+def _state_bytes(tx, params):
+    shapes = jax.eval_shape(tx.init, params)
+    return sum(x.size * x.dtype.itemsize for x in jax.tree.leaves(shapes))
+
+
+@pytest.mark.parametrize("name", sorted(_SAME_AS_OPTAX))
+def test_a_constant_rate_keeps_no_more_state_than_optax(name):
+    make_lrjax, make_optax = _SAME_AS_OPTAX[name]
+    params = {"w": jnp.zeros((3, 5)), "b": jnp.zeros(5, jnp.bfloat16)}
+    assert _state_bytes(make_lrjax(), params) == _state_bytes(make_optax(), params)
+
+
+def test_a_constant_rate_is_recorded_in_the_tree_structure():
+    tx = lrjax.scale_by_learning_rate(0.25)
+    state = tx.init(jnp.ones(3))
+    assert state == ScaleByLearningRateState((), lrjax.StaticLearningRate(0.25))
+    assert jax.tree.leaves(state) == []
+    u, new = jax.jit(tx.update)(jnp.ones(3), state)
+    assert jax.tree.structure(new) == jax.tree.structure(state)
+    np.testing.assert_array_equal(np.asarray(u), -0.25 * np.ones(3))
+    rate = lrjax.current_learning_rate(new)
+    assert rate.dtype == jnp.result_type(float) and float(rate) == 0.25
+    # Under jit it reads back as a constant, with no argument to carry it.
+    assert float(jax.jit(lrjax.current_learning_rate)(new)) == 0.25
+
+
+def test_a_constant_rate_record_survives_scan_and_flax_serialization():
+    serialization = pytest.importorskip("flax.serialization")
+    tx = lrjax.adam(3e-2)
+    p = jnp.ones(4)
+
+    def body(carry, _):
+        p, s = carry
+        u, s = tx.update(2.0 * p, s, p)
+        return (optax.apply_updates(p, u), s), None
+
+    (p, state), _ = jax.lax.scan(body, (p, tx.init(p)), length=3)
+    restored = serialization.from_bytes(tx.init(jnp.zeros(4)), serialization.to_bytes(state))
+    assert jax.tree.structure(restored) == jax.tree.structure(state)
+    for a, b in zip(jax.tree.leaves(restored), jax.tree.leaves(state)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    assert float(lrjax.current_learning_rate(restored)) == 3e-2
+
+
+def test_the_applied_rate_is_the_one_recorded_after_a_foreign_restore():
+    """A state restored from another rate's checkpoint records this optimizer's rate."""
+    old = lrjax.sgd(0.5).init(jnp.ones(2))
+    _, new = lrjax.sgd(0.1).update(jnp.ones(2), old)
+    np.testing.assert_allclose(float(lrjax.current_learning_rate(new)), 0.1)
+
+
+def test_a_constant_rate_record_does_not_hide_the_line_search_value():
+    """optax finds a line search's loss by the field name ``value``: it must stay unique."""
+    opt = optax.chain(lrjax.sgd(1.0), optax.scale_by_backtracking_linesearch(5, store_grad=True))
+    f = lambda p: jnp.sum(p**2)
+    p = jnp.ones(3)
+    state = opt.init(p)
+    value, grad = optax.value_and_grad_from_state(f)(p, state=state)
+    u, state = opt.update(grad, state, p, value=value, grad=grad, value_fn=f)
+    # The line search stores the loss at the params it accepted.
+    accepted = float(f(optax.apply_updates(p, u)))
+    assert float(optax.tree_utils.tree_get(state, "value")) == accepted < float(f(p))
