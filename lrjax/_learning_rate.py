@@ -83,7 +83,7 @@ class StaticLearningRate(NamedTuple):
     :func:`current_learning_rate` reads it back as an array, like any recorded rate.
 
     Args:
-      rate: the learning rate, a non-negative Python number.
+      rate: the learning rate, a non-negative Python float.
 
     Returns:
       A pytree node with no leaves.
@@ -176,7 +176,11 @@ def scale_by_learning_rate(
 
     # A Python number is recorded in the tree structure: optax's state bytes, and no
     # array for XLA to carry or copy from step to step.
-    static = ScaleByLearningRateState((), StaticLearningRate(learning_rate)) if fixed else None
+    static = (
+        ScaleByLearningRateState((), StaticLearningRate(float(learning_rate)))
+        if fixed
+        else None
+    )
 
     def init_fn(params: Any) -> ScaleByLearningRateState:
         del params
@@ -189,8 +193,10 @@ def scale_by_learning_rate(
     def update_fn(updates, state, params=None):
         if params is not None:
             check_like(updates, params, dtypes=False)
-        # A constant array (inject_hyperparams) ignores the count.
-        lr = learning_rate if fixed else evaluate(learning_rate, state.count)
+        # A constant ignores the count. Even a Python number is made one traced scalar
+        # that every leaf shares: as a literal it would put a constant of its own in
+        # each leaf's HLO, one operation per leaf more.
+        lr = evaluate(learning_rate, state.count)
         step = sign * lr
         updates = jax.tree.map(lambda u: scalar_like(step, u) * u, updates)
         if fixed:

@@ -218,3 +218,10 @@ def test_a_constant_rate_record_does_not_hide_the_line_search_value():
     # The line search stores the loss at the params it accepted.
     accepted = float(f(optax.apply_updates(p, u)))
     assert float(optax.tree_utils.tree_get(state, "value")) == accepted < float(f(p))
+
+
+def test_a_numpy_float_rate_is_recorded_as_a_python_float():
+    state = lrjax.sgd(np.float64(0.5)).init(jnp.ones(2))
+    assert type(state[-1].learning_rate.rate) is float
+    same = lrjax.sgd(0.5).init(jnp.ones(2))
+    assert jax.tree.structure(state) == jax.tree.structure(same)
