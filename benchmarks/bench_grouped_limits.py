@@ -55,18 +55,33 @@ def _optimizer_step(opt, params, grads):
     return _timed(compiled, p, opt.init(p), grads), compile_s
 
 
+def _compare(cases, compile_repeats: int, rounds: int) -> dict[str, tuple[float, float]]:
+    """Median step and compile seconds of each ``name: (opt, params, grads)``.
+
+    Each case is compiled ``compile_repeats`` times, interleaved; the steps of the last
+    compilations are then timed interleaved over ``rounds`` rounds.
+    """
+    compiles: dict[str, list[float]] = {name: [] for name in cases}
+    runs = {}
+    for _ in range(compile_repeats):
+        for name, (opt, params, grads) in cases.items():
+            runs[name], c = _optimizer_step(opt, params, grads)
+            compiles[name].append(c)
+    t = interleave(runs, rounds)
+    return {name: (med(t[name]), med(compiles[name])) for name in cases}
+
+
 def crossover(log=print) -> None:
     for n, size in [(2000, 5000), (600, 16384), (300, 32768)]:
         params = {f"l{i:04d}": jnp.zeros(size, jnp.float32) for i in range(n)}
         grads = {k: jnp.full(size, 1e-2, jnp.float32) for k in params}
-        runs, compiles = {}, {}
-        for name, opt in (("grouped", lrjax.grouped(lrjax.adam(1e-3), max_leaf_size=1 << 30)),
-                          ("plain", lrjax.adam(1e-3))):
-            runs[name], compiles[name] = _optimizer_step(opt, params, grads)
-        t = interleave(runs, 9)
-        log(f"  {n} x {size}: grouped {med(t['grouped']) * 1e3:.1f} ms, plain "
-            f"{med(t['plain']) * 1e3:.1f} ms; compile {compiles['grouped']:.1f} s vs "
-            f"{compiles['plain']:.1f} s")
+        r = _compare({
+            "grouped": (lrjax.grouped(lrjax.adam(1e-3), max_leaf_size=1 << 30), params, grads),
+            "plain": (lrjax.adam(1e-3), params, grads),
+        }, 1, 9)
+        log(f"  {n} x {size}: grouped {r['grouped'][0] * 1e3:.1f} ms, plain "
+            f"{r['plain'][0] * 1e3:.1f} ms; compile {r['grouped'][1]:.1f} s vs "
+            f"{r['plain'][1]:.1f} s")
 
 
 def group_size(log=print) -> None:
@@ -80,18 +95,13 @@ def group_size(log=print) -> None:
         for k in (16, 32, 64, 128, 256):
             params = {f"l{i:04d}": jnp.zeros(size, jnp.float32) for i in range(k)}
             grads = {key: jnp.full(size, 1e-2, jnp.float32) for key in params}
-            compiles: dict[str, list[float]] = {"grouped": [], "plain": []}
-            runs = {}
-            for r in range(3):
-                for name, opt in (("grouped", lrjax.grouped(lrjax.adam(1e-3),
-                                                            min_group_size=1)),
-                                  ("plain", lrjax.adam(1e-3))):
-                    runs[name], c = _optimizer_step(opt, params, grads)
-                    compiles[name].append(c)
-            t = interleave(runs, 21)
-            log(f"  {k} x {size}: grouped {med(t['grouped']) * 1e3:.2f} ms, plain "
-                f"{med(t['plain']) * 1e3:.2f} ms; compile {med(compiles['grouped']):.2f} s "
-                f"vs {med(compiles['plain']):.2f} s")
+            r = _compare({
+                "grouped": (lrjax.grouped(lrjax.adam(1e-3), min_group_size=1), params, grads),
+                "plain": (lrjax.adam(1e-3), params, grads),
+            }, 3, 21)
+            log(f"  {k} x {size}: grouped {r['grouped'][0] * 1e3:.2f} ms, plain "
+                f"{r['plain'][0] * 1e3:.2f} ms; compile {r['grouped'][1]:.2f} s "
+                f"vs {r['plain'][1]:.2f} s")
 
 
 def floor(log=print) -> None:
@@ -137,18 +147,9 @@ def transformer_compile(log=print) -> None:
         "grouped(lrjax adam), all leaves": (
             lrjax.grouped(lrjax.adam(1e-3), max_leaf_size=1 << 30), params, grads),
     }
-    compiles: dict[str, list[float]] = {k: [] for k in cases}
-    runs = {}
-    for r in range(3):
-        for name, (opt, p, g) in cases.items():
-            run, c = _optimizer_step(opt, p, g)
-            compiles[name].append(c)
-            if r == 2:
-                runs[name] = run
-    t = interleave(runs, 9)
-    for name in cases:
-        log(f"  transformer-like, {name}: compile {med(compiles[name]):.2f} s, step "
-            f"{med(t[name]) * 1e3:.1f} ms")
+    for name, (step_s, compile_s) in _compare(cases, 3, 9).items():
+        log(f"  transformer-like, {name}: compile {compile_s:.2f} s, step "
+            f"{step_s * 1e3:.1f} ms")
 
 
 def folded(log=print) -> None:

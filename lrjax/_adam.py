@@ -158,7 +158,6 @@ def scale_by_adam(
     """
     _check_betas(0.0 if callable(b1) else b1, b2, eps, eps_root)
     mu_dt = _check_dtype("mu_dtype", mu_dtype)
-    beta1 = b1  # update_fn rebinds b1 to its value at the step
 
     def init_fn(params):
         mu = jax.tree.map(lambda p: jnp.zeros_like(p, dtype=mu_dt), params)
@@ -170,15 +169,15 @@ def scale_by_adam(
         check_like(updates, state.nu)
         # A scheduled beta1 (one-cycle momentum) enters both the moment and its bias
         # correction at its current value, as PyTorch's Adam does with OneCycleLR.
-        b1 = value_at(beta1, state.count)
-        mu, nu = _moments(updates, state.mu, state.nu, b1, b2)
+        beta = value_at(b1, state.count)
+        mu, nu = _moments(updates, state.mu, state.nu, beta, b2)
         count = safe_increment(state.count)
-        bc1 = _bias_correction(b1, count)
+        bc1 = _bias_correction(beta, count)
         if nesterov:
-            bc1_next = _bias_correction(b1, safe_increment(count))
+            bc1_next = _bias_correction(beta, safe_increment(count))
             mu_hat = jax.tree.map(
-                lambda m, g: _c(b1, m) * _divide(m, bc1_next)
-                + _c(1 - b1, m) * _divide(g.astype(m.dtype), bc1),
+                lambda m, g: _c(beta, m) * _divide(m, bc1_next)
+                + _c(1 - beta, m) * _divide(g.astype(m.dtype), bc1),
                 mu, updates,
             )
         else:

@@ -193,8 +193,8 @@ def scale_by_learning_rate(
     def update_fn(updates, state, params=None):
         if params is not None:
             check_like(updates, params, dtypes=False)
-        # A constant ignores the count. Even a Python number is made one traced scalar
-        # that every leaf shares: as a literal it would put a constant of its own in
+        # A constant ignores the count. ``sign * lr`` is one traced scalar that every
+        # leaf shares; a Python number used per leaf would put a constant of its own in
         # each leaf's HLO, one operation per leaf more.
         lr = evaluate(learning_rate, state.count)
         step = sign * lr
