@@ -29,6 +29,16 @@ def _doctest_namespace(doctest_namespace):
     doctest_namespace["jax"] = jax
 
 
+@pytest.fixture(autouse=True)
+def _x64_marker(request):
+    """``@pytest.mark.x64``: run this test with float64 enabled (JAX's default is off)."""
+    if request.node.get_closest_marker("x64") is None:
+        yield
+        return
+    with jax.enable_x64(True):
+        yield
+
+
 @pytest.fixture
 def standard_promotion():
     """JAX's standard dtype promotion, for tests that run optax's own code.
