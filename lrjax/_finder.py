@@ -284,8 +284,8 @@ def find_learning_rate(
     params on batch $i$, then updates them with the learning rate
 
     $$
-    \eta_i = \eta_\min (\eta_\max/\eta_\min)^{i/(N-1)} \ \text{(exp)}, \qquad
-    \eta_i = \eta_\min + (\eta_\max - \eta_\min)\, i/(N-1) \ \text{(linear)}.
+    \eta_i = \eta_{\min} (\eta_{\max}/\eta_{\min})^{i/(N-1)} \ \text{(exp)}, \qquad
+    \eta_i = \eta_{\min} + (\eta_{\max} - \eta_{\min})\, i/(N-1) \ \text{(linear)}.
     $$
 
     The loss is smoothed with fastai's bias-corrected exponential average,
