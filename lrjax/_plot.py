@@ -67,7 +67,9 @@ def plot_schedule(
         whose keys are the labels. With labels, a legend is drawn.
       log_scale: use a logarithmic y axis.
       ax: the matplotlib ``Axes`` to draw on; a new figure is made when ``None``.
-      xlabel, ylabel, title: axis labels and an optional title.
+      xlabel: the x axis label.
+      ylabel: the y axis label.
+      title: the title, or `None` for none.
 
     Returns:
       The matplotlib ``Axes`` (its figure is ``ax.figure``).

@@ -54,3 +54,13 @@ def test_gallery_is_up_to_date():
         capture_output=True, text=True, timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
+
+
+def test_api_pages_are_up_to_date():
+    """docs/api/*.md and the API nav come from scripts/api_pages.py; every public name
+    has a family."""
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "api_pages.py"), "--check"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr + proc.stdout
