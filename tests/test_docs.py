@@ -14,6 +14,8 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 FENCE = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
+# A python block followed at once by a block titled "Output" shows what it prints.
+OUTPUT = re.compile(r'^```python\n(.*?)^```\n\n?```text title="Output"\n(.*?)^```', re.S | re.M)
 PAGES = sorted(p for p in DOCS.glob("*.md") if FENCE.search(p.read_text()))
 PAGES.append(ROOT / "README.md")  # the README's ten-line example runs too
 
@@ -28,11 +30,20 @@ def test_every_page_is_in_the_nav():
 def test_code_blocks_run(page, capsys):
     """Run a page's Python blocks in order, in one namespace, as a reader would."""
     namespace: dict = {"__name__": f"docs_{page.stem}"}
+    text = page.read_text()
+    shown = dict(OUTPUT.findall(text))
     # A reader runs the guides with JAX's defaults, not the suite's strict float64.
     with jax.numpy_dtype_promotion("standard"), jax.enable_x64(False):
-        for i, block in enumerate(FENCE.findall(page.read_text())):
+        for i, block in enumerate(FENCE.findall(text)):
             code = compile(block, f"{page.name}[block {i}]", "exec")
+            capsys.readouterr()
             exec(code, namespace)  # noqa: S102 - the docs are this repo's own code
+            if block in shown:
+                printed = capsys.readouterr().out
+                assert printed.rstrip() == shown[block].rstrip(), (
+                    f"{page.name}[block {i}] printed\n{printed}\nbut the page shows\n"
+                    f"{shown[block]}"
+                )
 
 
 def test_site_builds_strict(tmp_path):
