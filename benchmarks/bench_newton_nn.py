@@ -1,7 +1,7 @@
 """Where Newton pays off and where it does not: a small transformer, and a convex problem.
 
     .venv/bin/python benchmarks/bench_newton_nn.py          # writes docs/newton.md's table
-    .venv/bin/python benchmarks/bench_newton_nn.py --quick  # transformer 1 seed, 10 steps; prints
+    .venv/bin/python benchmarks/bench_newton_nn.py --quick  # 1 seed, 10 steps: prints only
 
 Two measurements, both on the CPU with one thread (as ``bench_newton.py``):
 
@@ -342,7 +342,8 @@ def write_docs(body: str) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="the transformer: 1 seed, 10 steps; print only")
+    ap.add_argument("--quick", action="store_true",
+                    help="the transformer: 1 seed, 10 steps; print only")
     ap.add_argument("--seeds", type=int, default=3)
     args = ap.parse_args()
     seeds, steps = (1, 10) if args.quick else (args.seeds, STEPS)
