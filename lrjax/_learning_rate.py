@@ -70,53 +70,6 @@ def records_learning_rate(field: str = "learning_rate", kind: str = "rate"):
     return register
 
 
-class StaticLearningRate(NamedTuple):
-    r"""A constant learning rate recorded in a state's tree structure, not in an array.
-
-    .. math::  \eta(n) = \eta_0 \quad \text{for every } n
-
-    :func:`scale_by_learning_rate` records a Python-number rate this way, so the state
-    holds no array for it: the state has exactly optax's bytes, and jit treats the value
-    as a compile-time constant. It is a pytree node with no children whose value is its
-    static (auxiliary) data; ``flax.serialization`` writes it as ``{"rate": η₀}``. The
-    field is not called ``value``: optax's line searches find the loss by that name.
-    :func:`current_learning_rate` reads it back as an array, like any recorded rate.
-
-    Args:
-      rate: the learning rate, a non-negative Python float.
-
-    Returns:
-      A pytree node with no leaves.
-
-    Example:
-      >>> import jax, jax.numpy as jnp, lrjax
-      >>> state = lrjax.sgd(0.1).init(jnp.zeros(3))
-      >>> state[-1].learning_rate
-      StaticLearningRate(rate=0.1)
-      >>> len(jax.tree.leaves(state))
-      0
-      >>> print(f"{float(lrjax.current_learning_rate(state)):.2f}")
-      0.10
-
-    References:
-      JAX pytrees, "custom pytree nodes" (auxiliary data),
-      https://docs.jax.dev/en/latest/pytrees.html
-    """
-
-    rate: float
-
-    def as_array(self) -> jax.Array:
-        """The value as a scalar array in the recorded-rate dtype (see ``lr_dtype``)."""
-        return jnp.asarray(self.rate, dtype=lr_dtype())
-
-
-jax.tree_util.register_pytree_node(
-    StaticLearningRate,
-    lambda node: ((), node.rate),
-    lambda rate, children: StaticLearningRate(rate),
-)
-
-
 @records_learning_rate()
 class ScaleByLearningRateState(NamedTuple):
     """State of :func:`scale_by_learning_rate`.
@@ -125,12 +78,15 @@ class ScaleByLearningRateState(NamedTuple):
       count: number of updates applied so far (``int32``, saturating), the position of
         the schedule; an empty tuple ``()`` when the learning rate is a constant, which
         needs no position (one leaf, 4 bytes and one kernel fewer per step).
-      learning_rate: the learning rate the last update used; ``η(0)`` before the first.
-        A Python-number rate is a :class:`StaticLearningRate` (no array, no bytes).
+      learning_rate: the learning rate the last update used, a scalar array; ``η(0)``
+        before the first. A constant rate is an array too, so the state's tree
+        structure never depends on the rate's value (a checkpoint restores into an
+        optimizer built with another rate). The field is not called ``value``: optax's
+        line searches find the loss by that name.
     """
 
     count: jax.Array | tuple
-    learning_rate: jax.Array | StaticLearningRate
+    learning_rate: jax.Array
 
 
 def scale_by_learning_rate(
@@ -171,21 +127,9 @@ def scale_by_learning_rate(
     sign = -1.0 if _validate.boolean("flip_sign", flip_sign) else 1.0
 
     scheduled = callable(learning_rate)
-    # inject_hyperparams passes an array that changes between steps: record it anew.
-    fixed = isinstance(learning_rate, (int, float)) and not isinstance(learning_rate, bool)
-
-    # A Python number is recorded in the tree structure: optax's state bytes, and no
-    # array for XLA to carry or copy from step to step.
-    static = (
-        ScaleByLearningRateState((), StaticLearningRate(float(learning_rate)))
-        if fixed
-        else None
-    )
 
     def init_fn(params: Any) -> ScaleByLearningRateState:
         del params
-        if fixed:
-            return static
         return ScaleByLearningRateState(
             initial_count(scheduled), evaluate(learning_rate, jnp.zeros([], jnp.int32))
         )
@@ -195,12 +139,12 @@ def scale_by_learning_rate(
             check_like(updates, params, dtypes=False)
         # A constant ignores the count. ``sign * lr`` is one traced scalar that every
         # leaf shares; a Python number used per leaf would put a constant of its own in
-        # each leaf's HLO, one operation per leaf more.
+        # each leaf's HLO, one operation per leaf more. The record is this transform's
+        # own rate, not the one in ``state``: a state restored from a checkpoint of
+        # another rate reports the rate actually applied.
         lr = evaluate(learning_rate, state.count)
         step = sign * lr
         updates = jax.tree.map(lambda u: scalar_like(step, u) * u, updates)
-        if fixed:
-            return updates, static
         return updates, ScaleByLearningRateState(safe_increment(state.count), lr)
 
     return GradientTransformation(init_fn, update_fn)
@@ -228,8 +172,6 @@ def _find(opt_state: Any) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any
             if type(leaf) in _RECORDS:
                 field, kind = _RECORDS[type(leaf)]
                 value = getattr(leaf, field)
-                if isinstance(value, StaticLearningRate):
-                    value = value.as_array()
                 (rates if kind == "rate" else factors)[where] = value
             elif isinstance(leaf, inject_types):
                 if "learning_rate" in leaf.hyperparams:
