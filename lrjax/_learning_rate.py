@@ -113,7 +113,7 @@ def scale_by_learning_rate(
 
     Example:
       >>> import jax.numpy as jnp, lrjax
-      >>> tx = lrjax.scale_by_learning_rate(lrjax.exponential_decay(0.1, 0.5))
+      >>> tx = lrjax.scale_by_learning_rate(lrjax.exponential_decay(0.1, decay=0.5))
       >>> state = tx.init(jnp.zeros(2))
       >>> u, state = tx.update(jnp.ones(2), state)
       >>> u, state = tx.update(jnp.ones(2), state)

@@ -90,7 +90,7 @@ def test_flax_nnx_optimizer(standard_promotion):
             return self.out(nnx.relu(self.hidden(x)))
 
     model = MLP(nnx.Rngs(0))
-    schedule = lrjax.one_cycle(0.05, STEPS)
+    schedule = lrjax.one_cycle(0.05, total_steps=STEPS)
     optimizer = nnx.Optimizer(model, lrjax.adam(schedule), wrt=nnx.Param)
 
     @nnx.jit
@@ -115,7 +115,7 @@ def test_haiku_transform(standard_promotion):
     net = hk.without_apply_rng(hk.transform(forward))
     xs, ys = _batches()
     params = net.init(jax.random.PRNGKey(0), xs[0])
-    schedule = lrjax.warmup(lrjax.exponential_decay(0.01, 5e-3), 30)
+    schedule = lrjax.warmup(lrjax.exponential_decay(0.01, decay=5e-3), warmup_steps=30)
     opt = lrjax.adam(schedule)
 
     @jax.jit

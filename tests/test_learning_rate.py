@@ -55,7 +55,7 @@ def test_counter_saturates_at_int32_max():
     assert int(safe_increment(top)) == int(top)
     assert safe_increment(top).dtype == jnp.int32
     state = ScaleByLearningRateState(top, jnp.asarray(0.0))
-    tx = lrjax.scale_by_learning_rate(lrjax.exponential_decay(1.0, 1e-9))
+    tx = lrjax.scale_by_learning_rate(lrjax.exponential_decay(1.0, decay=1e-9))
     u, state = tx.update(jnp.ones(2), state)
     assert int(state.count) == int(top)
     assert bool(jnp.all(jnp.isfinite(u)))
