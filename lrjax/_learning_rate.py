@@ -6,7 +6,6 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import optax
 
 from . import _validate
 from ._base import GradientTransformation, ScalarOrSchedule
@@ -53,10 +52,11 @@ def value_at(hyperparameter: ScalarOrSchedule, count: Any) -> Any:
     return hyperparameter
 
 
-# Registry of state types that record the learning rate an update applied.
+# Registry of state types that record the learning rate an update applied, read by
+# ``current_learning_rate`` (``_observe.py``).
 # kind "rate": the field holds an absolute learning rate.
 # kind "factor": the field holds a multiplier on the learning rate (plateau reduction).
-_RECORDS: dict[type, tuple[str, str]] = {}
+RECORDS: dict[type, tuple[str, str]] = {}
 
 
 def records_learning_rate(field: str = "learning_rate", kind: str = "rate"):
@@ -64,7 +64,7 @@ def records_learning_rate(field: str = "learning_rate", kind: str = "rate"):
     _validate.choice("kind", kind, ("rate", "factor"))
 
     def register(cls: type) -> type:
-        _RECORDS[cls] = (field, kind)
+        RECORDS[cls] = (field, kind)
         return cls
 
     return register
@@ -148,96 +148,3 @@ def scale_by_learning_rate(
         return updates, ScaleByLearningRateState(safe_increment(state.count), lr)
 
     return GradientTransformation(init_fn, update_fn)
-
-
-def _inject_states() -> tuple[type, ...]:
-    names = ("InjectHyperparamsState", "InjectStatefulHyperparamsState")
-    return tuple(getattr(optax, n) for n in names if hasattr(optax, n))
-
-
-def _find(opt_state: Any) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-    """Rates, factors and injected ``learning_rate`` hyperparameters, keyed by path."""
-    rates: dict[str, Any] = {}
-    factors: dict[str, Any] = {}
-    injected: dict[str, Any] = {}
-    inject_types = _inject_states()
-
-    def is_node(x: Any) -> bool:
-        return type(x) in _RECORDS or isinstance(x, inject_types)
-
-    def walk(tree: Any, prefix: str) -> None:
-        leaves, _ = jax.tree_util.tree_flatten_with_path(tree, is_leaf=is_node)
-        for path, leaf in leaves:
-            where = prefix + jax.tree_util.keystr(path)
-            if type(leaf) in _RECORDS:
-                field, kind = _RECORDS[type(leaf)]
-                value = getattr(leaf, field)
-                (rates if kind == "rate" else factors)[where] = value
-            elif isinstance(leaf, inject_types):
-                if "learning_rate" in leaf.hyperparams:
-                    injected[where] = leaf.hyperparams["learning_rate"]
-                walk(leaf.inner_state, where + ".inner_state")
-
-    walk(opt_state, "")
-    return rates, factors, injected
-
-
-def current_learning_rate(opt_state: Any, *, by_path: bool = False) -> Any:
-    r"""The learning rate that the last update applied, read from an optimizer state.
-
-    Finds every :func:`scale_by_learning_rate` record in ``opt_state``, however deeply it
-    sits in ``optax.chain``, ``optax.inject_hyperparams`` (including a schedule passed as
-    a hyperparameter), ``optax.MultiSteps`` or a Flax ``TrainState.opt_state``. Factors
-    recorded by lrjax's learning-rate modifiers (plateau reduction) multiply the rate:
-
-    .. math::  \eta_\text{applied} = \eta(n) \prod_j f_j
-
-    A plain optax optimizer wrapped in ``optax.inject_hyperparams`` reports its
-    ``learning_rate`` hyperparameter.
-
-    Args:
-      opt_state: the state returned by ``init`` or ``update``.
-      by_path: return a dict from each record's path to its rate, for states that hold
-        several learning rates (``optax.multi_transform``).
-
-    Returns:
-      A scalar array, or with ``by_path`` a ``dict[str, Array]``.
-
-    Raises:
-      ValueError: no learning rate is recorded in ``opt_state``, or several are and
-        ``by_path`` is false.
-
-    Example:
-      >>> import jax.numpy as jnp, lrjax
-      >>> opt = lrjax.sgd(lrjax.step_decay(0.1, drop=0.5, drop_every=2), momentum=0.9)
-      >>> state = opt.init(jnp.zeros(3))
-      >>> for _ in range(3):
-      ...     _, state = opt.update(jnp.ones(3), state)
-      >>> print(f"{float(lrjax.current_learning_rate(state)):.4f}")
-      0.0500
-
-    References:
-      Keras ``optimizer.learning_rate`` and PyTorch ``scheduler.get_last_lr()`` expose the
-      same quantity for their stateful optimizers.
-    """
-    rates, factors, injected = _find(opt_state)
-    if not rates:
-        rates = injected
-    if not rates:
-        raise ValueError(
-            "no learning rate is recorded in this optimizer state: build the optimizer "
-            "with lrjax (its aliases end in scale_by_learning_rate), or wrap an optax "
-            "optimizer in optax.inject_hyperparams"
-        )
-    scale = 1.0
-    for f in factors.values():
-        scale = scale * f
-    if by_path:
-        return {k: v * scale for k, v in rates.items()}
-    if len(rates) > 1:
-        raise ValueError(
-            f"this state holds {len(rates)} learning rates, at {sorted(rates)}; pass "
-            "by_path=True to get all of them"
-        )
-    (rate,) = rates.values()
-    return rate * scale

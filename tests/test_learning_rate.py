@@ -71,10 +71,14 @@ def test_found_deep_in_a_chain():
     tx = optax.chain(
         optax.clip_by_global_norm(1.0),
         optax.chain(optax.identity(), lrjax.sgd(_sched, momentum=0.9)),
-        optax.scale(1.0),
     )
     _, state = _run(tx, 3)
-    np.testing.assert_allclose(float(lrjax.current_learning_rate(state)), 0.1 / 3)
+    # Clipping and identity leave an EmptyState, as optax.scale(c) does: refused...
+    with pytest.raises(ValueError, match=r"EmptyState at state\[0\].*neutral="):
+        lrjax.current_learning_rate(state)
+    # ... unless the caller vouches that no stateless transform scales.
+    rate = lrjax.current_learning_rate(state, neutral=(optax.EmptyState,))
+    np.testing.assert_allclose(float(rate), 0.1 / 3)
 
 
 def test_inject_hyperparams_with_a_schedule_where_optax_tree_get_fails():
@@ -110,22 +114,27 @@ def test_multisteps_and_flax_train_state(standard_promotion):
     np.testing.assert_allclose(np.asarray(ts.params["w"]), 1 - 0.1 * (1 + 1 / 2 + 1 / 3))
 
 
-def test_multi_transform_needs_by_path():
+def test_multi_transform_gives_a_dict_by_label():
     tx = optax.multi_transform(
         {"fast": lrjax.sgd(0.1), "slow": lrjax.sgd(0.01)}, {"a": "fast", "b": "slow"}
     )
     params = {"a": jnp.ones(2), "b": jnp.ones(2)}
     _, state = _run(tx, 1, params)
-    with pytest.raises(ValueError, match="by_path"):
-        lrjax.current_learning_rate(state)
-    rates = lrjax.current_learning_rate(state, by_path=True)
-    assert sorted(float(v) for v in rates.values()) == pytest.approx([0.01, 0.1])
-    assert all("fast" in k or "slow" in k for k in rates)
+    rates = lrjax.current_learning_rate(state)
+    assert sorted(rates) == ["fast", "slow"]
+    np.testing.assert_allclose(float(rates["fast"]), 0.1)
+    np.testing.assert_allclose(float(rates["slow"]), 0.01)
 
 
 def test_no_record_is_a_clear_error():
-    _, state = _run(optax.sgd(0.1), 1)
+    _, state = _run(lrjax.scale_by_adam(), 1)
     with pytest.raises(ValueError, match="no learning rate is recorded"):
+        lrjax.current_learning_rate(state)
+
+
+def test_a_plain_optax_optimizer_is_refused_with_advice():
+    _, state = _run(optax.sgd(0.1), 1)
+    with pytest.raises(ValueError, match="inject_hyperparams"):
         lrjax.current_learning_rate(state)
 
 
