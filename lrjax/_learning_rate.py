@@ -105,7 +105,10 @@ def scale_by_learning_rate(
 
     Args:
       learning_rate: a non-negative number, or a schedule ``n -> η(n)``.
-      flip_sign: multiply by ``-η`` (descent, the default) or by ``+η``.
+      flip_sign: multiply by ``-η`` (descent, the default) or by ``+η``. With
+        ``flip_sign=False`` it is a recorded factor: use it instead of
+        ``optax.scale(c)`` or ``optax.scale_by_schedule(s)``, whose factor
+        ``current_learning_rate`` cannot read from their states.
 
     Returns:
       An optax ``GradientTransformation`` whose state is a
