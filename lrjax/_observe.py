@@ -19,7 +19,8 @@ type it meets is in one of these classes, or it refuses:
 from __future__ import annotations
 
 import collections
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -87,7 +88,7 @@ class _Product:
     def __init__(self, value: Any = 1.0, rates: int = 0, factors: int = 0):
         self.value, self.rates, self.factors = value, rates, factors
 
-    def times(self, other: "_Product") -> "_Product":
+    def times(self, other: _Product) -> _Product:
         return _Product(
             self.value * other.value, self.rates + other.rates, self.factors + other.factors
         )
@@ -103,7 +104,8 @@ def _array(x: Any) -> jax.Array:
 def _times(a: Any, b: Any, where: str) -> Any:
     """Sequential composition: a product, or a dict by label times a product."""
     if isinstance(a, dict) and isinstance(b, dict):
-        raise ValueError(
+        # A refusal like the others (the documented ValueError), not a caller's type error.
+        raise ValueError(  # noqa: TRY004
             f"two optax.multi_transform partitions in sequence (the second at {where}): "
             "their labels need not match, so no rate per label follows; read each "
             "partition's state on its own"

@@ -25,9 +25,9 @@ EVERY = 5  # an evaluation after every 5th training step
 VAL = [1.0, 0.8, 0.6, 0.6, 0.61, 0.6, 0.59999, 0.4, 0.41, 0.4, 0.4, 0.4, 0.45, 0.4]
 STEPS = EVERY * len(VAL)
 CONFIGS = {
-    "patience 1": dict(factor=0.5, patience=1, threshold=1e-3, cooldown=0),
-    "patience 2, cooldown 1": dict(factor=0.5, patience=2, threshold=1e-3, cooldown=1),
-    "patience 0, cooldown 2": dict(factor=0.3, patience=0, threshold=1e-3, cooldown=2),
+    "patience 1": {"factor": 0.5, "patience": 1, "threshold": 1e-3, "cooldown": 0},
+    "patience 2, cooldown 1": {"factor": 0.5, "patience": 2, "threshold": 1e-3, "cooldown": 1},
+    "patience 0, cooldown 2": {"factor": 0.3, "patience": 0, "threshold": 1e-3, "cooldown": 2},
 }
 
 
