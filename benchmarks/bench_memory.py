@@ -14,7 +14,8 @@ import lrjax
 from _common import compile_step, make_tree, tree_specs
 from bench_step import PAIRS
 
-# The row with a scheduled learning rate; every other row uses a constant one.
+# The row with a scheduled learning rate; every other row uses a constant one. Both
+# keep one scalar more than optax: the rate scale_by_learning_rate records.
 SCHEDULED = "adam, cosine schedule"
 
 

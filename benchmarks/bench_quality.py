@@ -136,15 +136,15 @@ def methods() -> list[Method]:
         Method("lrjax sgd+momentum, cosine", lambda p: lrjax.sgd(
             lrjax.cosine_decay(p.lr_sgd, p.steps), momentum=0.9)),
         Method("lrjax sgd, step decay", lambda p: lrjax.sgd(
-            lrjax.step_decay(p.lr_sgd, 0.5, p.steps // 4))),
+            lrjax.step_decay(p.lr_sgd, drop=0.5, drop_every=p.steps // 4))),
         Method("lrjax sgd+momentum, one-cycle", lambda p: lrjax.sgd(
-            lrjax.one_cycle(2 * p.lr_sgd, p.steps), momentum=0.9)),
+            lrjax.one_cycle(2 * p.lr_sgd, total_steps=p.steps), momentum=0.9)),
         Method("lrjax adagrad", lambda p: lrjax.adagrad(10 * p.lr_adam)),
         Method("lrjax rmsprop", lambda p: lrjax.rmsprop(p.lr_adam)),
         Method("lrjax adam", lambda p: lrjax.adam(p.lr_adam)),
         Method("lrjax adamw", lambda p: lrjax.adamw(p.lr_adam)),
         Method("lrjax adam, one-cycle", lambda p: lrjax.adam(
-            lrjax.one_cycle(10 * p.lr_adam, p.steps))),
+            lrjax.one_cycle(10 * p.lr_adam, total_steps=p.steps))),
         Method("lrjax adam_hd", lambda p: lrjax.adam_hd(p.lr_adam)),
         Method("lrjax adam @ range test", lambda p: (lambda lr: lrjax.adam(lr)),
                lr_source="range_test"),

@@ -21,19 +21,19 @@ T = 10_000
 PAIRS = {
     "cosine_decay": (lrjax.cosine_decay(0.1, T), optax.cosine_decay_schedule(0.1, T)),
     "exponential (rate 1e-4/step)": (
-        lrjax.exponential_decay(0.1, 1e-4),
+        lrjax.exponential_decay(0.1, decay=1e-4),
         optax.exponential_decay(0.1, 1, float(jnp.exp(-1e-4))),
     ),
     "multistep / piecewise": (
         lrjax.multistep_decay(0.1, [3000, 6000, 9000], 0.1),
         optax.piecewise_constant_schedule(0.1, {3000: 0.1, 6000: 0.1, 9000: 0.1}),
     ),
-    "linear": (lrjax.linear_schedule(0.1, 0.0, T), optax.linear_schedule(0.1, 0.0, T)),
+    "linear": (lrjax.linear_schedule(0.1, end_value=0.0, transition_steps=T), optax.linear_schedule(0.1, 0.0, T)),
     "warmup + cosine": (
-        lrjax.warmup(lrjax.cosine_decay(0.1, T - 500), 500),
+        lrjax.warmup(lrjax.cosine_decay(0.1, T - 500), warmup_steps=500),
         optax.warmup_cosine_decay_schedule(0.0, 0.1, 500, T),
     ),
-    "one_cycle": (lrjax.one_cycle(0.1, T), optax.cosine_onecycle_schedule(T, 0.1)),
+    "one_cycle": (lrjax.one_cycle(0.1, total_steps=T), optax.cosine_onecycle_schedule(T, 0.1)),
 }
 
 
@@ -80,7 +80,7 @@ def run(quick: bool = False, log=print) -> dict:
     steps = 2000 if quick else T
     loop = {}
     for lib, make in (
-        ("lrjax", lambda: lrjax.adam(lrjax.warmup(lrjax.cosine_decay(1e-2, T), 100))),
+        ("lrjax", lambda: lrjax.adam(lrjax.warmup(lrjax.cosine_decay(1e-2, T), warmup_steps=100))),
         ("optax", lambda: optax.adam(optax.warmup_cosine_decay_schedule(0.0, 1e-2, 100, T + 100))),
     ):
         loop[lib] = _loop(make, steps)

@@ -117,11 +117,11 @@ def methods(suggested: float, steps: int):
         "sgd constant 0.1": lrjax.sgd(eta),
         "sgd time-based d=2e-6": lrjax.sgd(lrjax.time_based_decay(eta, 2e-6)),
         "sgd step-based 0.5/300": lrjax.sgd(lrjax.step_decay(eta, drop=0.5, drop_every=300)),
-        "sgd exponential d=1e-3": lrjax.sgd(lrjax.exponential_decay(eta, 1e-3)),
+        "sgd exponential d=1e-3": lrjax.sgd(lrjax.exponential_decay(eta, decay=1e-3)),
         "adam 1e-3": lrjax.adam(1e-3),
         "adam_hd from 1e-3": lrjax.adam_hd(1e-3),
         f"adam at suggestion {suggested:.1e}": lrjax.adam(suggested),
-        f"adam one-cycle max {suggested:.1e}": lrjax.adam(lrjax.one_cycle(suggested, steps)),
+        f"adam one-cycle max {suggested:.1e}": lrjax.adam(lrjax.one_cycle(suggested, total_steps=steps)),
     }
 
 

@@ -21,8 +21,7 @@ from ._guard import skip_nonfinite as skip_nonfinite
 
 # --- learning rate (_learning_rate.py)
 from ._learning_rate import ScaleByLearningRateState as ScaleByLearningRateState
-from ._learning_rate import StaticLearningRate as StaticLearningRate
-from ._learning_rate import current_learning_rate as current_learning_rate
+from ._observe import current_learning_rate as current_learning_rate
 from ._learning_rate import scale_by_learning_rate as scale_by_learning_rate
 
 # --- schedules (_schedules.py, _combine.py)

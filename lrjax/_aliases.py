@@ -91,7 +91,7 @@ def sgd(
     Example:
       >>> import jax, jax.numpy as jnp, lrjax
       >>> loss = lambda w: jnp.sum((w - 3.0) ** 2)
-      >>> opt = lrjax.sgd(lrjax.exponential_decay(0.4, 0.01), momentum=0.5)
+      >>> opt = lrjax.sgd(lrjax.exponential_decay(0.4, decay=0.01), momentum=0.5)
       >>> w = jnp.zeros(2); state = opt.init(w)
       >>> for _ in range(50):
       ...     u, state = opt.update(jax.grad(loss)(w), state)

@@ -153,7 +153,7 @@ def fractions(done: jax.Array, left: jax.Array, length: Any) -> tuple[jax.Array,
     return jnp.clip(done / length, 0.0, 1.0), jnp.clip(left / length, 0.0, 1.0)
 
 
-def warmup(schedule: Schedule, warmup_steps: int, init_value: float = 0.0) -> Schedule:
+def warmup(schedule: Schedule, *, warmup_steps: int, init_value: float = 0.0) -> Schedule:
     r"""Prepend a linear warm-up to a schedule.
 
     .. math::
@@ -188,8 +188,9 @@ def warmup(schedule: Schedule, warmup_steps: int, init_value: float = 0.0) -> Sc
       Goyal et al., Accurate, Large Minibatch SGD: Training ImageNet in 1 Hour, 2017,
       https://arxiv.org/abs/1706.02677. Keras
       ``CosineDecay(initial_learning_rate=a, decay_steps=T, alpha=α, warmup_target=b,
-      warmup_steps=W)`` equals ``warmup(cosine_decay(b, T, α), W, init_value=a)`` at
-      every step, with no offset.
+      warmup_steps=W)`` equals
+      ``warmup(cosine_decay(b, T, alpha=α), warmup_steps=W, init_value=a)`` at every
+      step, with no offset.
     """
     _validate.callable_("schedule", schedule)
     steps = _validate.nonnegative_int("warmup_steps", warmup_steps)
@@ -229,7 +230,7 @@ def join(schedules: Sequence[Schedule], boundaries: Sequence[int]) -> Schedule:
 
     Example:
       >>> import lrjax
-      >>> s = lrjax.join([lrjax.constant(0.1), lrjax.exponential_decay(0.05, 0.5)], [3])
+      >>> s = lrjax.join([lrjax.constant(0.1), lrjax.exponential_decay(0.05, decay=0.5)], [3])
       >>> print(" ".join(f"{float(s(n)):.4f}" for n in range(5)))
       0.1000 0.1000 0.1000 0.0500 0.0303
 

@@ -95,7 +95,12 @@ def skip_nonfinite(inner: GradientTransformation) -> GradientTransformationExtra
         new_updates, new_inner = inner.update(updates, state.inner_state, params, **extra_args)
         checks = [_all_finite(updates), _all_finite(new_updates), _all_finite(new_inner)]
         if extra_args.get("value") is not None:
-            checks.append(_all_finite(extra_args["value"]))
+            # A value marked absent (reduce_on_plateau's has_value=False) is not a
+            # measurement: whatever stands in for it is not checked.
+            value_ok = _all_finite(extra_args["value"])
+            if "has_value" in extra_args:
+                value_ok = value_ok | ~jnp.asarray(extra_args["has_value"], jnp.bool_)
+            checks.append(value_ok)
         ok = jnp.all(jnp.stack(checks))
         # select, not cond: both branches are already computed, and select keeps the
         # skipped state bit-identical.

@@ -6,7 +6,6 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import optax
 
 from . import _validate
 from ._base import GradientTransformation, ScalarOrSchedule
@@ -53,10 +52,11 @@ def value_at(hyperparameter: ScalarOrSchedule, count: Any) -> Any:
     return hyperparameter
 
 
-# Registry of state types that record the learning rate an update applied.
+# Registry of state types that record the learning rate an update applied, read by
+# ``current_learning_rate`` (``_observe.py``).
 # kind "rate": the field holds an absolute learning rate.
 # kind "factor": the field holds a multiplier on the learning rate (plateau reduction).
-_RECORDS: dict[type, tuple[str, str]] = {}
+RECORDS: dict[type, tuple[str, str]] = {}
 
 
 def records_learning_rate(field: str = "learning_rate", kind: str = "rate"):
@@ -64,57 +64,10 @@ def records_learning_rate(field: str = "learning_rate", kind: str = "rate"):
     _validate.choice("kind", kind, ("rate", "factor"))
 
     def register(cls: type) -> type:
-        _RECORDS[cls] = (field, kind)
+        RECORDS[cls] = (field, kind)
         return cls
 
     return register
-
-
-class StaticLearningRate(NamedTuple):
-    r"""A constant learning rate recorded in a state's tree structure, not in an array.
-
-    .. math::  \eta(n) = \eta_0 \quad \text{for every } n
-
-    :func:`scale_by_learning_rate` records a Python-number rate this way, so the state
-    holds no array for it: the state has exactly optax's bytes, and jit treats the value
-    as a compile-time constant. It is a pytree node with no children whose value is its
-    static (auxiliary) data; ``flax.serialization`` writes it as ``{"rate": η₀}``. The
-    field is not called ``value``: optax's line searches find the loss by that name.
-    :func:`current_learning_rate` reads it back as an array, like any recorded rate.
-
-    Args:
-      rate: the learning rate, a non-negative Python float.
-
-    Returns:
-      A pytree node with no leaves.
-
-    Example:
-      >>> import jax, jax.numpy as jnp, lrjax
-      >>> state = lrjax.sgd(0.1).init(jnp.zeros(3))
-      >>> state[-1].learning_rate
-      StaticLearningRate(rate=0.1)
-      >>> len(jax.tree.leaves(state))
-      0
-      >>> print(f"{float(lrjax.current_learning_rate(state)):.2f}")
-      0.10
-
-    References:
-      JAX pytrees, "custom pytree nodes" (auxiliary data),
-      https://docs.jax.dev/en/latest/pytrees.html
-    """
-
-    rate: float
-
-    def as_array(self) -> jax.Array:
-        """The value as a scalar array in the recorded-rate dtype (see ``lr_dtype``)."""
-        return jnp.asarray(self.rate, dtype=lr_dtype())
-
-
-jax.tree_util.register_pytree_node(
-    StaticLearningRate,
-    lambda node: ((), node.rate),
-    lambda rate, children: StaticLearningRate(rate),
-)
 
 
 @records_learning_rate()
@@ -125,12 +78,15 @@ class ScaleByLearningRateState(NamedTuple):
       count: number of updates applied so far (``int32``, saturating), the position of
         the schedule; an empty tuple ``()`` when the learning rate is a constant, which
         needs no position (one leaf, 4 bytes and one kernel fewer per step).
-      learning_rate: the learning rate the last update used; ``η(0)`` before the first.
-        A Python-number rate is a :class:`StaticLearningRate` (no array, no bytes).
+      learning_rate: the learning rate the last update used, a scalar array; ``η(0)``
+        before the first. A constant rate is an array too, so the state's tree
+        structure never depends on the rate's value (a checkpoint restores into an
+        optimizer built with another rate). The field is not called ``value``: optax's
+        line searches find the loss by that name.
     """
 
     count: jax.Array | tuple
-    learning_rate: jax.Array | StaticLearningRate
+    learning_rate: jax.Array
 
 
 def scale_by_learning_rate(
@@ -149,7 +105,10 @@ def scale_by_learning_rate(
 
     Args:
       learning_rate: a non-negative number, or a schedule ``n -> η(n)``.
-      flip_sign: multiply by ``-η`` (descent, the default) or by ``+η``.
+      flip_sign: multiply by ``-η`` (descent, the default) or by ``+η``. With
+        ``flip_sign=False`` it is a recorded factor: use it instead of
+        ``optax.scale(c)`` or ``optax.scale_by_schedule(s)``, whose factor
+        ``current_learning_rate`` cannot read from their states.
 
     Returns:
       An optax ``GradientTransformation`` whose state is a
@@ -157,7 +116,7 @@ def scale_by_learning_rate(
 
     Example:
       >>> import jax.numpy as jnp, lrjax
-      >>> tx = lrjax.scale_by_learning_rate(lrjax.exponential_decay(0.1, 0.5))
+      >>> tx = lrjax.scale_by_learning_rate(lrjax.exponential_decay(0.1, decay=0.5))
       >>> state = tx.init(jnp.zeros(2))
       >>> u, state = tx.update(jnp.ones(2), state)
       >>> u, state = tx.update(jnp.ones(2), state)
@@ -171,21 +130,9 @@ def scale_by_learning_rate(
     sign = -1.0 if _validate.boolean("flip_sign", flip_sign) else 1.0
 
     scheduled = callable(learning_rate)
-    # inject_hyperparams passes an array that changes between steps: record it anew.
-    fixed = isinstance(learning_rate, (int, float)) and not isinstance(learning_rate, bool)
-
-    # A Python number is recorded in the tree structure: optax's state bytes, and no
-    # array for XLA to carry or copy from step to step.
-    static = (
-        ScaleByLearningRateState((), StaticLearningRate(float(learning_rate)))
-        if fixed
-        else None
-    )
 
     def init_fn(params: Any) -> ScaleByLearningRateState:
         del params
-        if fixed:
-            return static
         return ScaleByLearningRateState(
             initial_count(scheduled), evaluate(learning_rate, jnp.zeros([], jnp.int32))
         )
@@ -195,107 +142,12 @@ def scale_by_learning_rate(
             check_like(updates, params, dtypes=False)
         # A constant ignores the count. ``sign * lr`` is one traced scalar that every
         # leaf shares; a Python number used per leaf would put a constant of its own in
-        # each leaf's HLO, one operation per leaf more.
+        # each leaf's HLO, one operation per leaf more. The record is this transform's
+        # own rate, not the one in ``state``: a state restored from a checkpoint of
+        # another rate reports the rate actually applied.
         lr = evaluate(learning_rate, state.count)
         step = sign * lr
         updates = jax.tree.map(lambda u: scalar_like(step, u) * u, updates)
-        if fixed:
-            return updates, static
         return updates, ScaleByLearningRateState(safe_increment(state.count), lr)
 
     return GradientTransformation(init_fn, update_fn)
-
-
-def _inject_states() -> tuple[type, ...]:
-    names = ("InjectHyperparamsState", "InjectStatefulHyperparamsState")
-    return tuple(getattr(optax, n) for n in names if hasattr(optax, n))
-
-
-def _find(opt_state: Any) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-    """Rates, factors and injected ``learning_rate`` hyperparameters, keyed by path."""
-    rates: dict[str, Any] = {}
-    factors: dict[str, Any] = {}
-    injected: dict[str, Any] = {}
-    inject_types = _inject_states()
-
-    def is_node(x: Any) -> bool:
-        return type(x) in _RECORDS or isinstance(x, inject_types)
-
-    def walk(tree: Any, prefix: str) -> None:
-        leaves, _ = jax.tree_util.tree_flatten_with_path(tree, is_leaf=is_node)
-        for path, leaf in leaves:
-            where = prefix + jax.tree_util.keystr(path)
-            if type(leaf) in _RECORDS:
-                field, kind = _RECORDS[type(leaf)]
-                value = getattr(leaf, field)
-                if isinstance(value, StaticLearningRate):
-                    value = value.as_array()
-                (rates if kind == "rate" else factors)[where] = value
-            elif isinstance(leaf, inject_types):
-                if "learning_rate" in leaf.hyperparams:
-                    injected[where] = leaf.hyperparams["learning_rate"]
-                walk(leaf.inner_state, where + ".inner_state")
-
-    walk(opt_state, "")
-    return rates, factors, injected
-
-
-def current_learning_rate(opt_state: Any, *, by_path: bool = False) -> Any:
-    r"""The learning rate that the last update applied, read from an optimizer state.
-
-    Finds every :func:`scale_by_learning_rate` record in ``opt_state``, however deeply it
-    sits in ``optax.chain``, ``optax.inject_hyperparams`` (including a schedule passed as
-    a hyperparameter), ``optax.MultiSteps`` or a Flax ``TrainState.opt_state``. Factors
-    recorded by lrjax's learning-rate modifiers (plateau reduction) multiply the rate:
-
-    .. math::  \eta_\text{applied} = \eta(n) \prod_j f_j
-
-    A plain optax optimizer wrapped in ``optax.inject_hyperparams`` reports its
-    ``learning_rate`` hyperparameter.
-
-    Args:
-      opt_state: the state returned by ``init`` or ``update``.
-      by_path: return a dict from each record's path to its rate, for states that hold
-        several learning rates (``optax.multi_transform``).
-
-    Returns:
-      A scalar array, or with ``by_path`` a ``dict[str, Array]``.
-
-    Raises:
-      ValueError: no learning rate is recorded in ``opt_state``, or several are and
-        ``by_path`` is false.
-
-    Example:
-      >>> import jax.numpy as jnp, lrjax
-      >>> opt = lrjax.sgd(lrjax.step_decay(0.1, drop=0.5, drop_every=2), momentum=0.9)
-      >>> state = opt.init(jnp.zeros(3))
-      >>> for _ in range(3):
-      ...     _, state = opt.update(jnp.ones(3), state)
-      >>> print(f"{float(lrjax.current_learning_rate(state)):.4f}")
-      0.0500
-
-    References:
-      Keras ``optimizer.learning_rate`` and PyTorch ``scheduler.get_last_lr()`` expose the
-      same quantity for their stateful optimizers.
-    """
-    rates, factors, injected = _find(opt_state)
-    if not rates:
-        rates = injected
-    if not rates:
-        raise ValueError(
-            "no learning rate is recorded in this optimizer state: build the optimizer "
-            "with lrjax (its aliases end in scale_by_learning_rate), or wrap an optax "
-            "optimizer in optax.inject_hyperparams"
-        )
-    scale = 1.0
-    for f in factors.values():
-        scale = scale * f
-    if by_path:
-        return {k: v * scale for k, v in rates.items()}
-    if len(rates) > 1:
-        raise ValueError(
-            f"this state holds {len(rates)} learning rates, at {sorted(rates)}; pass "
-            "by_path=True to get all of them"
-        )
-    (rate,) = rates.values()
-    return rate * scale

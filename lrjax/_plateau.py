@@ -116,6 +116,17 @@ def reduce_on_plateau(
     floor on :math:`s` itself (optax contrib's ``min_scale``). The floor applies when a
     cut is made: it stops cuts but never raises the scale.
 
+    **Evaluations.** To drive the cuts by a validation loss measured every few steps,
+    pass ``has_value=`` too: a scalar bool, traced or not, that says whether ``value``
+    was measured at this call. A call with ``has_value=False`` makes no decision and
+    leaves every decision field as it was (its ``value`` may be anything, NaN
+    included, and never enters the state); the scale still multiplies its updates.
+    ``patience`` and ``cooldown`` then count evaluations, as PyTorch's and Keras's
+    classes stepped once per evaluation do, inside one jitted training step, and
+    everything a decision needs is in the state, so a run resumed between two
+    evaluations continues bit-identically. ``skip_nonfinite`` does not check a value
+    marked absent.
+
     **Accumulation.** With ``accumulation_size = k`` the values of ``k`` calls are
     averaged and the decision is made on the ``k``-th call (useful when ``value`` is a
     noisy minibatch loss); ``patience`` and ``cooldown`` then count decisions. The
@@ -138,7 +149,8 @@ def reduce_on_plateau(
 
     Returns:
       An optax ``GradientTransformationExtraArgs`` with a :class:`ReduceOnPlateauState`;
-      its ``update`` needs the keyword argument ``value``.
+      its ``update`` needs the keyword argument ``value`` and takes ``has_value``
+      (default ``True``).
 
     Example:
       >>> import jax.numpy as jnp, lrjax
@@ -245,7 +257,7 @@ def reduce_on_plateau(
             cooldown_counter=jnp.where(reset, cooldown_n, counter),
         )
 
-    def update_fn(updates, state, params=None, *, value, **extra_args):
+    def update_fn(updates, state, params=None, *, value, has_value=True, **extra_args):
         del extra_args
         if params is not None:
             check_like(updates, params, dtypes=False)
@@ -253,11 +265,28 @@ def reduce_on_plateau(
             raise ValueError(
                 f"value must be a scalar (the monitored loss), got shape {jnp.shape(value)}"
             )
+        if jnp.ndim(has_value) != 0:
+            raise ValueError(
+                "has_value must be a scalar bool (whether value was measured at this "
+                f"call), got shape {jnp.shape(has_value)}"
+            )
         dtype = state.scale.dtype
-        total = state.accumulated + jnp.asarray(value, dtype)
-        n_values = safe_increment(state.accumulated_count)
-        ready = n_values >= jnp.asarray(accumulation_size, jnp.int32)
-        mean = total / n_values.astype(dtype)
+        if has_value is True:  # every call is a measurement: no select to trace
+            total = state.accumulated + jnp.asarray(value, dtype)
+            n_values = safe_increment(state.accumulated_count)
+            ready = n_values >= jnp.asarray(accumulation_size, jnp.int32)
+        else:
+            # A call without a measurement leaves every decision field as it was; its
+            # value (NaN, a stale loss, anything) never enters the state.
+            measured = jnp.asarray(has_value, jnp.bool_)
+            total = jnp.where(
+                measured, state.accumulated + jnp.asarray(value, dtype), state.accumulated
+            )
+            n_values = jnp.where(
+                measured, safe_increment(state.accumulated_count), state.accumulated_count
+            )
+            ready = measured & (n_values >= jnp.asarray(accumulation_size, jnp.int32))
+        mean = total / jnp.maximum(n_values, 1).astype(dtype)
         decided = decide(state, mean)
         kept = jax.tree.map(lambda new, old: jnp.where(ready, new, old), decided, state)
         new_state = kept._replace(

@@ -174,7 +174,7 @@ def time_based_decay(init_value: float, decay: float) -> Schedule:
 
 
 def inverse_time_decay(
-    init_value: float, decay_rate: float, decay_steps: float = 1, staircase: bool = False
+    init_value: float, *, decay_rate: float, decay_steps: float = 1, staircase: bool = False
 ) -> Schedule:
     r"""Inverse-time decay, :math:`\eta(n) = \eta_0 / (1 + r\, n / T)`.
 
@@ -215,7 +215,7 @@ def inverse_time_decay(
     return schedule
 
 
-def step_decay(init_value: float, drop: float, drop_every: int) -> Schedule:
+def step_decay(init_value: float, *, drop: float, drop_every: int) -> Schedule:
     r"""Step decay, the seed formula :math:`\eta(n) = \eta_0\, d^{\lfloor (1+n)/r \rfloor}`.
 
     The first drop happens at :math:`n = r - 1`, one step before PyTorch's ``StepLR``
@@ -253,7 +253,7 @@ def step_decay(init_value: float, drop: float, drop_every: int) -> Schedule:
     return schedule
 
 
-def exponential_decay(init_value: float, decay: float) -> Schedule:
+def exponential_decay(init_value: float, *, decay: float) -> Schedule:
     r"""Exponential decay, the seed formula :math:`\eta(n) = \eta_0\, e^{-d\,n}`.
 
     Computed as :math:`e^{-d\,n}` with the integer part of :math:`n` split so that float32
@@ -343,6 +343,7 @@ def multistep_decay(init_value: float, milestones: Sequence[int], factor: float)
 
 def polynomial_decay(
     init_value: float,
+    *,
     end_value: float,
     decay_steps: int,
     power: float = 1.0,
@@ -370,14 +371,14 @@ def polynomial_decay(
 
     Example:
       >>> import lrjax
-      >>> s = lrjax.polynomial_decay(1.0, 0.0, decay_steps=10, power=2.0)
+      >>> s = lrjax.polynomial_decay(1.0, end_value=0.0, decay_steps=10, power=2.0)
       >>> print(" ".join(f"{float(s(n)):.2f}" for n in [0, 5, 10, 20]))
       1.00 0.25 0.00 0.00
 
     References:
       Keras ``PolynomialDecay(initial_learning_rate, decay_steps, end_learning_rate,
       power, cycle)``: identical at every step. PyTorch ``PolynomialLR(total_iters=T,
-      power=p)`` is ``polynomial_decay(lr, 0.0, T, p)``. optax
+      power=p)`` is ``polynomial_decay(lr, end_value=0.0, decay_steps=T, power=p)``. optax
       ``polynomial_schedule`` (no ``cycle``).
     """
     _validate.nonnegative("init_value", init_value)
@@ -407,7 +408,9 @@ def polynomial_decay(
     return schedule
 
 
-def linear_schedule(init_value: float, end_value: float, transition_steps: int) -> Schedule:
+def linear_schedule(
+    init_value: float, *, end_value: float, transition_steps: int
+) -> Schedule:
     r"""Linear interpolation, then constant: :math:`\eta_0 + (\eta_T - \eta_0)\min(n,T)/T`.
 
     Args:
@@ -420,14 +423,15 @@ def linear_schedule(init_value: float, end_value: float, transition_steps: int) 
 
     Example:
       >>> import lrjax
-      >>> s = lrjax.linear_schedule(0.0, 1.0, transition_steps=4)
+      >>> s = lrjax.linear_schedule(0.0, end_value=1.0, transition_steps=4)
       >>> print(" ".join(f"{float(s(n)):.2f}" for n in range(6)))
       0.00 0.25 0.50 0.75 1.00 1.00
 
     References:
       optax ``linear_schedule`` (identical). PyTorch ``LinearLR(start_factor=a,
       end_factor=b, total_iters=T)`` on a base rate :math:`\eta` is
-      ``linear_schedule(a * η, b * η, T)``, identical at every step.
+      ``linear_schedule(a * η, end_value=b * η, transition_steps=T)``, identical at
+      every step.
     """
     _validate.nonnegative("init_value", init_value)
     _validate.nonnegative("end_value", end_value)
@@ -442,7 +446,7 @@ def linear_schedule(init_value: float, end_value: float, transition_steps: int) 
     return schedule
 
 
-def cosine_decay(init_value: float, decay_steps: int, alpha: float = 0.0) -> Schedule:
+def cosine_decay(init_value: float, decay_steps: int, *, alpha: float = 0.0) -> Schedule:
     r"""Cosine annealing from :math:`\eta_0` to :math:`\alpha\eta_0` over :math:`T` steps.
 
     .. math::
@@ -500,6 +504,7 @@ def _restart_starts(first: int, t_mul: float) -> np.ndarray | None:
 
 def cosine_restarts(
     init_value: float,
+    *,
     first_decay_steps: int,
     t_mul: float = 2.0,
     m_mul: float = 1.0,
@@ -667,6 +672,7 @@ def _cyclic_weight(step_size_up, step_size_down, mode, gamma):
 
 def cyclic(
     base_value: float,
+    *,
     max_value: float,
     step_size_up: int,
     step_size_down: int | None = None,
@@ -699,7 +705,7 @@ def cyclic(
 
     Example:
       >>> import lrjax
-      >>> s = lrjax.cyclic(0.1, 1.0, step_size_up=2, mode="triangular2")
+      >>> s = lrjax.cyclic(0.1, max_value=1.0, step_size_up=2, mode="triangular2")
       >>> print(" ".join(f"{float(s(n)):.3f}" for n in range(7)))
       0.100 0.550 1.000 0.550 0.100 0.325 0.550
 
@@ -734,10 +740,10 @@ def _momenta(base_momentum, max_momentum):
 
 def cyclic_momentum(
     step_size_up: int,
+    *,
     step_size_down: int | None = None,
     mode: str = "triangular",
     gamma: float = 1.0,
-    *,
     base_momentum: float = 0.8,
     max_momentum: float = 0.9,
 ) -> Schedule:
@@ -824,6 +830,7 @@ def _anneal(n, ends, pairs, anneal):
 
 def one_cycle(
     max_value: float,
+    *,
     total_steps: int,
     pct_start: float = 0.3,
     anneal: str = "cos",
@@ -889,10 +896,10 @@ def one_cycle(
 
 def one_cycle_momentum(
     total_steps: int,
+    *,
     pct_start: float = 0.3,
     anneal: str = "cos",
     three_phase: bool = False,
-    *,
     base_momentum: float = 0.85,
     max_momentum: float = 0.95,
 ) -> Schedule:

@@ -93,7 +93,7 @@ def test_sgd_one_cycle_with_momentum_matches_pytorch(anneal, three_phase):
             three_phase=three_phase, cycle_momentum=True,
         ),
     )
-    lr = lrjax.one_cycle(0.5, STEPS, **kw)
+    lr = lrjax.one_cycle(0.5, total_steps=STEPS, **kw)
     mom = lrjax.one_cycle_momentum(STEPS, **kw)
     # The schedules themselves, step by step: PyTorch's 0.95 -> 0.85 -> 0.95.
     np.testing.assert_allclose(_values(lr), lrs, rtol=1e-13, atol=1e-16)
@@ -115,8 +115,8 @@ def test_sgd_cyclic_with_inverse_momentum_matches_pytorch(mode, gamma):
             gamma=gamma, cycle_momentum=True, base_momentum=0.8, max_momentum=0.9,
         ),
     )
-    lr = lrjax.cyclic(0.01, 0.4, up, down, mode=mode, gamma=gamma)
-    mom = lrjax.cyclic_momentum(up, down, mode=mode, gamma=gamma, base_momentum=0.8,
+    lr = lrjax.cyclic(0.01, max_value=0.4, step_size_up=up, step_size_down=down, mode=mode, gamma=gamma)
+    mom = lrjax.cyclic_momentum(up, step_size_down=down, mode=mode, gamma=gamma, base_momentum=0.8,
                                 max_momentum=0.9)
     np.testing.assert_allclose(_values(lr), lrs, rtol=1e-13)
     np.testing.assert_allclose(_values(mom), moms, rtol=1e-13)
@@ -146,7 +146,7 @@ def test_adam_one_cycle_cycles_b1_as_pytorch():
             o, max_lr=0.05, total_steps=STEPS, cycle_momentum=True
         ),
     )
-    lr = lrjax.one_cycle(0.05, STEPS)
+    lr = lrjax.one_cycle(0.05, total_steps=STEPS)
     b1 = lrjax.one_cycle_momentum(STEPS)
     np.testing.assert_allclose(_values(b1), b1s, rtol=1e-13)
     # The rate anneals to 2e-7 through a cancellation (a cos near -1): atol, not rtol.

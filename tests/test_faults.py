@@ -61,7 +61,7 @@ def test_nonfinite_batches_are_skipped_exactly():
     params0, xs, ys, loss_fn = _mlp_problem(steps)
     rng = np.random.default_rng(1)
     bad = set(rng.choice(steps, size=steps // 20, replace=False).tolist())  # 5%
-    opt = lrjax.skip_nonfinite(lrjax.adam(lrjax.warmup(lrjax.cosine_decay(1e-2, 200), 10)))
+    opt = lrjax.skip_nonfinite(lrjax.adam(lrjax.warmup(lrjax.cosine_decay(1e-2, 200), warmup_steps=10)))
 
     @jax.jit
     def step(p, state, xb, yb, poison):
@@ -211,7 +211,7 @@ def test_schedules_are_finite_at_the_int32_limit():
 @pytest.mark.parametrize("dtype", [jnp.float32, jnp.float64])
 def test_decays_underflow_to_zero_not_nan(dtype):
     n = jnp.asarray([10**5, 10**6, 10**7, INT32_MAX], dtype)
-    for fn in (lrjax.time_based_decay(0.1, 0.01), lrjax.exponential_decay(0.1, 0.5)):
+    for fn in (lrjax.time_based_decay(0.1, 0.01), lrjax.exponential_decay(0.1, decay=0.5)):
         values = np.asarray(jax.vmap(fn)(n))
         assert np.all(values == 0.0), values
 

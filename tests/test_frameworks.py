@@ -90,7 +90,7 @@ def test_flax_nnx_optimizer(standard_promotion):
             return self.out(nnx.relu(self.hidden(x)))
 
     model = MLP(nnx.Rngs(0))
-    schedule = lrjax.one_cycle(0.05, STEPS)
+    schedule = lrjax.one_cycle(0.05, total_steps=STEPS)
     optimizer = nnx.Optimizer(model, lrjax.adam(schedule), wrt=nnx.Param)
 
     @nnx.jit
@@ -115,7 +115,7 @@ def test_haiku_transform(standard_promotion):
     net = hk.without_apply_rng(hk.transform(forward))
     xs, ys = _batches()
     params = net.init(jax.random.PRNGKey(0), xs[0])
-    schedule = lrjax.warmup(lrjax.exponential_decay(0.01, 5e-3), 30)
+    schedule = lrjax.warmup(lrjax.exponential_decay(0.01, decay=5e-3), warmup_steps=30)
     opt = lrjax.adam(schedule)
 
     @jax.jit
@@ -148,8 +148,8 @@ def test_multi_transform_with_a_different_optimizer_per_group():
     # Plain SGD on the biases; Adam's first step is -lr * sign(g) on the weights.
     np.testing.assert_allclose(np.asarray(updates["b"]), -0.1 * np.ones(2))
     np.testing.assert_allclose(np.asarray(updates["w"]), -1e-2 * np.ones((3, 2)), rtol=1e-6)
-    rates = lrjax.current_learning_rate(state, by_path=True)
-    assert sorted(float(v) for v in rates.values()) == pytest.approx([1e-2, 0.1])
+    rates = lrjax.current_learning_rate(state)
+    assert {k: float(v) for k, v in rates.items()} == pytest.approx({"adam": 1e-2, "sgd": 0.1})
 
 
 def test_apply_if_finite_skips_bad_steps_and_keeps_the_schedule_position(

@@ -207,7 +207,7 @@ def _run(name, options, hp, lr0, decay, problem):
 
     def lane(hp, lr0, decay, problem):
         start, curv, centre, noise = (_tree(part) for part in problem)
-        tx = family.make(lrjax.exponential_decay(lr0, decay), hp, opts)
+        tx = family.make(lrjax.exponential_decay(lr0, decay=decay), hp, opts)
         state = tx.init(start)
 
         def step(carry, noise_n):

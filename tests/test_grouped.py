@@ -134,7 +134,7 @@ def test_state_is_stacked_and_same_size():
 
 def test_none_leaves_and_current_learning_rate():
     params = {"a": [jnp.ones(2, jnp.float32)] * 3, "frozen": None}
-    tx = lrjax.grouped(lrjax.sgd(lrjax.exponential_decay(0.1, 0.5), momentum=0.9),
+    tx = lrjax.grouped(lrjax.sgd(lrjax.exponential_decay(0.1, decay=0.5), momentum=0.9),
                        min_group_size=2)
     state = tx.init(params)
     grads = {"a": [jnp.full(2, 2.0, jnp.float32)] * 3, "frozen": None}

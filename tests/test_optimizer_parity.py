@@ -239,7 +239,7 @@ def test_pytorch_adagrad_lr_decay_is_inverse_time_decay():
         p.grad = torch.from_numpy(_grad32(p.detach().numpy()))
         opt.step()
         xs.append(p.detach().numpy().astype(np.float64))
-    got = lrjax_trajectory32(lrjax.adagrad(lrjax.inverse_time_decay(0.2, 0.05), 0.0,
+    got = lrjax_trajectory32(lrjax.adagrad(lrjax.inverse_time_decay(0.2, decay_rate=0.05), 0.0,
                                            1e-10, eps_in_sqrt=False))
     assert ref.rel_error(got, np.stack(xs)) <= RTOL_FRAMEWORK
 

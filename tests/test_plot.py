@@ -28,7 +28,7 @@ def _step_by_step(schedule, num_steps):
 
 
 def test_one_schedule(close_figures):
-    sched = lrjax.one_cycle(0.5, 40)
+    sched = lrjax.one_cycle(0.5, total_steps=40)
     ax = lrjax.plot_schedule(sched, 40)
     (line,) = ax.lines
     np.testing.assert_array_equal(line.get_xdata(), np.arange(40))
@@ -39,7 +39,7 @@ def test_one_schedule(close_figures):
 
 
 def test_several_schedules_with_labels_and_log_scale(close_figures):
-    scheds = [lrjax.cyclic(0.01, 0.1, 5), lambda n: 0.05, lrjax.one_cycle(0.2, 30)]
+    scheds = [lrjax.cyclic(0.01, max_value=0.1, step_size_up=5), lambda n: 0.05, lrjax.one_cycle(0.2, total_steps=30)]
     ax = lrjax.plot_schedule(scheds, 30, labels=["cyclic", "flat", "1cycle"],
                              log_scale=True, title="three")
     assert ax.get_yscale() == "log" and ax.get_title() == "three"
@@ -53,7 +53,7 @@ def test_several_schedules_with_labels_and_log_scale(close_figures):
 
 def test_dict_of_schedules_on_given_axes(close_figures):
     fig, (left, right) = plt.subplots(1, 2)
-    scheds = {"lr": lrjax.one_cycle(0.5, 25), "momentum": lrjax.one_cycle_momentum(25)}
+    scheds = {"lr": lrjax.one_cycle(0.5, total_steps=25), "momentum": lrjax.one_cycle_momentum(25)}
     out = lrjax.plot_schedule(scheds, 25, ax=right, ylabel="value")
     assert out is right and not left.lines and out.figure is fig
     assert [ln.get_label() for ln in right.lines] == ["lr", "momentum"]

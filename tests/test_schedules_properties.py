@@ -105,7 +105,7 @@ def test_time_based_decay(init, decay):
 @SETTINGS
 @given(positive_rates, st.floats(0.0, 5.0), st.floats(0.5, 50.0), st.booleans())
 def test_inverse_time_decay(init, rate, steps, staircase):
-    s = lrjax.inverse_time_decay(init, rate, steps, staircase)
+    s = lrjax.inverse_time_decay(init, decay_rate=rate, decay_steps=steps, staircase=staircase)
     v = check_bounds(s, 0.0, init, monotone="down")
     assert v[0] == np.float32(init) and nonincreasing(v)
     if staircase and rate > 0:
@@ -115,7 +115,7 @@ def test_inverse_time_decay(init, rate, steps, staircase):
 @SETTINGS
 @given(positive_rates, fractions, periods)
 def test_step_decay_drops_exactly_at_n_equal_r_minus_1_mod_r(init, drop, every):
-    v = check_bounds(lrjax.step_decay(init, drop, every), 0.0, init, monotone="down",
+    v = check_bounds(lrjax.step_decay(init, drop=drop, drop_every=every), 0.0, init, monotone="down",
                      changes_within=range(every - 1, MILLION, every))
     assert nonincreasing(v)
     drops = {n for n in N[1:] if (n + 1) % every == 0}
@@ -127,7 +127,7 @@ def test_step_decay_drops_exactly_at_n_equal_r_minus_1_mod_r(init, drop, every):
 @SETTINGS
 @given(positive_rates, st.floats(0.0, 3.0))
 def test_exponential_decay(init, decay):
-    v = check_bounds(lrjax.exponential_decay(init, decay), 0.0, init, monotone="down")
+    v = check_bounds(lrjax.exponential_decay(init, decay=decay), 0.0, init, monotone="down")
     assert v[0] == np.float32(init) and nonincreasing(v)
 
 
@@ -144,7 +144,7 @@ def test_multistep_decay(init, milestones, factor):
 @SETTINGS
 @given(rates, rates, periods, st.floats(0.1, 5.0), st.booleans())
 def test_polynomial_decay(init, end, steps, power, cycle):
-    s = lrjax.polynomial_decay(init, end, steps, power, cycle)
+    s = lrjax.polynomial_decay(init, end_value=end, decay_steps=steps, power=power, cycle=cycle)
     v = check_bounds(s, min(init, end), max(init, end))
     assert v[0] == np.float32(init)
     if not cycle:
@@ -163,7 +163,7 @@ def test_polynomial_decay(init, end, steps, power, cycle):
 @SETTINGS
 @given(rates, rates, periods)
 def test_linear_schedule(init, end, steps):
-    v = check_bounds(lrjax.linear_schedule(init, end, steps), min(init, end), max(init, end),
+    v = check_bounds(lrjax.linear_schedule(init, end_value=end, transition_steps=steps), min(init, end), max(init, end),
                      monotone="down" if init >= end else "up")
     assert v[0] == np.float32(init) and np.all(v[steps:] == np.float32(end))
     assert nonincreasing(v) if init >= end else nondecreasing(v)
@@ -172,7 +172,7 @@ def test_linear_schedule(init, end, steps):
 @SETTINGS
 @given(positive_rates, periods, fractions)
 def test_cosine_decay(init, steps, alpha):
-    v = check_bounds(lrjax.cosine_decay(init, steps, alpha), alpha * init, init,
+    v = check_bounds(lrjax.cosine_decay(init, steps, alpha=alpha), alpha * init, init,
                      monotone="down")
     assert v[0] == np.float32(init) and nonincreasing(v)
     # alpha * init may be below float32's normal range (it flushes to 0 there).
@@ -191,7 +191,7 @@ def _restart_steps(first, t_mul):
 @given(positive_rates, periods, st.sampled_from([1.0, 1.5, 2.0, 3.0]), fractions,
        fractions)
 def test_cosine_restarts_jump_only_at_restarts(init, first, t_mul, m_mul, alpha):
-    v = check_bounds(lrjax.cosine_restarts(init, first, t_mul, m_mul, alpha),
+    v = check_bounds(lrjax.cosine_restarts(init, first_decay_steps=first, t_mul=t_mul, m_mul=m_mul, alpha=alpha),
                      alpha * init, init)
     assert v[0] == np.float32(init)
     starts = _restart_steps(first, t_mul)
@@ -209,8 +209,8 @@ def test_cosine_restarts_jump_only_at_restarts(init, first, t_mul, m_mul, alpha)
        st.sampled_from(["triangular", "triangular2", "exp_range"]), st.floats(0.9, 1.0))
 def test_cyclic_and_its_momentum_mirror_each_other(base, top, up, down, mode, gamma):
     high = base + top
-    lr = check_bounds(lrjax.cyclic(base, high, up, down, mode, gamma), base, high)
-    mom = check_bounds(lrjax.cyclic_momentum(up, down, mode, gamma), 0.8, 0.9)
+    lr = check_bounds(lrjax.cyclic(base, max_value=high, step_size_up=up, step_size_down=down, mode=mode, gamma=gamma), base, high)
+    mom = check_bounds(lrjax.cyclic_momentum(up, step_size_down=down, mode=mode, gamma=gamma), 0.8, 0.9)
     assert lr[0] == np.float32(base) and mom[0] == np.float32(0.9)
     # Momentum is the learning rate's triangle wave upside down (float32 differences of
     # numbers ~1 and ~high: absolute error a few u relative to the range).
@@ -225,10 +225,10 @@ def test_cyclic_and_its_momentum_mirror_each_other(base, top, up, down, mode, ga
 @given(positive_rates, st.integers(30, 256), st.floats(0.1, 0.45), st.booleans(),
        st.sampled_from(["cos", "linear"]))
 def test_one_cycle_rises_then_falls_and_momentum_mirrors(peak, total, pct, three, anneal):
-    s = lrjax.one_cycle(peak, total, pct, anneal, three_phase=three)
+    s = lrjax.one_cycle(peak, total_steps=total, pct_start=pct, anneal=anneal, three_phase=three)
     low = peak / 25.0 / 1e4
     lr = check_bounds(s, low, peak)
-    mom = check_bounds(lrjax.one_cycle_momentum(total, pct, anneal, three), 0.85, 0.95)
+    mom = check_bounds(lrjax.one_cycle_momentum(total, pct_start=pct, anneal=anneal, three_phase=three), 0.85, 0.95)
     top = int(np.argmax(lr))
     assert abs(top - (pct * total - 1)) <= 1
     assert nondecreasing(lr[: top + 1]) and nonincreasing(lr[top:])
@@ -257,7 +257,7 @@ def test_piecewise_constant_switches_exactly_at_boundaries(boundaries, data):
 @given(positive_rates, st.integers(0, 100), rates, periods)
 def test_warmup_is_linear_then_continuous(target, steps, init, decay_steps):
     inner = lrjax.cosine_decay(target, decay_steps)
-    v = check_bounds(lrjax.warmup(inner, steps, init), 0.0, max(init, target))
+    v = check_bounds(lrjax.warmup(inner, warmup_steps=steps, init_value=init), 0.0, max(init, target))
     after = curve(inner)
     np.testing.assert_allclose(v[steps:], after[: N.size - steps], rtol=2 * U)
     if steps:
@@ -270,7 +270,7 @@ def test_warmup_is_linear_then_continuous(target, steps, init, decay_steps):
 @given(st.lists(st.integers(1, 100), min_size=1, max_size=3, unique=True).map(sorted),
        st.data())
 def test_join_jumps_only_at_its_boundaries(boundaries, data):
-    pieces = [lrjax.exponential_decay(data.draw(positive_rates), 0.05)
+    pieces = [lrjax.exponential_decay(data.draw(positive_rates), decay=0.05)
               for _ in range(len(boundaries) + 1)]
     v = check_bounds(lrjax.join(pieces, boundaries), 0.0, 10.0)
     starts = [0, *boundaries]

@@ -22,7 +22,7 @@ def _optimizers():
     import lrjax
 
     opts = {
-        "adam_scheduled": (lrjax.adam(lrjax.warmup(lrjax.cosine_decay(3e-2, 40), 5)), False),
+        "adam_scheduled": (lrjax.adam(lrjax.warmup(lrjax.cosine_decay(3e-2, 40), warmup_steps=5)), False),
         "sgd_step_decay": (
             lrjax.sgd(lrjax.step_decay(0.1, drop=0.5, drop_every=7), momentum=0.9), False
         ),

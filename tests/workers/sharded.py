@@ -53,7 +53,7 @@ def _loss(params, x, y):
 def _optimizer():
     import lrjax
 
-    return lrjax.adam(lrjax.warmup(lrjax.cosine_decay(0.05, 40), 5), b1=0.9)
+    return lrjax.adam(lrjax.warmup(lrjax.cosine_decay(0.05, 40), warmup_steps=5), b1=0.9)
 
 
 def _train(opt, params, x, y, steps, replicated=None):
