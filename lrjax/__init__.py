@@ -103,3 +103,9 @@ from ._plot import plot_schedule as plot_schedule
 # --- performance (_grouped.py)
 from ._grouped import GroupedState as GroupedState
 from ._grouped import grouped as grouped
+
+# --- schedules of large-model training (_schedules_large_model.py)
+from ._schedules_large_model import inverse_sqrt_decay as inverse_sqrt_decay
+from ._schedules_large_model import noam as noam
+from ._schedules_large_model import warmup_cosine as warmup_cosine
+from ._schedules_large_model import warmup_stable_decay as warmup_stable_decay
