@@ -15,6 +15,7 @@ import sys
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
+sys.path.insert(0, str(ROOT))  # this checkout's lrjax, not another installed one
 
 
 def entries():
@@ -56,6 +57,21 @@ def entries():
         ("join", "join([linear_schedule(0.0, 0.1, 20), cosine_decay(0.1, 180)], [20])",
          lrjax.join([lrjax.linear_schedule(0.0, 0.1, 20), lrjax.cosine_decay(0.1, 180)],
                     [20]), 200, False),
+        # Schedules of large-model training.
+        ("inverse_sqrt_decay", "inverse_sqrt_decay(0.1, warmup_steps=20)",
+         lrjax.inverse_sqrt_decay(0.1, warmup_steps=20), 200, False),
+        ("noam", "noam(512, warmup_steps=40)", lrjax.noam(512, warmup_steps=40), 200,
+         False),
+        ("warmup_stable_decay",
+         "warmup_stable_decay(0.1, warmup_steps=20, stable_steps=120, decay_steps=50, "
+         "decay_type='1-sqrt', min_ratio=0.1)",
+         lrjax.warmup_stable_decay(0.1, warmup_steps=20, stable_steps=120, decay_steps=50,
+                                   decay_type="1-sqrt", min_ratio=0.1), 200, False),
+        ("warmup_cosine",
+         "warmup_cosine(0.1, warmup_steps=20, total_steps=200, num_cycles=3, "
+         "restarts=True, min_ratio=0.05)",
+         lrjax.warmup_cosine(0.1, warmup_steps=20, total_steps=200, num_cycles=3,
+                             restarts=True, min_ratio=0.05), 210, False),
     ]
     return rows
 
@@ -68,7 +84,8 @@ def public_schedules():
     return sorted(
         n for n in dir(lrjax)
         if inspect.isfunction(getattr(lrjax, n))
-        and getattr(lrjax, n).__module__ in ("lrjax._schedules", "lrjax._combine")
+        and getattr(lrjax, n).__module__ in ("lrjax._schedules", "lrjax._combine",
+                                             "lrjax._schedules_large_model")
     )
 
 

@@ -65,6 +65,7 @@ def test_every_public_transform_is_covered():
         "lrjax._combine",
         "lrjax._finder",
         "lrjax._plot",
+        "lrjax._schedules_large_model",
     }
     utilities = {"current_learning_rate"}
     public = {
