@@ -76,6 +76,36 @@ def entries():
     return rows
 
 
+def comparisons():
+    """(file name, {label: schedule}, steps): the shapes of docs/large_model_schedules.md."""
+    import lrjax
+
+    def wsd(decay, **kw):
+        return lrjax.warmup_stable_decay(0.1, warmup_steps=20, stable_steps=100,
+                                         decay_steps=60, decay_type=decay, **kw)
+
+    def cos(**kw):
+        return lrjax.warmup_cosine(0.1, warmup_steps=20, total_steps=160, **kw)
+
+    return [
+        ("large_model_wsd", {
+            "linear": wsd("linear"), "cosine": wsd("cosine"), "1-sqrt": wsd("1-sqrt"),
+            "1-sqrt, cosine warm-up, min_ratio=0.2": wsd("1-sqrt", warmup_type="cosine",
+                                                          min_ratio=0.2)}, 200),
+        ("large_model_cosine", {
+            "hold (default)": cos(min_ratio=0.1),
+            "after_total='continue' (HF)": cos(min_ratio=0.1, after_total="continue"),
+            "num_cycles=1.5": cos(num_cycles=1.5),
+            "restarts=True, num_cycles=3": cos(num_cycles=3, restarts=True)}, 200),
+        ("large_model_inverse_sqrt", {
+            "inverse_sqrt_decay(1e-3, warmup_steps=40)":
+                lrjax.inverse_sqrt_decay(1e-3, warmup_steps=40),
+            "noam(256, warmup_steps=40)": lrjax.noam(256, warmup_steps=40),
+            "inverse_sqrt_decay(1e-3, timescale=10)":
+                lrjax.inverse_sqrt_decay(1e-3, timescale=10)}, 200),
+    ]
+
+
 def public_schedules():
     import inspect
 
@@ -126,6 +156,7 @@ def main(argv=None) -> int:
     if args.check:
         stale = not page.exists() or page.read_text() != text
         pictures = [DOCS / "gallery" / f"{r[0]}.png" for r in rows]
+        pictures += [DOCS / "gallery" / f"{c[0]}.png" for c in comparisons()]
         absent = [p.name for p in pictures if not p.exists()]
         if stale or absent:
             print(f"gallery out of date (page stale: {stale}, missing {absent}); "
@@ -145,6 +176,13 @@ def main(argv=None) -> int:
         ax = lrjax.plot_schedule(schedule, steps, labels=[name], log_scale=log)
         fig = ax.figure
         fig.set_size_inches(6, 2.6)
+        fig.tight_layout()
+        fig.savefig(DOCS / "gallery" / f"{name}.png", dpi=80, metadata={"Software": None})
+        plt.close(fig)
+    for name, curves, steps in comparisons():
+        ax = lrjax.plot_schedule(curves, steps)
+        fig = ax.figure
+        fig.set_size_inches(7, 3.2)
         fig.tight_layout()
         fig.savefig(DOCS / "gallery" / f"{name}.png", dpi=80, metadata={"Software": None})
         plt.close(fig)
