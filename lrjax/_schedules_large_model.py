@@ -131,7 +131,7 @@ def inverse_sqrt_decay(
 
 
 def noam(d_model: float, *, warmup_steps: int, factor: float = 1.0) -> Schedule:
-    r"""The Transformer's schedule: $f\, d^{-1/2} \min(s^{-1/2},\ s\, W^{-3/2})$, $s = n + 1$.
+    r"""The Transformer's schedule, $f\, d^{-1/2} \min(s^{-1/2}, s\, W^{-3/2})$, $s = n+1$.
 
     A linear rise to $f / \sqrt{d W}$ at $n = W - 1$, then the inverse square root of
     the step. The count is shifted by one ($s = n + 1$) as in the paper, whose step
@@ -263,7 +263,8 @@ def warmup_stable_decay(
     _validate.choice("warmup_type", warmup_type, _SHAPES)
     _validate.choice("decay_type", decay_type, _SHAPES)
     _ratio("min_ratio", min_ratio)
-    cycles = concrete("num_cycles", _validate.positive("num_cycles", num_cycles), num_cycles)
+    checked_cycles = _validate.positive("num_cycles", num_cycles)
+    cycles = concrete("num_cycles", checked_cycles, num_cycles)
     start = warm + stable
 
     def schedule(count):
@@ -363,7 +364,8 @@ def warmup_cosine(
         raise ValueError(
             f"total_steps must be > warmup_steps={warmup_steps!r}, got {total_steps!r}"
         )
-    cycles = concrete("num_cycles", _validate.positive("num_cycles", num_cycles), num_cycles)
+    checked_cycles = _validate.positive("num_cycles", num_cycles)
+    cycles = concrete("num_cycles", checked_cycles, num_cycles)
     _ratio("min_ratio", min_ratio)
     restart = _validate.boolean("restarts", restarts)
     if restart and not float(cycles).is_integer():

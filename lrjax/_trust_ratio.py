@@ -94,8 +94,8 @@ def _mask_tree(name: str, mask: MaskOrFn, params: Any) -> Any:
     def broadcast(m, sub):
         if m is None:  # a None params leaf (leaf_mask maps it to None)
             return None
-        concrete = isinstance(m, (bool, np.bool_, np.ndarray)) and not _validate.is_traced(m)
-        if not concrete or np.ndim(m) != 0 or np.asarray(m).dtype != np.bool_:
+        known = isinstance(m, (bool, np.bool_, np.ndarray)) and not _validate.is_traced(m)
+        if not known or np.ndim(m) != 0 or np.asarray(m).dtype != np.bool_:
             raise TypeError(f"{name} leaves must be Python booleans (one per leaf), "
                             f"got {m!r}")
         flag = bool(m)
@@ -423,6 +423,8 @@ def lamb(
                                      weight_decay_mask=mask)
         return chain(adam, ratio, lr)
     ratio = scale_by_trust_ratio(mask=trust_ratio_mask)
+    if isinstance(weight_decay, (int, float)) and weight_decay == 0:
+        return chain(adam, ratio, lr)  # no decay: the placements coincide
     return chain(adam, ratio, lr, _keras_decay(learning_rate, weight_decay, mask))
 
 

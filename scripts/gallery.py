@@ -77,7 +77,7 @@ def entries():
 
 
 def comparisons():
-    """(file name, {label: schedule}, steps): the shapes of docs/large_model_schedules.md."""
+    """(file name, {label: schedule}, steps): the shapes in large_model_schedules.md."""
     import lrjax
 
     def wsd(decay, **kw):
