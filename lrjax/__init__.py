@@ -105,3 +105,16 @@ from ._sweep import sweep_learning_rates as sweep_learning_rates
 # --- performance (_grouped.py)
 from ._grouped import GroupedState as GroupedState
 from ._grouped import grouped as grouped
+
+# --- schedules of large-model training (_schedules_large_model.py)
+from ._schedules_large_model import inverse_sqrt_decay as inverse_sqrt_decay
+from ._schedules_large_model import noam as noam
+from ._schedules_large_model import warmup_cosine as warmup_cosine
+from ._schedules_large_model import warmup_stable_decay as warmup_stable_decay
+
+# --- layer-wise trust ratios (_trust_ratio.py)
+from ._trust_ratio import ScaleByTrustRatioState as ScaleByTrustRatioState
+from ._trust_ratio import lamb as lamb
+from ._trust_ratio import lars as lars
+from ._trust_ratio import leaf_mask as leaf_mask
+from ._trust_ratio import scale_by_trust_ratio as scale_by_trust_ratio

@@ -15,6 +15,7 @@ import sys
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
+sys.path.insert(0, str(ROOT))  # this checkout's lrjax, not another installed one
 
 
 def entries():
@@ -56,8 +57,53 @@ def entries():
         ("join", "join([linear_schedule(0.0, end_value=0.1, transition_steps=20), cosine_decay(0.1, 180)], [20])",
          lrjax.join([lrjax.linear_schedule(0.0, end_value=0.1, transition_steps=20), lrjax.cosine_decay(0.1, 180)],
                     [20]), 200, False),
+        # Schedules of large-model training.
+        ("inverse_sqrt_decay", "inverse_sqrt_decay(0.1, warmup_steps=20)",
+         lrjax.inverse_sqrt_decay(0.1, warmup_steps=20), 200, False),
+        ("noam", "noam(512, warmup_steps=40)", lrjax.noam(512, warmup_steps=40), 200,
+         False),
+        ("warmup_stable_decay",
+         "warmup_stable_decay(0.1, warmup_steps=20, stable_steps=120, decay_steps=50, "
+         "decay_type='1-sqrt', min_ratio=0.1)",
+         lrjax.warmup_stable_decay(0.1, warmup_steps=20, stable_steps=120, decay_steps=50,
+                                   decay_type="1-sqrt", min_ratio=0.1), 200, False),
+        ("warmup_cosine",
+         "warmup_cosine(0.1, warmup_steps=20, total_steps=200, num_cycles=3, "
+         "restarts=True, min_ratio=0.05)",
+         lrjax.warmup_cosine(0.1, warmup_steps=20, total_steps=200, num_cycles=3,
+                             restarts=True, min_ratio=0.05), 210, False),
     ]
     return rows
+
+
+def comparisons():
+    """(file name, {label: schedule}, steps): the shapes in large_model_schedules.md."""
+    import lrjax
+
+    def wsd(decay, **kw):
+        return lrjax.warmup_stable_decay(0.1, warmup_steps=20, stable_steps=100,
+                                         decay_steps=60, decay_type=decay, **kw)
+
+    def cos(**kw):
+        return lrjax.warmup_cosine(0.1, warmup_steps=20, total_steps=160, **kw)
+
+    return [
+        ("large_model_wsd", {
+            "linear": wsd("linear"), "cosine": wsd("cosine"), "1-sqrt": wsd("1-sqrt"),
+            "1-sqrt, cosine warm-up, min_ratio=0.2": wsd("1-sqrt", warmup_type="cosine",
+                                                          min_ratio=0.2)}, 200),
+        ("large_model_cosine", {
+            "hold (default)": cos(min_ratio=0.1),
+            "after_total='continue' (HF)": cos(min_ratio=0.1, after_total="continue"),
+            "num_cycles=1.5": cos(num_cycles=1.5),
+            "restarts=True, num_cycles=3": cos(num_cycles=3, restarts=True)}, 200),
+        ("large_model_inverse_sqrt", {
+            "inverse_sqrt_decay(1e-3, warmup_steps=40)":
+                lrjax.inverse_sqrt_decay(1e-3, warmup_steps=40),
+            "noam(256, warmup_steps=40)": lrjax.noam(256, warmup_steps=40),
+            "inverse_sqrt_decay(1e-3, timescale=10)":
+                lrjax.inverse_sqrt_decay(1e-3, timescale=10)}, 200),
+    ]
 
 
 def public_schedules():
@@ -68,7 +114,8 @@ def public_schedules():
     return sorted(
         n for n in dir(lrjax)
         if inspect.isfunction(getattr(lrjax, n))
-        and getattr(lrjax, n).__module__ in ("lrjax._schedules", "lrjax._combine")
+        and getattr(lrjax, n).__module__ in ("lrjax._schedules", "lrjax._combine",
+                                             "lrjax._schedules_large_model")
     )
 
 
@@ -109,6 +156,7 @@ def main(argv=None) -> int:
     if args.check:
         stale = not page.exists() or page.read_text() != text
         pictures = [DOCS / "gallery" / f"{r[0]}.png" for r in rows]
+        pictures += [DOCS / "gallery" / f"{c[0]}.png" for c in comparisons()]
         absent = [p.name for p in pictures if not p.exists()]
         if stale or absent:
             print(f"gallery out of date (page stale: {stale}, missing {absent}); "
@@ -128,6 +176,13 @@ def main(argv=None) -> int:
         ax = lrjax.plot_schedule(schedule, steps, labels=[name], log_scale=log)
         fig = ax.figure
         fig.set_size_inches(6, 2.6)
+        fig.tight_layout()
+        fig.savefig(DOCS / "gallery" / f"{name}.png", dpi=80, metadata={"Software": None})
+        plt.close(fig)
+    for name, curves, steps in comparisons():
+        ax = lrjax.plot_schedule(curves, steps)
+        fig = ax.figure
+        fig.set_size_inches(7, 3.2)
         fig.tight_layout()
         fig.savefig(DOCS / "gallery" / f"{name}.png", dpi=80, metadata={"Software": None})
         plt.close(fig)

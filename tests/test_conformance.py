@@ -66,6 +66,7 @@ def test_every_public_transform_is_covered():
         "lrjax._finder",
         "lrjax._sweep",
         "lrjax._plot",
+        "lrjax._schedules_large_model",
     }
     utilities = {"current_learning_rate"}
     public = {

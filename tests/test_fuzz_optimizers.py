@@ -164,6 +164,27 @@ FAMILIES = {
         {"b0": st.floats(1e-3, 1.0), "eps": st.floats(0.0, 1e-3)},
         bound=lambda hp, t, g, o: np.ones_like(g),
     ),
+    # Trust ratios: the step of a leaf is bounded by eta times its weights' norm, not by
+    # the gradient, so no bound in B_n(|g|) is documented; finiteness, dtypes and the
+    # recorded base rate are checked.
+    "lars": Family(
+        lambda lr, hp, o: lrjax.lars(
+            lr, hp["wd"], lrjax.leaf_mask(min_rank=2) if o["mask"] else True, hp["tc"],
+            hp["eps"], True, hp["mu"], o["nesterov"],
+            denominator="sum" if o["sum"] else "update", lr_in_momentum=o["in"]),
+        {"wd": st.floats(0.0, 0.1), "tc": st.floats(1e-3, 0.05),
+         "eps": st.floats(0.0, 1e-6), "mu": st.floats(0.0, 0.9)},
+        {"mask": st.booleans(), "nesterov": st.booleans(), "sum": st.booleans(),
+         "in": st.booleans()},
+    ),
+    "lamb": Family(
+        lambda lr, hp, o: lrjax.lamb(
+            lr, hp["b1"], hp["b2"], hp["eps"], 0.0, hp["wd"],
+            trust_ratio_mask=lrjax.leaf_mask(min_rank=1) if o["mask"] else None,
+            weight_decay_placement="keras" if o["keras"] else "optax"),
+        {"b1": b1s, "b2": b2s, "eps": eps, "wd": st.floats(0.0, 0.1)},
+        {"mask": st.booleans(), "keras": st.booleans()},
+    ),
 }
 
 

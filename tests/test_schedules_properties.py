@@ -280,3 +280,68 @@ def test_join_jumps_only_at_its_boundaries(boundaries, data):
     # Everywhere else the joined curve is as smooth as its pieces: no jump.
     rises = {n for n in range(1, N.size) if v[n] > v[n - 1]}
     assert rises <= set(boundaries)
+
+
+# ---------------------------------------------------------------- large-model training
+
+lengths = st.integers(0, 300)
+
+
+def _first_million(schedule) -> np.ndarray:
+    return curve(schedule)[:MILLION]
+
+
+@SETTINGS
+@given(positive_rates, lengths, st.one_of(st.none(), st.floats(0.5, 1e4)))
+def test_inverse_sqrt_decay_rises_then_falls(peak, warm, tau):
+    s = lrjax.inverse_sqrt_decay(peak, warmup_steps=warm, timescale=tau)
+    check_bounds(s, 0.0, peak)
+    v = _first_million(s)
+    assert nondecreasing(v[: warm + 1]) and nonincreasing(v[warm:])
+    np.testing.assert_allclose(v[warm], peak, rtol=4 * U)
+
+
+@SETTINGS
+@given(st.integers(1, 8192), st.integers(1, 20000), st.floats(0.1, 10.0))
+def test_noam_peaks_at_the_end_of_its_warmup(d_model, warm, factor):
+    peak = factor / np.sqrt(d_model * warm)
+    s = lrjax.noam(d_model, warmup_steps=warm, factor=factor)
+    check_bounds(s, 0.0, peak)
+    v = _first_million(s)
+    assert nondecreasing(v[:warm]) and nonincreasing(v[warm - 1:])
+    np.testing.assert_allclose(v[warm - 1], peak, rtol=8 * U)
+
+
+@SETTINGS
+@given(positive_rates, lengths, lengths, st.integers(1, 300),
+       st.sampled_from(["linear", "cosine", "1-sqrt"]),
+       st.sampled_from(["linear", "cosine", "1-sqrt"]), fractions)
+def test_warmup_stable_decay_phases(peak, warm, stable, decay, up, down, m):
+    s = lrjax.warmup_stable_decay(peak, warmup_steps=warm, stable_steps=stable,
+                                  decay_steps=decay, warmup_type=up, decay_type=down,
+                                  min_ratio=m)
+    end = warm + stable + decay
+    check_bounds(s, m * peak, peak, changes_within=[*range(1, warm + 1),
+                                                    *range(warm + stable, end + 1)])
+    v = _first_million(s)
+    assert nondecreasing(v[: warm + 1]) and nonincreasing(v[warm:])
+    assert np.all(v[warm: warm + stable] == np.float32(peak))
+    np.testing.assert_allclose(v[end:], m * peak, rtol=4 * U, atol=1.2e-38)
+
+
+@SETTINGS
+@given(positive_rates, lengths, st.integers(1, 300), st.sampled_from([0.5, 1.0, 1.5]),
+       fractions, st.booleans(), st.booleans())
+def test_warmup_cosine_holds_after_total(peak, warm, span, cycles, m, restarts, ahead):
+    total = warm + span
+    cycles = float(int(2 * cycles)) if restarts else cycles  # whole numbers of restarts
+    s = lrjax.warmup_cosine(peak, warmup_steps=warm, total_steps=total, num_cycles=cycles,
+                            min_ratio=m, restarts=restarts, one_step_ahead=ahead)
+    check_bounds(s, 0.0, peak, changes_within=range(1, total + 1))
+    v = _first_million(s)
+    assert nondecreasing(v[:warm])
+    if cycles == 0.5 and not restarts:
+        assert nonincreasing(v[warm:])
+    assert np.all(v[total:] == v[total])
+    if restarts or cycles == 0.5:
+        np.testing.assert_allclose(v[total:], m * peak, rtol=4 * U, atol=1.2e-38)

@@ -236,6 +236,39 @@ TABLE = {
          "tail": [0, 21, 2.5], "chunk_size": [0, -1, 1.5]},
     ),
     "plot_schedule": ({"schedules": _sched(), "num_steps": 10}, {"num_steps": "period"}),
+    # Schedules of large-model training.
+    "inverse_sqrt_decay": ({"peak_value": 0.1, "warmup_steps": 10},
+                           {"peak_value": "rate", "warmup_steps": "count",
+                            "timescale": "positive"}),
+    "noam": ({"d_model": 512, "warmup_steps": 4000},
+             {"d_model": "positive", "warmup_steps": "period", "factor": "nonneg"}),
+    "warmup_stable_decay": (
+        {"peak_value": 0.1, "warmup_steps": 10, "stable_steps": 100, "decay_steps": 20},
+        {"peak_value": "rate", "warmup_steps": "count", "stable_steps": "count",
+         "decay_steps": "period", "warmup_type": ["sqrt", 1], "decay_type": ["1-sq"],
+         "min_ratio": "unit_closed", "num_cycles": "positive"},
+    ),
+    "warmup_cosine": (
+        {"peak_value": 0.1, "warmup_steps": 10, "total_steps": 100},
+        {"peak_value": "rate", "warmup_steps": [-1, 1.5, 100, 200],
+         "total_steps": [0, 10, 2.5],
+         "num_cycles": "positive", "min_ratio": "unit_closed", "restarts": "bool",
+         "after_total": ["rise", 0], "one_step_ahead": "bool",
+         "warmup_start_ratio": "unit_closed"},
+    ),
+    # Trust ratios.
+    "scale_by_trust_ratio": ({}, {"min_norm": "nonneg", "trust_coefficient": "nonneg",
+                                  "eps": "nonneg", "weight_decay": "nonneg",
+                                  "denominator": ["paper", 3]}),
+    "lars": ({"learning_rate": 0.1},
+             {"learning_rate": "rate", "weight_decay": "nonneg",
+              "trust_coefficient": "nonneg", "eps": "nonneg", "momentum": "unit", "nesterov": "bool",
+              "denominator": ["optax"], "lr_in_momentum": "bool"}),
+    "lamb": ({"learning_rate": 1e-3},
+             {"learning_rate": "rate", "b1": "unit", "b2": "unit", "eps": "nonneg",
+              "eps_root": "nonneg", "weight_decay": "nonneg",
+              "weight_decay_placement": ["tensorflow", 1]}),
+    "leaf_mask": ({}, {"min_rank": "count", "exclude": ["(unclosed", 3]}),
 }
 
 # Public functions with no hyperparameters to get wrong.
