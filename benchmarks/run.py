@@ -21,7 +21,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 import _common  # noqa: E402
 
-SUITE = ("step", "bandwidth", "memory", "schedules", "range_test", "quality")
+SUITE = ("step", "bandwidth", "memory", "schedules", "range_test", "sweep", "quality")
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 
 

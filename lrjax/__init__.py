@@ -94,10 +94,13 @@ from ._hypergradient import adam_hd as adam_hd
 from ._hypergradient import scale_by_hypergradient as scale_by_hypergradient
 from ._hypergradient import sgd_hd as sgd_hd
 
-# --- range test and plots (_finder.py, _plot.py)
+# --- range test, grid sweep and plots (_finder.py, _sweep.py, _plot.py)
 from ._finder import LRFinderResult as LRFinderResult
 from ._finder import find_learning_rate as find_learning_rate
 from ._plot import plot_schedule as plot_schedule
+from ._plot import plot_sweep as plot_sweep
+from ._sweep import SweepResult as SweepResult
+from ._sweep import sweep_learning_rates as sweep_learning_rates
 
 # --- performance (_grouped.py)
 from ._grouped import GroupedState as GroupedState

@@ -14,6 +14,7 @@ from . import _validate
 
 if TYPE_CHECKING:  # pragma: no cover
     from ._finder import LRFinderResult
+    from ._sweep import SweepResult
 
 
 def _pyplot() -> Any:
@@ -148,5 +149,76 @@ def plot_lr_finder(result: LRFinderResult, ax: Any = None) -> Any:
     ax.set_xscale("log")
     ax.set_xlabel("learning rate")
     ax.set_ylabel("loss")
+    ax.legend(loc="best")
+    return ax
+
+
+def plot_sweep(result: SweepResult, *, finder: LRFinderResult | None = None, ax: Any = None) -> Any:
+    r"""Draw a grid sweep's score against the learning rate, the range test beside it.
+
+    The score of each rate $S_k$ (see [`lrjax.sweep_learning_rates`][]) is drawn against
+    $\eta_k$ on a log axis, the best rate is marked, and when `finder` is given its
+    suggestion and its smoothed minimum are drawn as vertical lines, so one picture shows
+    whether the range test landed near the grid's best rate. Diverged runs (score
+    $+\infty$) are left out of the line and marked on the x axis.
+
+    Args:
+      result: a [`SweepResult`][lrjax.SweepResult].
+      finder: an [`LRFinderResult`][lrjax.LRFinderResult] to mark, or `None`.
+      ax: the matplotlib `Axes` to draw on; a new figure is made when `None`.
+
+    Returns:
+      The matplotlib `Axes`.
+
+    Examples:
+      >>> import matplotlib
+      >>> matplotlib.use("Agg")
+      >>> import jax.numpy as jnp, lrjax
+      >>> loss = lambda w, batch: 0.5 * jnp.sum(w**2)
+      >>> grid = lrjax.sweep_learning_rates(loss, jnp.ones(2), None, [0.01, 0.1, 0.5, 1e3],
+      ...                                   lrjax.sgd, num_steps=60)
+      >>> ax = lrjax.plot_sweep(grid)
+      >>> print(ax.get_xscale(), ax.get_yscale(), [line.get_label() for line in ax.lines])
+      log log ['mean of the last 15 training losses', 'best: 5.00e-01', 'diverged']
+      >>> import matplotlib.pyplot as plt
+      >>> plt.close(ax.figure)
+
+    References:
+      Smith, Cyclical Learning Rates for Training Neural Networks, 2017,
+      https://arxiv.org/abs/1506.01186.
+    """
+    ax = _new_axes(ax)
+    ok = ~result.diverged
+    lrs = result.learning_rates
+    ax.plot(lrs[ok], result.scores[ok], marker="o", label=result.score)
+    if result.best_index >= 0:
+        best = result.best_index
+        ax.plot(
+            [lrs[best]], [result.scores[best]], marker="*", markersize=12,
+            linestyle="none", color="C2", label=f"best: {lrs[best]:.2e}",
+        )
+    if (~ok).any():
+        bottom = float(np.min(result.scores[ok])) if ok.any() else 1.0
+        ax.plot(
+            lrs[~ok], np.full(int((~ok).sum()), bottom), marker="x", linestyle="none",
+            color="C3", label="diverged",
+        )
+    if finder is not None:
+        if math.isfinite(finder.suggestion):
+            ax.axvline(
+                finder.suggestion, color="C1", linestyle="--",
+                label=f"range test ({finder.method}): {finder.suggestion:.2e}",
+            )
+        lowest = finder.minimum_learning_rate
+        if math.isfinite(lowest):
+            ax.axvline(
+                lowest, color="C7", linestyle=":",
+                label=f"smoothed minimum: {lowest:.2e}",
+            )
+    ax.set_xscale("log")
+    if ok.any() and (result.scores[ok] > 0).all():
+        ax.set_yscale("log")  # scores of a grid span decades
+    ax.set_xlabel("learning rate")
+    ax.set_ylabel("score (lower is better)")
     ax.legend(loc="best")
     return ax

@@ -64,6 +64,7 @@ def test_every_public_transform_is_covered():
         "lrjax._schedules",
         "lrjax._combine",
         "lrjax._finder",
+        "lrjax._sweep",
         "lrjax._plot",
     }
     utilities = {"current_learning_rate"}

@@ -1,4 +1,6 @@
-"""The learning-rate range test against fastai's rules and a float64 NumPy sweep."""
+"""The learning-rate range test: fastai's rules exactly in fastai-compatible mode, a
+float64 NumPy sweep, curves built to fool a naive rule, and suggestions against the best
+rate of a grid over several seeds and models."""
 
 from __future__ import annotations
 
@@ -83,7 +85,10 @@ def fastai_curve(recorded_lrs, recorded_losses, num_it):
 # the step, AvgSmoothLoss, "smooth > 4 * best" stop) with lrjax's sweep and stop rule.
 
 
-def reference_sweep(loss_and_grad, w0, batches, lrs, beta=0.98, factor=4.0, momentum=0.0):
+def reference_sweep(
+    loss_and_grad, w0, batches, lrs, beta=0.98, factor=4.0, spike=None, momentum=0.0
+):
+    """Returns (losses, smoothed, stop, reason); reason as LRFinderResult.stop_reason."""
     w, buf = np.array(w0, np.float64), None
     val, best = 0.0, math.inf
     losses, smoothed = [], []
@@ -98,15 +103,22 @@ def reference_sweep(loss_and_grad, w0, batches, lrs, beta=0.98, factor=4.0, mome
             best = s
         buf = g if buf is None else momentum * buf + g
         w = w - lr * buf
-        if not np.isfinite(s) or s > best + (factor - 1) * abs(best):
-            return np.array(losses), np.array(smoothed), i + 1, True
-    return np.array(losses), np.array(smoothed), len(lrs), False
+        if not np.isfinite(s):
+            reason = "nonfinite"
+        elif spike is not None and loss > best + (spike - 1) * abs(best):
+            reason = "spike"
+        elif s > best + (factor - 1) * abs(best):
+            reason = "smoothed"
+        else:
+            continue
+        return np.array(losses), np.array(smoothed), i + 1, reason
+    return np.array(losses), np.array(smoothed), len(lrs), "completed"
 
 
-def _least_squares(seed=0, n=40, d=5, steps=30):
+def _least_squares(seed=0, n=40, d=5, steps=30, signal=0.0):
     rng = np.random.default_rng(seed)
     a = rng.normal(size=(steps, n, d))
-    b = rng.normal(size=(steps, n))
+    b = rng.normal(size=(steps, n)) + signal * a @ rng.normal(size=d)
 
     def loss_and_grad(w, batch):
         x, y = batch
@@ -120,18 +132,19 @@ def _least_squares(seed=0, n=40, d=5, steps=30):
     return loss_fn, loss_and_grad, a, b
 
 
-def _result(lrs, smoothed, stop=None, skip_start=None, skip_end=5):
+def _result(lrs, smoothed, stop=None, skip_start=None, skip_end=5, fastai=True, raw=None):
     n = len(lrs)
     return LRFinderResult(
         learning_rates=np.asarray(lrs, np.float64),
-        losses=np.asarray(smoothed, np.float64),
+        losses=np.asarray(smoothed if raw is None else raw, np.float64),
         smoothed_losses=np.asarray(smoothed, np.float64),
         stop=n if stop is None else stop,
         diverged=False,
         suggestion=math.nan,
         method="steep",
         skip_start=n // 10 if skip_start is None else skip_start,
-        skip_end=skip_end,
+        skip_end=skip_end if fastai else 0,
+        fastai_compatible=fastai,
     )
 
 
@@ -220,30 +233,40 @@ def test_short_curves_give_nan_rather_than_fastai_errors():
     assert all(math.isnan(empty.suggest(m)) for m in METHODS)
 
 
-def test_sweep_matches_a_float64_numpy_transcription():
-    loss_fn, loss_and_grad, a, b = _least_squares()
+@pytest.mark.x64  # the reference is float64; both sides then round alike
+@pytest.mark.parametrize("fastai", [True, False])
+def test_sweep_matches_a_float64_numpy_transcription(fastai):
+    loss_fn, loss_and_grad, a, b = _least_squares(signal=2.0, n=160)
     num_steps = 45  # > 30 batches: the batches are cycled
     res = lrjax.find_learning_rate(
         loss_fn, jnp.zeros(5), (jnp.asarray(a), jnp.asarray(b)),
         lambda lr: lrjax.sgd(lr, momentum=0.5),
-        min_lr=1e-3, max_lr=50.0, num_steps=num_steps,
+        min_lr=1e-3, max_lr=50.0, num_steps=num_steps, fastai_compatible=fastai,
     )
     lrs = 1e-3 * (50.0 / 1e-3) ** (np.arange(num_steps) / (num_steps - 1))
-    losses, smoothed, stop, diverged = reference_sweep(
-        loss_and_grad, np.zeros(5), list(zip(a, b)), lrs, momentum=0.5
+    losses, smoothed, stop, reason = reference_sweep(
+        loss_and_grad, np.zeros(5), list(zip(a, b)), lrs, momentum=0.5,
+        spike=None if fastai else 10.0,
     )
-    assert (res.stop, res.diverged) == (stop, diverged)
-    assert diverged and 20 < stop < num_steps  # the test exercises the stop rule
+    assert (res.stop, res.stop_reason, res.diverged) == (stop, reason, True)
+    assert 20 < stop < num_steps  # the test exercises a stop rule
+    # A raw loss 10x the best smoothed one stops the default sweep before fastai's rule.
+    assert reason == ("smoothed" if fastai else "spike")
     # float64 both sides, the same operations in a different order: rounding only.
     np.testing.assert_allclose(res.learning_rates, lrs, rtol=1e-13)
     np.testing.assert_allclose(res.losses[:stop], losses, rtol=1e-10)
     np.testing.assert_allclose(res.smoothed_losses[:stop], smoothed, rtol=1e-10)
     assert np.isnan(res.losses[stop:]).all() and np.isnan(res.smoothed_losses[stop:]).all()
-    expected = FASTAI["steep"](*fastai_curve(lrs[:stop], smoothed, num_steps))
-    np.testing.assert_allclose(res.suggestion, expected, rtol=1e-13)
     for m in METHODS:
-        expected = FASTAI[m](*fastai_curve(lrs[:stop], smoothed, num_steps))
+        if fastai:
+            expected = FASTAI[m](*fastai_curve(lrs[:stop], smoothed, num_steps))
+        else:  # the same rules on the curve up to the smoothed minimum
+            lo = num_steps // 10
+            end = lo + int(np.argmin(smoothed[lo:stop])) + 1
+            assert end - lo > 15  # long enough for every rule, slide too
+            expected = FASTAI[m](lrs[lo:end], smoothed[lo:end])
         assert res.suggest(m) == pytest.approx(expected, rel=1e-13), m
+    assert res.suggestion == res.suggest("steep")
 
 
 def test_linear_sweep_and_batch_function_agree_with_pytree_batches():
@@ -292,15 +315,15 @@ def test_nan_and_negative_losses():
         lambda w, b: b * jnp.sum(w**2), jnp.ones(1), flags, lrjax.sgd,
         min_lr=1e-3, max_lr=1.0, num_steps=50,
     )
-    assert res.diverged and res.stop == 11
+    assert res.diverged and res.stop == 11 and res.stop_reason == "nonfinite"
     assert np.isnan(res.losses[10]) and np.isfinite(res.losses[:10]).all()
     # A loss that is negative and decreasing must not stop at once (fastai's literal
-    # "smooth > 4 * best" is true for any negative best).
+    # "smooth > 4 * best" is true for any negative best), nor spike.
     res = lrjax.find_learning_rate(
         lambda w, b: 0.5 * jnp.sum(w**2) - 10.0, jnp.ones(2), None, lrjax.sgd,
         min_lr=1e-3, max_lr=1.0, num_steps=40,
     )
-    assert res.stop == 40 and not res.diverged
+    assert res.stop == 40 and not res.diverged and res.stop_reason == "completed"
     assert np.all(res.losses < 0)
 
 
@@ -364,6 +387,9 @@ def test_second_call_reuses_the_compiled_sweep():
         (dict(batches=jnp.float32(1.0)), "batches"),
         (dict(batches=(jnp.ones((3, 2)), jnp.ones((4, 2)))), "batches"),
         (dict(optimizer=0.1), "optimizer"),
+        (dict(spike_factor=0.5), "spike_factor"),
+        (dict(skip_end=5), "skip_end"),  # only fastai's curve has an end to skip
+        (dict(fastai_compatible=1), "fastai_compatible"),
     ],
 )
 def test_bad_inputs_raise_naming_the_argument(kwargs, name):
@@ -400,63 +426,163 @@ def test_plot_draws_the_curve_and_marks_the_suggestion():
         plt.close(ax.figure)
 
 
+def test_an_optimizer_instead_of_its_factory_says_how_to_fix_it():
+    with pytest.raises(TypeError, match=r"factory.*lambda lr: lrjax.adam"):
+        lrjax.find_learning_rate(
+            lambda w, b: jnp.sum(w**2), jnp.ones(2), optimizer=lrjax.adam(1e-3)
+        )
+
+
 # ---------------------------------------------------------------------------------------
-# The digits MLP: the range test's suggestion against the best rate of a grid.
+# Curves built to fool a naive rule, run through the whole compiled sweep: the loss is
+# the batch itself (plus 0 * params), so the raw losses are exactly the curve.
 
 
-def test_steep_suggestion_is_within_3x_of_the_best_adam_rate_on_digits():
-    nn = pytest.importorskip("flax.linen")
+def _scripted(raw, **kwargs):
+    raw = jnp.asarray(raw, jnp.float32)
+    kwargs = dict(dict(min_lr=1e-6, max_lr=10.0, num_steps=len(raw)), **kwargs)
+    return lrjax.find_learning_rate(
+        lambda w, b: b + 0.0 * jnp.sum(w), jnp.zeros(1, jnp.float32), raw, lrjax.sgd, **kwargs
+    )
+
+
+def _x(n=100):
+    return np.linspace(0.0, 1.0, n)
+
+
+def _descent(x):
+    return 2.3 - 1.8 / (1 + np.exp(-(x - 0.45) * 20))  # plateau, descent to 0.5
+
+
+def _spike_then_recovery(n=100):
+    raw = _descent(_x(n)) + np.where(_x(n) > 0.6, 4 * (_x(n) - 0.6), 0.0)  # rises to 2.1
+    raw[80] = 80.0  # one minibatch at a rate past divergence
+    return raw
+
+
+def test_a_spike_after_the_minimum_fools_fastai_but_not_the_default():
+    raw = _spike_then_recovery()
+    # fastai's rule (no spike test, 4x smoothed rule): the smoothed loss jumps to ~2.3x
+    # its best and decays again afterwards; "steep" picks that decay, past divergence.
+    fastai = _scripted(raw, fastai_compatible=True)
+    lowest = fastai.learning_rates[int(np.nanargmin(fastai.smoothed_losses))]
+    assert fastai.stop == 100 and fastai.suggestion > lowest
+    res = _scripted(raw)
+    assert (res.stop, res.stop_reason) == (81, "spike")
+    assert res.minimum_learning_rate == pytest.approx(lowest)
+    for m in METHODS:
+        value, reason = res.suggest_with_reason(m)
+        assert 0 < value < res.minimum_learning_rate and reason == "", (m, value, reason)
+    # steep lands in the raw descent (x in 0.3 .. 0.6, where the sigmoid falls), before
+    # the smoothed minimum.
+    i = int(np.argmin(np.abs(res.learning_rates - res.suggestion)))
+    assert 30 <= i < 60, i
+
+
+def test_a_nan_tail_stops_the_sweep_and_the_rules_read_what_came_before():
+    raw = _descent(_x())
+    raw[70:] = np.nan
+    res = _scripted(raw)
+    assert (res.stop, res.stop_reason) == (71, "nonfinite")
+    assert res.minimum_learning_rate < res.learning_rates[70]
+    for m in METHODS:
+        assert 0 < res.suggest(m) < res.minimum_learning_rate, m
+
+
+def test_a_long_plateau_then_an_explosion_has_no_suggestion():
+    rng = np.random.default_rng(0)
+    raw = 2.3 + 0.05 * rng.normal(size=100)
+    raw[85:] = 2.3 * np.exp(np.arange(15) * 0.8)  # blows up without ever descending
+    res = _scripted(raw)
+    assert res.stop_reason in ("spike", "smoothed") and res.stop < 100
+    assert math.isnan(res.suggestion) and res.reason.startswith("no descent")
+    for m in METHODS:
+        assert math.isnan(res.suggest(m)), m
+    # The same plateau after a real descent gives a suggestion inside the descent.
+    raw[:40] = 2.3 + 1.5 * (1 - np.linspace(0, 1, 40)) + 0.05 * rng.normal(size=40)
+    res = _scripted(raw)
+    assert 0 < res.suggestion < res.learning_rates[40] and res.reason == ""
+
+
+def _smoothed(raw, beta=0.98):
+    avg, out = 0.0, []
+    for i, loss in enumerate(raw):
+        avg = beta * avg + (1 - beta) * loss
+        out.append(avg / (1 - beta ** (i + 1)))
+    return np.array(out)
+
+
+def _numpy_result(raw):
+    """The result the sweep would return for these raw losses, smoothed in NumPy."""
+    return _result(np.geomspace(1e-6, 10.0, len(raw)), _smoothed(raw), raw=raw, fastai=False)
+
+
+@pytest.mark.parametrize("noise", ["gaussian", "exponential"])
+def test_a_noisy_flat_curve_has_no_suggestion(noise):
+    # 1,000 seeds: the noise test must not see a descent in any of them. Exponential
+    # noise is skewed like minibatch losses are.
+    for seed in range(1000):
+        rng = np.random.default_rng(seed)
+        raw = 2.3 + 0.1 * (rng.normal(size=100) if noise == "gaussian" else rng.exponential(size=100))
+        value, reason = _numpy_result(raw).suggest_with_reason("steep")
+        assert math.isnan(value) and "no descent" in reason, (seed, value)
+    # Through the compiled sweep too; fastai's rules answer anyway, with any rate.
+    res = _scripted(raw)
+    assert math.isnan(res.suggestion) and res.reason.startswith("no descent")
+    assert math.isfinite(_scripted(raw, fastai_compatible=True).suggestion)
+    # A noiseless flat curve: no drop at all.
+    assert math.isnan(_scripted(np.full(100, 2.3)).suggestion)
+
+
+@pytest.mark.parametrize("noise", [0.01, 0.1, 0.3])
+def test_a_noisy_descent_is_still_seen(noise):
+    for seed in range(50):
+        raw = _descent(_x()) + noise * np.random.default_rng(seed).normal(size=100)
+        raw[75:] = 2.3 * np.exp(np.arange(25) * 0.5)
+        res = _numpy_result(raw)
+        assert 0 < res.suggest("steep") < res.minimum_learning_rate, (seed, res.reason)
+    res = _scripted(raw)
+    assert res.stop_reason in ("spike", "smoothed")
+    assert 0 < res.suggestion < res.minimum_learning_rate
+
+
+def test_synthetic_range_test_curves_never_suggest_past_the_minimum():
+    for lrs, losses in _synthetic_curves():
+        res = _result(lrs, losses, fastai=False)
+        lowest = res.minimum_learning_rate
+        for m in METHODS:
+            value = res.suggest(m)
+            assert math.isnan(value) or value < lowest, (m, value, lowest)
+
+
+# ---------------------------------------------------------------------------------------
+# Range test against the best rate of a grid: several seeds and models, stated margins.
+# The trajectory of one seed near divergence is chaotic (rounding on another platform or
+# release changes it), so no single run is asserted; the properties hold with room.
+
+
+def _grid_best(loss_fn, params, batches, grid):
+    # Adam at each grid rate for all 200 steps; score: mean of the last 50 losses.
+    return lrjax.sweep_learning_rates(loss_fn, params, batches, grid, tail=50)
+
+
+@pytest.mark.parametrize("model", ["logistic", "mlp"])
+def test_steep_is_within_3x_of_the_grid_best_for_4_of_5_seeds_and_below_the_minimum(model):
+    pytest.importorskip("flax")
     pytest.importorskip("sklearn")
-    import optax
-
     import digits
 
-    x_tr, y_tr, _, _ = digits.load()
-    x, y = jnp.asarray(x_tr), jnp.asarray(y_tr)
-
-    class MLP(nn.Module):
-        @nn.compact
-        def __call__(self, h):
-            h = nn.relu(nn.Dense(128)(h))
-            h = nn.relu(nn.Dense(128)(h))
-            return nn.Dense(10)(h)
-
-    model = MLP()
-    params = model.init(jax.random.key(0), x[:1])
-
-    def loss_fn(p, batch):
-        xb, yb = batch
-        logits = model.apply(p, xb)
-        return optax.softmax_cross_entropy_with_integer_labels(logits, yb).mean()
-
-    steps, tail, size = 200, 50, 64
-    rng = np.random.default_rng(0)
-    idx = np.stack([rng.choice(len(x_tr), size, replace=False) for _ in range(steps)])
-    batches = (x[idx], y[idx])
-
-    # The grid: quarter decades 1e-4 .. 1e-1, all trained at once (vmap over the rate,
-    # scan over the steps: one program). "Best" is the lowest training loss averaged over
-    # the last 50 of 200 steps, less noisy than the last minibatch alone.
-    grid = 10.0 ** np.linspace(-4, -1, 13)
-
-    def train(lr):
-        opt = lrjax.adam(lambda n: lr)
-
-        def step(carry, batch):
-            p, s = carry
-            loss, g = jax.value_and_grad(loss_fn)(p, batch)
-            u, s = opt.update(g, s, p)
-            return (lrjax.apply_updates(p, u), s), loss
-
-        _, losses = jax.lax.scan(step, (params, opt.init(params)), batches)
-        return jnp.mean(losses[-tail:])
-
-    final = np.asarray(jax.jit(jax.vmap(train))(jnp.asarray(grid)))
-    best = grid[int(np.argmin(final))]
-    # fastai's default range is 1e-7 .. 10 in 100 steps; 1e-5 .. 10 keeps its density.
-    res = lrjax.find_learning_rate(loss_fn, params, batches,  # default: lrjax.adam
-                                   min_lr=1e-5, max_lr=10.0, num_steps=100)
-    ratio = res.suggestion / best
-    # Measured (seeds 0-4): best 3.2e-3 .. 5.6e-3, steep 6.1e-3 .. 8.1e-3, ratio 1.1-2.3;
-    # seed 0: 6.1e-3 against 5.6e-3.
-    assert res.method == "steep" and 1 / 3 <= ratio <= 3, (res.suggestion, best)
+    grid = 10.0 ** np.linspace(-4, 0, 17)  # quarter decades
+    ratios = []
+    for seed in range(5):
+        loss_fn, params, (x, y) = digits.problem(model, seed, steps=200)
+        res = lrjax.find_learning_rate(loss_fn, params, (x[:100], y[:100]))  # defaults
+        best = _grid_best(loss_fn, params, (x, y), grid).best_learning_rate
+        assert res.method == "steep" and res.reason == ""
+        for m in METHODS:  # every rule, every seed: below the smoothed minimum
+            value = res.suggest(m)
+            assert math.isnan(value) or value < res.minimum_learning_rate, (seed, m)
+        ratios.append(res.suggestion / best)
+    # Measured (this machine, float32): logistic 0.55-1.7, MLP 1.5-3.2.
+    within = sum(1 / 3 <= r <= 3 for r in ratios)
+    assert within >= 4, ratios

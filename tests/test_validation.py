@@ -226,13 +226,22 @@ TABLE = {
          "optimizer": lrjax.sgd, "num_steps": 20},
         {"min_lr": "positive", "max_lr": [NAN, -1.0, 1e-9], "num_steps": [1, 0, 2.5],
          "sweep": ["log"], "beta": "unit", "diverge_factor": [0.5, -1.0, NAN],
-         "suggestion": ["median"]},
+         "spike_factor": [1.0, -2.0, NAN], "suggestion": ["median"],
+         "fastai_compatible": [1, "yes"]},
+    ),
+    "sweep_learning_rates": (
+        {"loss_fn": _quad_loss, "params": jnp.ones(2), "batches": jnp.zeros((20, 1)),
+         "learning_rates": [0.1], "optimizer": lrjax.sgd},
+        {"learning_rates": [[-0.1], [NAN], [INF]], "num_steps": [0, 2.5],
+         "tail": [0, 21, 2.5], "chunk_size": [0, -1, 1.5]},
     ),
     "plot_schedule": ({"schedules": _sched(), "num_steps": 10}, {"num_steps": "period"}),
 }
 
 # Public functions with no hyperparameters to get wrong.
-NO_HYPERPARAMETERS = {"current_learning_rate"}
+NO_HYPERPARAMETERS = {"current_learning_rate", "plot_sweep"}
+# Functions that run (train) rather than build: checked with invalid values only.
+RUNNERS = {"find_learning_rate", "sweep_learning_rates"}
 
 
 def _public_functions():
@@ -272,7 +281,7 @@ def test_every_public_function_has_a_row():
     assert not stale, f"TABLE names functions lrjax does not have: {stale}"
 
 
-@pytest.mark.parametrize("name", [n for n in TABLE if n != "find_learning_rate"])
+@pytest.mark.parametrize("name", [n for n in TABLE if n not in RUNNERS])
 def test_valid_arguments_build(name):
     valid, _ = TABLE[name]
     getattr(lrjax, name)(**valid)
@@ -292,7 +301,7 @@ KIND_ROWS = [
     (name, arg, kind)
     for name, (_, args) in TABLE.items()
     for arg, kind in args.items()
-    if isinstance(kind, str) and name != "find_learning_rate"
+    if isinstance(kind, str) and name not in RUNNERS
 ]
 
 
