@@ -105,3 +105,8 @@ from ._sweep import sweep_learning_rates as sweep_learning_rates
 # --- performance (_grouped.py)
 from ._grouped import GroupedState as GroupedState
 from ._grouped import grouped as grouped
+
+# --- learning-rate-free: Prodigy and D-Adaptation (_prodigy.py, _dadapt_*.py)
+from ._prodigy import ScaleByProdigyState as ScaleByProdigyState
+from ._prodigy import prodigy as prodigy
+from ._prodigy import scale_by_prodigy as scale_by_prodigy
