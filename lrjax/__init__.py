@@ -110,3 +110,13 @@ from ._grouped import grouped as grouped
 from ._prodigy import ScaleByProdigyState as ScaleByProdigyState
 from ._prodigy import prodigy as prodigy
 from ._prodigy import scale_by_prodigy as scale_by_prodigy
+from ._dadapt_adam import ScaleByDAdaptAdamState as ScaleByDAdaptAdamState
+from ._dadapt_adam import dadapt_adam as dadapt_adam
+from ._dadapt_adam import dadapt_adamw as dadapt_adamw
+from ._dadapt_adam import scale_by_dadapt_adam as scale_by_dadapt_adam
+from ._dadapt_sgd import ScaleByDAdaptAdagradState as ScaleByDAdaptAdagradState
+from ._dadapt_sgd import ScaleByDAdaptSGDState as ScaleByDAdaptSGDState
+from ._dadapt_sgd import dadapt_adagrad as dadapt_adagrad
+from ._dadapt_sgd import dadapt_sgd as dadapt_sgd
+from ._dadapt_sgd import scale_by_dadapt_adagrad as scale_by_dadapt_adagrad
+from ._dadapt_sgd import scale_by_dadapt_sgd as scale_by_dadapt_sgd
