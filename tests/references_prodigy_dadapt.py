@@ -126,3 +126,116 @@ def warmup_schedule(n):
     import jax.numpy as jnp
 
     return jnp.minimum(1.0, jnp.asarray(n, float) / WARMUP)
+
+
+# --- checks shared by the Prodigy and D-Adaptation test modules ----------------------
+
+
+def float32_error(make) -> float:
+    """Relative error of the float32 trajectory (x64 off, as users run it) against the
+    same method's float64 trajectory, 100 steps from the same start."""
+    import jax
+    import jax.numpy as jnp
+
+    with jax.enable_x64(True):
+        f64 = run_jax(make())
+    with jax.enable_x64(False):
+        f32 = run_jax(make(), dtype=jnp.float32)
+    return relative_error(f32, f64)
+
+
+def _tree():
+    import jax.numpy as jnp
+
+    return {"w": jnp.asarray([[0.5, -1.0], [2.0, 0.1]]), "b": jnp.asarray([0.3, -0.2])}
+
+
+def _loss(p):
+    import jax.numpy as jnp
+
+    return jnp.sum((p["w"] - 1.0) ** 2) + 0.5 * jnp.sum((p["b"] + 2.0) ** 2)
+
+
+def run_steps(opt, n, p=None, state=None, jit=True):
+    """``n`` steps on a small quadratic; returns (params, state, updates per step)."""
+    import jax
+
+    import lrjax
+
+    p = _tree() if p is None else p
+    state = opt.init(p) if state is None else state
+
+    def step(p, s):
+        u, s = opt.update(jax.grad(_loss)(p), s, p)
+        return lrjax.apply_updates(p, u), s, u
+
+    step = jax.jit(step) if jit else step
+    us = []
+    for _ in range(n):
+        p, state, u = step(p, state)
+        us.append(u)
+    return p, state, us
+
+
+def assert_finite_with_warmup_from_zero(make):
+    """A warm-up from 0: every step finite, and the step with rate 0 a zero update."""
+    import jax
+    import jax.numpy as jnp
+
+    p, state, us = run_steps(make(lambda n: jnp.minimum(1.0, jnp.asarray(n, float) / 5)),
+                             30)
+    for leaf in jax.tree.leaves((p, state, us)):
+        if jnp.issubdtype(leaf.dtype, jnp.inexact):
+            assert bool(jnp.all(jnp.isfinite(leaf))), leaf
+    assert all(not bool(jnp.any(u)) for u in jax.tree.leaves(us[0]))
+    assert any(bool(jnp.any(u)) for u in jax.tree.leaves(us[-1]))
+
+
+def assert_jit_matches_eager(make):
+    import jax
+    import numpy as np
+
+    a = run_steps(make(), 5, jit=True)
+    b = run_steps(make(), 5, jit=False)
+    for x, y in zip(jax.tree.leaves(a[:2]), jax.tree.leaves(b[:2])):
+        np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=1e-5, atol=1e-7)
+
+
+def assert_checkpoint_resumes_bit_identically(make):
+    """A flax.serialization round trip of params and state midway changes nothing."""
+    import jax
+    import numpy as np
+    from flax import serialization
+
+    opt = make()
+    full_p, full_s, _ = run_steps(opt, 20)
+    p, s, _ = run_steps(opt, 9)
+    template = (_tree(), opt.init(_tree()))
+    p2, s2 = serialization.from_bytes(template, serialization.to_bytes((p, s)))
+    got_p, got_s, _ = run_steps(opt, 11, p2, s2)
+    for x, y in zip(jax.tree.leaves((full_p, full_s)), jax.tree.leaves((got_p, got_s))):
+        np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+
+
+def assert_multisteps_keeps_state_dtypes(make):
+    """Inside optax.MultiSteps the state keeps its dtypes and shapes (optax#1038)."""
+    import jax
+    import jax.numpy as jnp
+    import optax
+
+    opt = optax.MultiSteps(make(), every_k_schedule=2)
+    with jax.enable_x64(False), jax.numpy_dtype_promotion("standard"):
+        p = jax.tree.map(lambda x: x.astype(jnp.float32), _tree())
+        s0 = opt.init(p)
+        _, s, _ = run_steps(opt, 5, p, s0)
+    kind = lambda t: jax.tree.map(lambda x: (jnp.shape(x), jnp.result_type(x)), t)  # noqa: E731
+    assert kind(s) == kind(s0)
+
+
+def assert_complex_is_refused(make):
+    import jax.numpy as jnp
+    import pytest
+
+    p = {"real": jnp.ones(2), "z": jnp.ones(2, jnp.complex64)}
+    with pytest.raises(TypeError, match=r"complex leaf at \['z'\]"):
+        make().init(p)
