@@ -52,7 +52,8 @@ def run_torch(make_optimizer, *, warmup: bool, steps: int = STEPS, seed: int = 0
     """The reference trajectory: ``(steps + 1, n)`` float64, the start included.
 
     ``make_optimizer(params)`` builds the torch optimizer. With ``warmup`` a
-    ``LambdaLR`` scales its rate by :func:`warmup_factor`. ``perturb`` moves every
+    ``LambdaLR`` scales its rate by :func:`warmup_factor` (or by ``warmup`` itself
+    where it is a function of the step). ``perturb`` moves every
     gradient entry up by one ulp (the reference's own 1-ulp spread). ``skip_zero_lr``
     does not call ``step`` where the rate is 0 (D-Adaptation SGD divides by a zero norm
     there), the schedule still advancing.
@@ -63,7 +64,8 @@ def run_torch(make_optimizer, *, warmup: bool, steps: int = STEPS, seed: int = 0
     at, yt = torch.tensor(a), torch.tensor(y)
     params = [torch.nn.Parameter(torch.tensor(x0[k])) for k in SHAPES]
     opt = make_optimizer(params)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, warmup_factor) if warmup else None
+    factor = warmup if callable(warmup) else warmup_factor
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, factor) if warmup else None
     traj = [flatten({k: p.detach().numpy() for k, p in zip(SHAPES, params)})]
     for _ in range(steps):
         with torch.no_grad():
