@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 
 from . import _validate
-from ._learning_rate import lr_dtype
+from ._learning_rate import lr_dtype, safe_increment
 
 
 def reject_complex(params: Any, method: str) -> None:
@@ -67,7 +67,8 @@ def needs_params(params: Any, method: str, why: str) -> None:
 
 def wide(x: jax.Array, dtype: Any) -> jax.Array:
     """``x`` in the wider of its dtype and ``dtype`` (for reductions)."""
-    return x.astype(jnp.promote_types(x.dtype, dtype))
+    dtype = jnp.dtype(dtype)
+    return x if x.dtype.itemsize >= dtype.itemsize else x.astype(dtype)
 
 
 def tree_reduce(fn: Callable[..., jax.Array], *trees: Any) -> jax.Array:
@@ -99,7 +100,7 @@ def bias_factor(b1: float, b2: float, k: jax.Array, enabled: bool) -> jax.Array:
     dt = lr_dtype()
     if not enabled:
         return jnp.ones([], dt)
-    n = k + 1
+    n = safe_increment(k)  # k + 1, saturating: no wrap to a negative power
     return jnp.sqrt(one_minus_power(b2, n)) / one_minus_power(b1, n)
 
 
