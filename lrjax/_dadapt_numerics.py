@@ -36,16 +36,15 @@ def reject_complex(params: Any, method: str) -> None:
 
 
 def growth_rate(name: str, value: Any) -> float:
-    """Check a growth factor: a number ``> 0``, ``inf`` (no limit) allowed."""
+    """Check a growth factor: a real number ``> 0``, ``inf`` (no limit) allowed."""
     if _validate.is_traced(value):
         return value
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        try:
-            value_f = float(value)
-        except Exception as err:  # noqa: BLE001
-            raise TypeError(f"{name} must be a real number or inf, got {value!r}") from err
-    else:
+    if isinstance(value, (bool, str, bytes)) or value is None:
+        raise TypeError(f"{name} must be a real number or inf, got {value!r}")
+    try:
         value_f = float(value)
+    except Exception as err:  # noqa: BLE001
+        raise TypeError(f"{name} must be a real number or inf, got {value!r}") from err
     if math.isnan(value_f) or value_f <= 0:
         raise ValueError(f"{name} must be > 0 (inf for no limit), got {value!r}")
     return value_f
