@@ -179,7 +179,9 @@ def _adagrad(learning_rate, momentum, weight_decay, eps, d0, growth_rate, *, des
         d = state.d
         dlr = d * lr
         g = _decayed(updates, params, weight_decay) if decays else updates
-        weigh = lambda s, a: jnp.sum(s * s / (jnp.sqrt(a) + eps))  # noqa: E731
+        # sum s^2 / (sqrt(a) + eps), as (s / sqrt(sqrt(a) + eps))^2: with gradients near
+        # the float32 limit, s^2 and a overflow and s^2 / a would be inf / inf.
+        weigh = lambda s, a: jnp.sum(jnp.square(s / jnp.sqrt(jnp.sqrt(a) + eps)))  # noqa: E731
         # The dense path, L180–197: the sums are kept by per-tensor increments.
         alpha = jax.tree.map(lambda a, g: a + g * g, state.alpha, g)
         s = jax.tree.map(lambda s, g: s + num.like(dlr, s) * g, state.s, g)
