@@ -241,3 +241,65 @@ def assert_complex_is_refused(make):
     p = {"real": jnp.ones(2), "z": jnp.ones(2, jnp.complex64)}
     with pytest.raises(TypeError, match=r"complex leaf at \['z'\]"):
         make().init(p)
+
+
+def _report() -> None:
+    """``python tests/references_prodigy_dadapt.py``: the largest parity error of each
+    method over the parity tests' configurations, and its float32-vs-float64 error next
+    to optax.contrib's (measured the same way)."""
+    import jax
+    import optax
+    import prodigyopt
+    import dadaptation
+
+    import lrjax
+    import test_dadapt_adam
+    import test_dadapt_sgd
+    import test_prodigy
+
+    def lr(base, warmup):
+        return (lambda n: base * warmup_schedule(n)) if warmup else base
+
+    groups = {
+        "prodigy": ({**test_prodigy.DEFAULT_CASES, **test_prodigy.OPTION_CASES,
+                     "beta1_zero": dict(betas=(0.0, 0.99), weight_decay=0.1,
+                                        decouple=False)},
+                    prodigyopt.Prodigy, lrjax.prodigy, 1.0, False),
+        "dadapt_adam": (test_dadapt_adam.CASES, dadaptation.DAdaptAdam, lrjax.dadapt_adam,
+                        1.0, False),
+        "dadapt_sgd": (test_dadapt_sgd.SGD_CASES, dadaptation.DAdaptSGD, lrjax.dadapt_sgd,
+                       test_dadapt_sgd.SGD_LR, True),
+        "dadapt_adagrad": (test_dadapt_sgd.ADAGRAD_CASES, dadaptation.DAdaptAdaGrad,
+                           lrjax.dadapt_adagrad, 1.0, False),
+    }
+    with jax.enable_x64(True):
+        for name, (cases, torch_cls, mine, base, skip) in groups.items():
+            worst = (0.0, "")
+            for case, kw in cases.items():
+                for warmup in (False, True):
+                    want = run_torch(lambda p: torch_cls(p, lr=base, **kw), warmup=warmup,
+                                     skip_zero_lr=skip)
+                    err = relative_error(run_jax(mine(lr(base, warmup), **kw)), want)
+                    worst = max(worst, (err, f"{case}, {'warm-up' if warmup else 'constant'}"))
+            print(f"parity {name:15s} {worst[0]:.1e} ({worst[1]})", flush=True)
+    pairs = {
+        "prodigy": (lambda: lrjax.prodigy(), lambda: optax.contrib.prodigy()),
+        "dadapt_adam": (lambda: lrjax.dadapt_adam(), None),
+        "dadapt_adamw": (lambda: lrjax.dadapt_adamw(), lambda: optax.contrib.dadapt_adamw()),
+        "dadapt_sgd": (lambda: lrjax.dadapt_sgd(0.5), None),
+        "dadapt_adagrad": (lambda: lrjax.dadapt_adagrad(), None),
+    }
+    with jax.numpy_dtype_promotion("standard"):
+        for name, (mine, theirs) in pairs.items():
+            ours = float32_error(mine)
+            other = f"{float32_error(theirs):.1e}" if theirs else "none in optax"
+            print(f"float32 {name:15s} lrjax {ours:.1e}  optax.contrib {other}", flush=True)
+
+
+if __name__ == "__main__":
+    import pathlib
+    import sys
+
+    sys.path.insert(0, str(pathlib.Path(__file__).parent))
+    sys.path.insert(0, str(pathlib.Path(__file__).parent.parent))
+    _report()

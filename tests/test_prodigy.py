@@ -3,11 +3,15 @@
 Parity: float64, 100 steps of the least-squares problem of
 ``references_prodigy_dadapt.py`` (tensors 4x3, 3 (starting at zero) and 2x5), with and
 without weight decay (decoupled and coupled), with a constant rate and with a warm-up
-from 0; relative tolerance 1e-9 on the whole trajectory. Measured: at most 1.4e-9 for
-``betas=(0, 0.99)`` with coupled decay and a warm-up (the reference's own 1-ulp spread
-there is 1.2e-13, so that case's 1e-8 is about 7x the measured error), 1.3e-10 for all
-the others. The difference is rounding: the reference forms ``x0 - x``, lrjax
-accumulates the displacement.
+from 0; relative tolerance 1e-9 on the whole trajectory
+(``references_prodigy_dadapt.relative_error``). Measured: at most 6.3e-11 at the
+defaults and for every option, 3.4e-9 for ``betas=(0, 0.99)`` with coupled decay and a
+warm-up. The difference is rounding: the reference forms ``x0 - x``, lrjax accumulates
+the displacement, and the step of beta1 = 0 (the raw gradient, no moment to smooth it)
+passes that rounding on most. The reference's own spread under a 1-ulp change of the
+gradients there is 2.9e-13, which does not cover the rounding of ``x0 - x``; that case
+is held to 1e-8, not 1e-9, said in its test. ``python tests/references_prodigy_dadapt.py``
+prints the largest error of every method.
 """
 
 from __future__ import annotations
@@ -62,7 +66,7 @@ def test_beta1_zero_matches_prodigyopt():
     """With beta1 = 0 the reference keeps no m and steps with the new d (L265)."""
     kwargs = dict(betas=(0.0, 0.99), weight_decay=0.1, decouple=False)
     _parity(kwargs, False, 1e-9)
-    _parity(kwargs, True, 1e-8)  # measured 1.4e-9: see the module docstring
+    _parity(kwargs, True, 1e-8)  # measured 3.4e-9: see the module docstring
 
 
 @pytest.mark.x64
