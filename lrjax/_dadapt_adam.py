@@ -117,7 +117,8 @@ def _build(learning_rate, betas, eps, weight_decay, decouple, use_bias_correctio
             return jnp.where(skip, jnp.zeros_like(u), u)
 
         u = jax.tree.map(step, m, v, params if decays else m)
-        d_new, numerator = num.select(skip, (d, state.numerator_weighted), (d_new, numerator))
+        d_new, numerator = num.select(skip, (d, state.numerator_weighted),
+                                      (d_new, numerator))
         new_state = ScaleByDAdaptAdamState(
             count=safe_increment(state.count),
             k=jnp.where(skip, state.k, safe_increment(state.k)),

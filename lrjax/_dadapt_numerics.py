@@ -9,7 +9,8 @@ bfloat16 parameters get float32 sums and float64 parameters float64 ones.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -43,7 +44,7 @@ def growth_rate(name: str, value: Any) -> float:
         raise TypeError(f"{name} must be a real number or inf, got {value!r}")
     try:
         value_f = float(value)
-    except Exception as err:  # noqa: BLE001
+    except Exception as err:
         raise TypeError(f"{name} must be a real number or inf, got {value!r}") from err
     if math.isnan(value_f) or value_f <= 0:
         raise ValueError(f"{name} must be > 0 (inf for no limit), got {value!r}")

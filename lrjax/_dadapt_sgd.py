@@ -21,6 +21,7 @@ from ._base import GradientTransformation, ScalarOrSchedule
 from ._learning_rate import evaluate, lr_dtype, records_learning_rate, safe_increment
 from ._tree import check_like
 
+
 @records_learning_rate()
 class ScaleByDAdaptSGDState(NamedTuple):
     """State of [`lrjax.scale_by_dadapt_sgd`][] and [`lrjax.dadapt_sgd`][].
@@ -181,7 +182,7 @@ def _adagrad(learning_rate, momentum, weight_decay, eps, d0, growth_rate, *, des
         g = _decayed(updates, params, weight_decay) if decays else updates
         # sum s^2 / (sqrt(a) + eps), as (s / sqrt(sqrt(a) + eps))^2: with gradients near
         # the float32 limit, s^2 and a overflow and s^2 / a would be inf / inf.
-        weigh = lambda s, a: jnp.sum(jnp.square(s / jnp.sqrt(jnp.sqrt(a) + eps)))  # noqa: E731
+        weigh = lambda s, a: jnp.sum(jnp.square(s / jnp.sqrt(jnp.sqrt(a) + eps)))
         # The dense path, L180–197: the sums are kept by per-tensor increments.
         alpha = jax.tree.map(lambda a, g: a + g * g, state.alpha, g)
         s = jax.tree.map(lambda s, g: s + num.like(dlr, s) * g, state.s, g)

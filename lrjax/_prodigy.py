@@ -9,7 +9,7 @@ stay close to float64 while the parameters have barely moved.
 from __future__ import annotations
 
 import math
-from typing import Any, NamedTuple, Optional
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -87,7 +87,7 @@ def _build(
         zero = jnp.zeros([], jnp.int32)
         lr0 = evaluate(learning_rate, zero)
         bc0 = num.bias_factor(b1, b2, zero, use_bias_correction)
-        sliced = lambda x: jnp.zeros_like(_sliced(jnp.asarray(x), slice_p))  # noqa: E731
+        sliced = lambda x: jnp.zeros_like(_sliced(jnp.asarray(x), slice_p))
         return ScaleByProdigyState(
             count=jnp.zeros([], jnp.int32),
             k=jnp.zeros([], jnp.int32),
@@ -172,7 +172,7 @@ def _build(
 def scale_by_prodigy(
     learning_rate: ScalarOrSchedule = 1.0,
     betas: tuple[float, float] = (0.9, 0.999),
-    beta3: Optional[float] = None,
+    beta3: float | None = None,
     eps: float = 1e-8,
     *,
     weight_decay: float = 0.0,
@@ -238,7 +238,7 @@ def scale_by_prodigy(
 def prodigy(
     learning_rate: ScalarOrSchedule = 1.0,
     betas: tuple[float, float] = (0.9, 0.999),
-    beta3: Optional[float] = None,
+    beta3: float | None = None,
     eps: float = 1e-8,
     *,
     weight_decay: float = 0.0,

@@ -7,8 +7,9 @@ the path (coupled decay, bias correction, ``slice_p``, ``growth_rate``, momentum
 
 from __future__ import annotations
 
-import lrjax
 from conformance import Case
+
+import lrjax
 
 
 def _unit_rate(direction):

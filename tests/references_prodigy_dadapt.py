@@ -230,7 +230,7 @@ def assert_multisteps_keeps_state_dtypes(make):
         p = jax.tree.map(lambda x: x.astype(jnp.float32), _tree())
         s0 = opt.init(p)
         _, s, _ = run_steps(opt, 5, p, s0)
-    kind = lambda t: jax.tree.map(lambda x: (jnp.shape(x), jnp.result_type(x)), t)  # noqa: E731
+    kind = lambda t: jax.tree.map(lambda x: (jnp.shape(x), jnp.result_type(x)), t)
     assert kind(s) == kind(s0)
 
 
@@ -247,15 +247,15 @@ def _report() -> None:
     """``python tests/references_prodigy_dadapt.py``: the largest parity error of each
     method over the parity tests' configurations, and its float32-vs-float64 error next
     to optax.contrib's (measured the same way)."""
+    import dadaptation
     import jax
     import optax
     import prodigyopt
-    import dadaptation
-
-    import lrjax
     import test_dadapt_adam
     import test_dadapt_sgd
     import test_prodigy
+
+    import lrjax
 
     def lr(base, warmup):
         return (lambda n: base * warmup_schedule(n)) if warmup else base
@@ -277,15 +277,19 @@ def _report() -> None:
             worst = (0.0, "")
             for case, kw in cases.items():
                 for warmup in (False, True):
-                    want = run_torch(lambda p: torch_cls(p, lr=base, **kw), warmup=warmup,
-                                     skip_zero_lr=skip)
+                    def make(p, c=torch_cls, b=base, k=kw):
+                        return c(p, lr=b, **k)
+
+                    want = run_torch(make, warmup=warmup, skip_zero_lr=skip)
                     err = relative_error(run_jax(mine(lr(base, warmup), **kw)), want)
-                    worst = max(worst, (err, f"{case}, {'warm-up' if warmup else 'constant'}"))
+                    how = "warm-up" if warmup else "constant"
+                    worst = max(worst, (err, f"{case}, {how}"))
             print(f"parity {name:15s} {worst[0]:.1e} ({worst[1]})", flush=True)
     pairs = {
         "prodigy": (lambda: lrjax.prodigy(), lambda: optax.contrib.prodigy()),
         "dadapt_adam": (lambda: lrjax.dadapt_adam(), None),
-        "dadapt_adamw": (lambda: lrjax.dadapt_adamw(), lambda: optax.contrib.dadapt_adamw()),
+        "dadapt_adamw": (lambda: lrjax.dadapt_adamw(),
+                         lambda: optax.contrib.dadapt_adamw()),
         "dadapt_sgd": (lambda: lrjax.dadapt_sgd(0.5), None),
         "dadapt_adagrad": (lambda: lrjax.dadapt_adagrad(), None),
     }

@@ -15,9 +15,9 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+import references_prodigy_dadapt as ref
 
 import lrjax
-import references_prodigy_dadapt as ref
 
 CASES = {
     "plain": {},
@@ -63,21 +63,22 @@ def test_default_differs_from_optax_contrib(standard_promotion):
 
 
 def test_float32_stays_within_1e_4_of_float64():
-    for make in (lambda: lrjax.dadapt_adam(), lambda: lrjax.dadapt_adam(ref.warmup_schedule),
+    for make in (lambda: lrjax.dadapt_adam(),
+                 lambda: lrjax.dadapt_adam(ref.warmup_schedule),
                  lambda: lrjax.dadapt_adamw(weight_decay=0.1)):
         assert ref.float32_error(make) < 1e-4
 
 
 def test_state_is_optax_size_plus_scalars():
     p = {k: jnp.zeros(s) for k, s in ref.SHAPES.items()}
-    size = lambda s: sum(x.size for x in jax.tree.leaves(s))  # noqa: E731
+    size = lambda s: sum(x.size for x in jax.tree.leaves(s))
     ours, theirs = lrjax.dadapt_adam().init(p), optax.contrib.dadapt_adamw().init(p)
     assert size(ours) <= size(theirs) + 4
 
 
 @pytest.mark.x64
 def test_current_learning_rate_is_d_eta_bias():
-    sched = lambda n: 0.5 * ref.warmup_schedule(n)  # noqa: E731
+    sched = lambda n: 0.5 * ref.warmup_schedule(n)
     _, states = ref.run_jax(lrjax.dadapt_adam(sched, use_bias_correction=True), steps=20,
                             with_state=True)
     for n in range(1, 20):
@@ -100,7 +101,7 @@ def test_scale_by_dadapt_adam_chained_with_a_unit_rate_is_dadapt_adam():
 def test_a_learning_rate_of_zero_is_skipped_and_finite():
     for decouple in (False, True):
         ref.assert_finite_with_warmup_from_zero(
-            lambda lr: lrjax.dadapt_adam(lr, weight_decay=0.1, decouple=decouple))
+            lambda lr, dec=decouple: lrjax.dadapt_adam(lr, weight_decay=0.1, decouple=dec))
     _, state, us = ref.run_steps(lrjax.dadapt_adam(0.0), 3)
     assert int(state.k) == 0 and int(state.count) == 3
     assert all(not bool(jnp.any(u)) for u in jax.tree.leaves(us))

@@ -16,9 +16,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+import references_prodigy_dadapt as ref
 
 import lrjax
-import references_prodigy_dadapt as ref
 
 SGD_CASES = {
     "plain": {},
@@ -66,9 +66,9 @@ def test_adagrad_matches_dadaptation(name, warmup):
 def test_adagrad_at_rate_zero_midway_moves_as_the_reference():
     """A rate of 0 after the start still grows a and moves x (the reference's rule)."""
     dadaptation = pytest.importorskip("dadaptation")
-    factor = lambda k: 0.0 if 5 <= k < 8 else 1.0  # noqa: E731
+    factor = lambda k: 0.0 if 5 <= k < 8 else 1.0
     want = ref.run_torch(dadaptation.DAdaptAdaGrad, warmup=factor, steps=20)
-    lr = lambda n: jnp.where((n >= 5) & (n < 8), 0.0, 1.0)  # noqa: E731
+    lr = lambda n: jnp.where((n >= 5) & (n < 8), 0.0, 1.0)
     got = ref.run_jax(lrjax.dadapt_adagrad(lr), steps=20)
     assert ref.relative_error(got, want) < 1e-12
     assert np.any(want[7] != want[6])
@@ -84,7 +84,7 @@ def test_float32_stays_within_1e_4_of_float64():
 
 @pytest.mark.x64
 def test_current_learning_rate_is_d_eta():
-    sched = lambda n: 0.5 * ref.warmup_schedule(n)  # noqa: E731
+    sched = lambda n: 0.5 * ref.warmup_schedule(n)
     for opt in (lrjax.dadapt_sgd(sched), lrjax.dadapt_adagrad(sched)):
         _, states = ref.run_jax(opt, steps=20, with_state=True)
         for n in range(1, 20):
@@ -108,7 +108,7 @@ def test_scale_by_chained_with_a_unit_rate_is_the_alias(name):
 def test_a_learning_rate_of_zero_is_skipped_and_finite():
     for alias in (lrjax.dadapt_sgd, lrjax.dadapt_adagrad):
         ref.assert_finite_with_warmup_from_zero(
-            lambda lr: alias(lr, momentum=0.5, weight_decay=0.1))
+            lambda lr, a=alias: a(lr, momentum=0.5, weight_decay=0.1))
     _, state, us = ref.run_steps(lrjax.dadapt_sgd(0.0), 3)
     assert int(state.k) == 0 and float(state.g0_norm) == 0.0
     assert all(not bool(jnp.any(u)) for u in jax.tree.leaves(us))

@@ -63,8 +63,10 @@ def _example(draw):
 
 def _run(name, shapes, dtype, hyper, kind, peak, seed):
     rng = np.random.default_rng(seed)
-    start = {f"p{i}": jnp.asarray(rng.standard_normal(s), dtype) for i, s in enumerate(shapes)}
-    curv = {k: jnp.asarray(10.0 ** rng.uniform(-2, 2, v.shape), dtype) for k, v in start.items()}
+    start = {f"p{i}": jnp.asarray(rng.standard_normal(s), dtype)
+             for i, s in enumerate(shapes)}
+    curv = {k: jnp.asarray(10.0 ** rng.uniform(-2, 2, v.shape), dtype)
+            for k, v in start.items()}
     noise = [{k: jnp.asarray(0.1 * rng.standard_normal(v.shape), dtype)
               for k, v in start.items()} for _ in range(STEPS)]
     sched = _rate(kind, peak)

@@ -21,9 +21,9 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+import references_prodigy_dadapt as ref
 
 import lrjax
-import references_prodigy_dadapt as ref
 
 DEFAULT_CASES = {
     "plain": {},
@@ -93,14 +93,14 @@ def test_float32_stays_within_1e_5_of_float64():
 
 def test_state_is_optax_size_plus_scalars():
     p = {k: jnp.zeros(s) for k, s in ref.SHAPES.items()}
-    size = lambda s: sum(x.size for x in jax.tree.leaves(s))  # noqa: E731
+    size = lambda s: sum(x.size for x in jax.tree.leaves(s))
     ours, theirs = lrjax.prodigy().init(p), optax.contrib.prodigy().init(p)
     assert size(ours) <= size(theirs) + 4
 
 
 @pytest.mark.x64
 def test_current_learning_rate_is_d_eta_bias():
-    sched = lambda n: 0.5 * ref.warmup_schedule(n)  # noqa: E731
+    sched = lambda n: 0.5 * ref.warmup_schedule(n)
     _, states = ref.run_jax(lrjax.prodigy(sched, use_bias_correction=True), steps=20,
                             with_state=True)
     b1, b2 = 0.9, 0.999
