@@ -86,7 +86,7 @@ def _build(learning_rate, betas, eps, weight_decay, decouple, use_bias_correctio
         d = state.d
         dlr = d * lr * num.bias_factor(b1, b2, state.k, use_bias_correction)
         g = updates
-        if decays and not decouple:  # coupled (L2) decay, the default: L160–161
+        if decays and not decouple:  # coupled (L2) decay, the default: L164–165
             g = jax.tree.map(lambda g, x: g + num.like(weight_decay, g) * x.astype(g.dtype),
                              g, params)
         active = lr > 0
@@ -105,14 +105,14 @@ def _build(learning_rate, betas, eps, weight_decay, decouple, use_bias_correctio
         m, v, s = num.select(active, (m, v, s), (state.exp_avg, state.exp_avg_sq, state.s))
         l1 = num.tree_reduce(lambda s: jnp.sum(jnp.abs(s)), s)
         numerator = sb2 * state.numerator_weighted + one_minus_sb2 * acc
-        # No progress (a rate of 0, or zero gradients): the reference returns (L201).
+        # No progress (a rate of 0, or zero gradients): the reference returns (L200).
         skip = jnp.logical_not(active) | (l1 == 0)
         d_hat = numerator / (one_minus_sb2 * l1)
         d_new = jnp.maximum(d, jnp.minimum(d_hat, d * growth))  # L216–217
 
         def step(m, v, x):
             u = -(m / (jnp.sqrt(v) + eps))
-            if decays and decouple:  # L244–245
+            if decays and decouple:  # L245, then the step L249
                 u = u - num.like(weight_decay * dlr, u) * x.astype(u.dtype)
             return jnp.where(skip, jnp.zeros_like(u), u)
 

@@ -194,7 +194,7 @@ def _adagrad(learning_rate, momentum, weight_decay, eps, d0, growth_rate, *, des
             lambda s_new, s: jnp.sum(jnp.abs(s_new)) - jnp.sum(jnp.abs(s)), s, state.s)
         sksq = state.sksq_weighted + sksq_change
         skl1 = state.skl1 + l1_change
-        skip = skl1 == 0  # L214: returns, with alpha and s already updated
+        skip = skl1 == 0  # L205: returns, with alpha and s already updated
         gsq = state.gsq_weighted + dlr * dlr * g_sq
         d_hat = (sksq - gsq) / skl1
         d_new = jnp.where(lr > 0, jnp.maximum(d, jnp.minimum(d_hat, d * growth)), d)

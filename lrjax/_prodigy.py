@@ -128,7 +128,7 @@ def _build(
         cs = ratio * (d if safeguard_warmup else dlr)
         s = jax.tree.map(lambda s, g: s * num.like(b3, s) + num.like(cs, s) * g,
                          state.s, gs)
-        # With a rate of 0 nothing is accumulated (L190); the moments move otherwise.
+        # With a rate of 0 nothing is accumulated (L191); the moments move otherwise.
         m, v, s = num.select(active, (m, v, s), (state.exp_avg, state.exp_avg_sq, state.s))
         l1 = num.tree_reduce(lambda s: jnp.sum(jnp.abs(s)), s)
         # No progress (a rate of 0, or all-zero gradients): the reference returns with
@@ -144,9 +144,9 @@ def _build(
             denom = jnp.sqrt(v) + num.like(d_new * eps, v)
             if b1 > 0:
                 u = -(num.like(dlr, m) * (m / denom))
-            else:  # the reference keeps no m and steps with the new d: L265
+            else:  # the reference keeps no m and steps with the new d: L268
                 u = -(num.like(dlr * d_new, g) * (g / denom))
-            if decays and decouple:  # L254–255
+            if decays and decouple:  # L260–261
                 u = u - num.like(weight_decay * dlr, u) * x.astype(u.dtype)
             return jnp.where(skip, jnp.zeros_like(u), u)
 

@@ -63,7 +63,7 @@ def test_options_match_prodigyopt(name):
 
 @pytest.mark.x64
 def test_beta1_zero_matches_prodigyopt():
-    """With beta1 = 0 the reference keeps no m and steps with the new d (L265)."""
+    """With beta1 = 0 the reference keeps no m and steps with the new d (L268)."""
     kwargs = dict(betas=(0.0, 0.99), weight_decay=0.1, decouple=False)
     _parity(kwargs, False, 1e-9)
     _parity(kwargs, True, 1e-8)  # measured 3.4e-9: see the module docstring
