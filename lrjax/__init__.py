@@ -118,3 +118,18 @@ from ._trust_ratio import lamb as lamb
 from ._trust_ratio import lars as lars
 from ._trust_ratio import leaf_mask as leaf_mask
 from ._trust_ratio import scale_by_trust_ratio as scale_by_trust_ratio
+
+# --- learning-rate-free: Prodigy and D-Adaptation (_prodigy.py, _dadapt_*.py)
+from ._prodigy import ScaleByProdigyState as ScaleByProdigyState
+from ._prodigy import prodigy as prodigy
+from ._prodigy import scale_by_prodigy as scale_by_prodigy
+from ._dadapt_adam import ScaleByDAdaptAdamState as ScaleByDAdaptAdamState
+from ._dadapt_adam import dadapt_adam as dadapt_adam
+from ._dadapt_adam import dadapt_adamw as dadapt_adamw
+from ._dadapt_adam import scale_by_dadapt_adam as scale_by_dadapt_adam
+from ._dadapt_sgd import ScaleByDAdaptAdagradState as ScaleByDAdaptAdagradState
+from ._dadapt_sgd import ScaleByDAdaptSGDState as ScaleByDAdaptSGDState
+from ._dadapt_sgd import dadapt_adagrad as dadapt_adagrad
+from ._dadapt_sgd import dadapt_sgd as dadapt_sgd
+from ._dadapt_sgd import scale_by_dadapt_adagrad as scale_by_dadapt_adagrad
+from ._dadapt_sgd import scale_by_dadapt_sgd as scale_by_dadapt_sgd

@@ -269,6 +269,27 @@ TABLE = {
               "eps_root": "nonneg", "weight_decay": "nonneg",
               "weight_decay_placement": ["tensorflow", 1]}),
     "leaf_mask": ({}, {"min_rank": "count", "exclude": ["(unclosed", 3]}),
+    # Learning-rate-free: Prodigy and D-Adaptation.
+    **{name: ({}, {"learning_rate": "rate", "betas": [(1.0, 0.999), (0.9, -0.1), (0.9, NAN), 0.9, "ab"], "beta3": "unit",
+                  "eps": "positive", "weight_decay": "nonneg", "decouple": "bool",
+                  "use_bias_correction": "bool", "safeguard_warmup": "bool",
+                  "d0": "positive", "d_coef": "positive", "growth_rate": [0.0, -1.0, NAN, "2", None],
+                  "slice_p": "period"})
+       for name in ("prodigy", "scale_by_prodigy")},
+    **{name: ({}, {"learning_rate": "rate", "betas": [(1.0, 0.999), (0.9, -0.1), (0.9, NAN), 0.9, "ab"], "eps": "positive",
+                  "weight_decay": "nonneg", "decouple": "bool",
+                  "use_bias_correction": "bool", "d0": "positive",
+                  "growth_rate": [0.0, -1.0, NAN, "2", None]})
+       for name in ("dadapt_adam", "scale_by_dadapt_adam")},
+    "dadapt_adamw": ({}, {"learning_rate": "rate", "betas": [(1.0, 0.999), (0.9, -0.1), (0.9, NAN), 0.9, "ab"], "eps": "positive",
+                           "weight_decay": "nonneg", "use_bias_correction": "bool",
+                           "d0": "positive", "growth_rate": [0.0, -1.0, NAN, "2", None]}),
+    **{name: ({}, {"learning_rate": "rate", "momentum": "unit", "weight_decay": "nonneg",
+                  "d0": "positive", "growth_rate": [0.0, -1.0, NAN, "2", None]})
+       for name in ("dadapt_sgd", "scale_by_dadapt_sgd")},
+    **{name: ({}, {"learning_rate": "rate", "momentum": "unit", "weight_decay": "nonneg",
+                  "eps": "positive", "d0": "positive", "growth_rate": [0.0, -1.0, NAN, "2", None]})
+       for name in ("dadapt_adagrad", "scale_by_dadapt_adagrad")},
 }
 
 # Public functions with no hyperparameters to get wrong.
