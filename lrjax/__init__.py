@@ -105,3 +105,12 @@ from ._sweep import sweep_learning_rates as sweep_learning_rates
 # --- performance (_grouped.py)
 from ._grouped import GroupedState as GroupedState
 from ._grouped import grouped as grouped
+
+# --- learning-rate-free: Schedule-Free and Mechanic (_schedule_free.py, _mechanic.py)
+from ._mechanic import MechanizeState as MechanizeState
+from ._mechanic import mechanize as mechanize
+from ._schedule_free import ScheduleFreeState as ScheduleFreeState
+from ._schedule_free import schedule_free as schedule_free
+from ._schedule_free import schedule_free_adamw as schedule_free_adamw
+from ._schedule_free import schedule_free_eval_params as schedule_free_eval_params
+from ._schedule_free import schedule_free_sgd as schedule_free_sgd
