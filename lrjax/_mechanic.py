@@ -10,7 +10,7 @@ import optax
 
 from . import _validate
 from ._base import GradientTransformation, GradientTransformationExtraArgs
-from ._learning_rate import safe_increment
+from ._learning_rate import lr_dtype, safe_increment
 from ._tree import check_like
 
 _BETAS = (0.9, 0.99, 0.999, 0.9999, 0.99999, 0.999999)
@@ -43,7 +43,7 @@ class MechanizeState(NamedTuple):
     @property
     def scale(self) -> jax.Array:
         """$\\max(\\sum_j s_j, 0)$: the factor the last base update was applied with."""
-        return jnp.maximum(jnp.sum(self.s), 0)
+        return jnp.maximum(jnp.sum(self.s), 0).astype(lr_dtype())
 
 
 def _first_complex_path(params: Any):
