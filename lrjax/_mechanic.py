@@ -143,9 +143,10 @@ def mechanize(
     """
     _validate.transform("base", base)
     _validate.nonnegative("weight_decay", weight_decay)
+    given = betas
     betas = tuple(_validate.real_sequence("betas", betas, _validate.decay_rate))
     if not betas:
-        raise ValueError(f"betas must hold at least one value, got {betas!r}")
+        raise ValueError(f"betas must hold at least one value, got {given!r}")
     _validate.nonnegative("s_init", s_init)
     _validate.positive("eps", eps)
     store_delta = _validate.boolean("store_delta", store_delta)
