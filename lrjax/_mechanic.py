@@ -130,11 +130,11 @@ def mechanize(
       >>> opt = lrjax.mechanize(lrjax.sgd(0.01))
       >>> params = jnp.zeros(3)
       >>> state = opt.init(params)
-      >>> for _ in range(100):
+      >>> for _ in range(60):
       ...     u, state = opt.update(jax.grad(f)(params), state, params)
       ...     params = optax.apply_updates(params, u)
-      >>> print(f"{float(f(params)):.4f}")
-      0.0006
+      >>> print(f"{float(f(params)):.4f} {float(lrjax.current_learning_rate(state)):.4f}")
+      0.0000 0.0103
 
     References:
       Cutkosky et al., Mechanic: A Learning Rate Tuner, 2023,

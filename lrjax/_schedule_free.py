@@ -118,8 +118,8 @@ def schedule_free(
       ...     u, state = opt.update(jax.grad(f)(params), state, params)
       ...     params = optax.apply_updates(params, u)
       >>> x = lrjax.schedule_free_eval_params(state, params)
-      >>> print(f"{float(f(x)):.4f}")
-      0.0061
+      >>> print(f"{float(f(params)):.4f} {float(f(x)):.4f}")
+      0.0013 0.0000
 
     References:
       Defazio et al., The Road Less Scheduled, 2024, https://arxiv.org/abs/2405.15682.
@@ -340,7 +340,7 @@ def schedule_free_sgd(
       ...     u, state = opt.update(jax.grad(f)(params), state, params)
       ...     params = optax.apply_updates(params, u)
       >>> print(f"{float(f(lrjax.schedule_free_eval_params(state, params))):.4f}")
-      0.0000
+      0.0063
 
     References:
       Defazio et al., The Road Less Scheduled, 2024, https://arxiv.org/abs/2405.15682;
@@ -410,7 +410,7 @@ def schedule_free_adamw(
       ...     u, state = opt.update(jax.grad(f)(params), state, params)
       ...     params = optax.apply_updates(params, u)
       >>> print(f"{float(f(lrjax.schedule_free_eval_params(state, params))):.4f}")
-      0.0077
+      0.8492
 
     References:
       Defazio et al., The Road Less Scheduled, 2024, https://arxiv.org/abs/2405.15682;
