@@ -108,7 +108,9 @@ def mechanize(
     $\max(S, 0)$: the factor the last base update was applied with. A change of $S$
     also rescales the whole past displacement, which no learning rate describes.
 
-    Complex parameters are refused at `init` (`TypeError`).
+    Where $h$ overflows (gradients and displacements past about $10^{19}$ in float32),
+    the reference's scales all become NaN; here that step counts as $h = 0$, so the
+    updates stay finite. Complex parameters are refused at `init` (`TypeError`).
 
     Args:
       base: the base transform, its learning rate included (e.g. `lrjax.sgd(0.01)`);
@@ -194,6 +196,9 @@ def mechanize(
                                 jax.tree.leaves(x_plus))),
             jnp.zeros([], dt),
         )
+        # An overflowing product (gradients past ~1e19 in float32) would make every
+        # scale NaN, as in the reference; the step then counts as h = 0 instead.
+        h = jnp.where(jnp.isfinite(h), h, jnp.zeros([], dt))
         b = jnp.asarray(betas, dt)
         m = jnp.maximum(b * state.m, jnp.abs(h))
         v = state.v * b**2 + jnp.square(h)
