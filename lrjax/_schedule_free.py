@@ -205,6 +205,10 @@ def _find_state(state: Any) -> ScheduleFreeState:
     return found[0]
 
 
+def _is_variable(x: Any) -> bool:
+    return hasattr(x, "get_value") and hasattr(x, "replace")
+
+
 def _value(x: Any) -> jax.Array:
     # An NNX optimizer wraps each array of its state in a Variable.
     if hasattr(x, "get_value"):
@@ -258,12 +262,13 @@ def schedule_free_eval_params(state: Any, params: Any) -> Any:
     w = 1 - 1 / beta
 
     def x_of(y, z):
-        y = _value(y)
-        z = _value(z)
-        dt = jnp.result_type(y)
-        return (y + w.astype(dt) * (z.astype(dt) - y)).astype(dt)
+        yv, zv = _value(y), _value(z)
+        dt = jnp.result_type(yv)
+        x = (yv + w.astype(dt) * (zv.astype(dt) - yv)).astype(dt)
+        # An NNX parameter (a Variable) gives back a Variable of its kind.
+        return y.replace(x) if _is_variable(y) else x
 
-    return jax.tree.map(x_of, params, sf.z)
+    return jax.tree.map(x_of, params, sf.z, is_leaf=_is_variable)
 
 
 def _warmed(learning_rate: ScalarOrSchedule, warmup_steps: int) -> ScalarOrSchedule:
