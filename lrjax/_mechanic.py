@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple, Sequence
+from collections.abc import Sequence
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -182,10 +183,10 @@ def mechanize(
         total = jnp.sum(state.s)
         total_plus = jnp.maximum(total, 0)
         shrink = jnp.ones([], dt) if store_delta else total_plus / (total + eps)
-        wide = lambda x: jnp.asarray(x).astype(dt)  # noqa: E731
+        wide = lambda x: jnp.asarray(x).astype(dt)
         delta_prev = jax.tree.map(lambda d: wide(d) * shrink, state.delta)
         x_plus = jax.tree.map(lambda x, v: wide(x) + wide(v), params, u)
-        sq = lambda t: sum((jnp.vdot(a, a) for a in jax.tree.leaves(t)),  # noqa: E731
+        sq = lambda t: sum((jnp.vdot(a, a) for a in jax.tree.leaves(t)),
                            jnp.zeros([], dt))
         grad_norm = jnp.sqrt(sq(jax.tree.map(wide, updates)))
         param_norm = jnp.sqrt(sq(x_plus))

@@ -3,7 +3,7 @@ SGD and AdamW aliases, and the evaluation parameters read from the state."""
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple, Optional
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -38,7 +38,7 @@ class ScheduleFreeState(NamedTuple):
     base_state: Any
 
 
-def _first_complex_path(params: Any) -> Optional[str]:
+def _first_complex_path(params: Any) -> str | None:
     for path, leaf in jax.tree_util.tree_flatten_with_path(params)[0]:
         if jnp.iscomplexobj(leaf):
             return jax.tree_util.keystr(path) or "<root>"

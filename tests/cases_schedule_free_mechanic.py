@@ -6,8 +6,9 @@ exact rate; with the reference's warm-up the recorded rate is the warmed one
 (``adapts_lr``).
 """
 
-import lrjax
 from conformance import Case
+
+import lrjax
 
 CASES = [
     Case(

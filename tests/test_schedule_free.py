@@ -14,11 +14,11 @@ from __future__ import annotations
 import flax.serialization
 import jax
 import jax.numpy as jnp
+import lr_free_problem as lp
 import numpy as np
 import optax
 import pytest
 
-import lr_free_problem as lp
 import lrjax
 
 STEPS = 100
@@ -139,10 +139,10 @@ def test_wrapper_matches_reference_wrapper(base):
     eta = 0.05
     if base == "sgd":
         ours = lrjax.schedule_free(lrjax.sgd(eta), eta)
-        make_base = lambda ps: torch.optim.SGD(ps, lr=eta)  # noqa: E731
+        make_base = lambda ps: torch.optim.SGD(ps, lr=eta)
     else:
         ours = lrjax.schedule_free(lrjax.sgd(eta, 0.5), eta, b1=0.8)
-        make_base = lambda ps: torch.optim.SGD(ps, lr=eta, momentum=0.5)  # noqa: E731
+        make_base = lambda ps: torch.optim.SGD(ps, lr=eta, momentum=0.5)
     b1 = 0.9 if base == "sgd" else 0.8
     ref = _run_torch(lambda ps: schedulefree.ScheduleFreeWrapper(make_base(ps), momentum=b1))
     _check(_run_lrjax(ours), ref)
@@ -172,8 +172,8 @@ def test_float32_stays_near_float64(alias):
 def test_zero_rate_is_a_zero_step(alias):
     """A warm-up from 0: the first step changes nothing and nothing is NaN."""
     make = {"sgd": lrjax.schedule_free_sgd, "adamw": lrjax.schedule_free_adamw}[alias]
-    sched = lambda k: 0.1 * jnp.minimum(jnp.asarray(k, jnp.float32) / 5, 1.0)  # noqa: E731
-    ys, xs, state = _run_lrjax(make(sched, weight_decay=0.01), steps=20, dtype=jnp.float32)
+    sched = lambda k: 0.1 * jnp.minimum(jnp.asarray(k, jnp.float32) / 5, 1.0)
+    ys, xs, _ = _run_lrjax(make(sched, weight_decay=0.01), steps=20, dtype=jnp.float32)
     np.testing.assert_array_equal(ys[0], lp.flat(lp.start()).astype(np.float32))
     assert np.all(np.isfinite(np.stack(ys))) and np.all(np.isfinite(np.stack(xs)))
     # Zero rate throughout: nothing moves, nothing is NaN.
@@ -188,7 +188,7 @@ def test_current_learning_rate_is_gamma():
     params = jnp.ones(3)
     state = opt.init(params)
     for k in range(6):
-        u, state = opt.update(jnp.ones(3), state, params)
+        _, state = opt.update(jnp.ones(3), state, params)
         np.testing.assert_allclose(float(lrjax.current_learning_rate(state)),
                                    0.01 * min((k + 1) / 4, 1.0), rtol=1e-6)
     # Through MultiSteps and a chain too.
@@ -229,7 +229,7 @@ def test_multisteps_keeps_state_dtypes():
     opt = optax.MultiSteps(lrjax.schedule_free_adamw(0.01, warmup_steps=3), 2)
     params = {"a": jnp.ones(3, jnp.float32), "b": jnp.ones((2, 2), jnp.bfloat16)}
     state = opt.init(params)
-    kinds = lambda s: jax.tree.map(lambda x: jnp.result_type(x), s)  # noqa: E731
+    kinds = lambda s: jax.tree.map(lambda x: jnp.result_type(x), s)
     before = kinds(state)
     update = jax.jit(opt.update)
     for _ in range(4):
