@@ -322,7 +322,7 @@ def test_sharded_state_follows_params():
     env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
     env.update(JAX_PLATFORMS="cpu", PYTHONPATH=str(root))
     proc = subprocess.run([sys.executable, str(worker)], capture_output=True, text=True,
-                          timeout=240, env=env)
+                          timeout=240, env=env, check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]
     line = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")][-1]
     result = json.loads(line[len("RESULT "):])
@@ -336,7 +336,7 @@ def test_sharded_state_follows_params():
 
 def test_state_no_larger_than_optax():
     params = {k: jnp.asarray(v, jnp.float32) for k, v in lp.start().items()}
-    size = lambda s: sum(np.asarray(x).nbytes for x in jax.tree.leaves(s))  # noqa: E731
+    size = lambda s: sum(np.asarray(x).nbytes for x in jax.tree.leaves(s))
     for ours, theirs in (
         (lrjax.schedule_free_sgd(), optax.contrib.schedule_free_sgd()),
         (lrjax.schedule_free_adamw(), optax.contrib.schedule_free_adamw()),
