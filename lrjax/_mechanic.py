@@ -100,10 +100,10 @@ def mechanize(
     float32 at least (float64 for float64 params), as the reference keeps them in
     torch's default dtype.
 
-    optax.contrib's `mechanize` differs in seven places (initial $s$ and $m$, $m$ taking
-    $|h| + \epsilon$, $h$ clipped to $\pm m$ in the reward, the reward kept unclipped,
-    the decay taken at $x$ before the base step, no $\epsilon$ in $\Delta'$'s
-    recomputation); no arguments here reproduce it (its `s_init=1e-6` is the nearest).
+    optax.contrib's `mechanize` differs in seven places (`s_init` 1e-6; $s_0 =
+    s_{\text{init}}$ rather than 0; $m_0 = 0$ rather than $10^{-6}$; $m$ taking
+    $|h| + \epsilon$; $h$ clipped to $\pm m$ in the reward; the reward kept unclipped;
+    the decay taken at $x$ before the base step); no arguments here reproduce it.
 
     [`lrjax.current_learning_rate`][] reports the base's rate times
     $\max(S, 0)$: the factor the last base update was applied with. A change of $S$
