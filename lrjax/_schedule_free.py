@@ -157,7 +157,7 @@ def schedule_free(
         gamma = evaluate(learning_rate, state.count)
         max_lr = jnp.maximum(state.max_lr, gamma)
         weight = max_lr ** jnp.asarray(weight_lr_power, max_lr.dtype)
-        if callable(r) or r != 0:
+        if not (isinstance(r, (int, float)) and r == 0):
             k1 = state.count.astype(max_lr.dtype) + jnp.ones([], max_lr.dtype)
             weight = k1 ** jnp.asarray(r, max_lr.dtype) * weight
         weight_sum = state.weight_sum + weight
@@ -273,14 +273,16 @@ def schedule_free_eval_params(state: Any, params: Any) -> Any:
 
 def _warmed(learning_rate: ScalarOrSchedule, warmup_steps: int) -> ScalarOrSchedule:
     """The reference's warm-up: $\\gamma_k = \\eta(k)\\min((k+1)/W, 1)$."""
-    if warmup_steps == 0:
+    traced = _validate.is_traced(warmup_steps)  # optax.inject_hyperparams
+    if not traced and warmup_steps == 0:
         return learning_rate
 
     def schedule(count):
         k = jnp.asarray(count)
         base = evaluate(learning_rate, k)
-        ramp = jnp.minimum((k.astype(base.dtype) + 1) / warmup_steps, 1)
-        return base * ramp.astype(base.dtype)
+        w = jnp.asarray(warmup_steps).astype(base.dtype)
+        ramp = jnp.minimum((k.astype(base.dtype) + 1) / jnp.maximum(w, 1), 1)
+        return base * jnp.where(w > 0, ramp, 1).astype(base.dtype)
 
     return schedule
 
@@ -291,6 +293,8 @@ def _alias_checks(learning_rate, b1, weight_decay, warmup_steps, weight_lr_power
     _check_rate_or_schedule("weight_decay", weight_decay)
     _validate.nonnegative("weight_lr_power", weight_lr_power)
     _validate.nonnegative("r", r)
+    if _validate.is_traced(warmup_steps):  # optax.inject_hyperparams injects it too
+        return warmup_steps
     return _validate.nonnegative_int("warmup_steps", warmup_steps)
 
 

@@ -362,3 +362,22 @@ def test_nnx_optimizer_eval_params():
     for a, b in zip(jax.tree.leaves(nnx.state(eval_model, nnx.Param)),
                     jax.tree.leaves(got)):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_state_dtype_and_injected_hyperparameters():
+    """bfloat16 params with a float32 z; r and b1 injected (traced) too."""
+    params = {"a": jnp.ones(3, jnp.bfloat16)}
+    opt = lrjax.schedule_free_sgd(0.1, state_dtype=jnp.float32)
+    state = opt.init(params)
+    assert state.z["a"].dtype == jnp.float32
+    u, state = jax.jit(opt.update)({"a": jnp.ones(3, jnp.bfloat16)}, state, params)
+    assert u["a"].dtype == jnp.bfloat16 and state.z["a"].dtype == jnp.float32
+    opt = optax.inject_hyperparams(lrjax.schedule_free_adamw)(learning_rate=0.1, r=1.0,
+                                                              b1=0.8, warmup_steps=3)
+    p = jnp.ones(2, jnp.float32)
+    state = opt.init(p)
+    for k in range(4):
+        u, state = jax.jit(opt.update)(jnp.ones(2, jnp.float32), state, p)
+        assert bool(jnp.all(jnp.isfinite(u)))
+        np.testing.assert_allclose(float(lrjax.current_learning_rate(state)),
+                                   0.1 * min((k + 1) / 3, 1.0), rtol=1e-6)
