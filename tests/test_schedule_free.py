@@ -35,7 +35,7 @@ def _ramp_py(eta, w):
     return lambda k: eta * min(k / w, 1.0)
 
 
-def _run_lrjax(opt, steps=STEPS, dtype=jnp.float64):
+def _run_lrjax(opt, steps=STEPS, dtype=jnp.float64, evaluate=None):
     params = jax.tree.map(lambda x: jnp.asarray(x, dtype), lp.start())
     state = opt.init(params)
     update = jax.jit(opt.update)
@@ -47,7 +47,7 @@ def _run_lrjax(opt, steps=STEPS, dtype=jnp.float64):
         params = optax.apply_updates(params, u)
         ys.append(lp.flat(params))
         if (k + 1) % EVAL_EVERY == 0:
-            xs.append(lp.flat(lrjax.schedule_free_eval_params(state, params)))
+            xs.append(lp.flat((evaluate or lrjax.schedule_free_eval_params)(state, params)))
     return ys, xs, state
 
 
@@ -155,17 +155,33 @@ def _max_rel(a, b):
 @pytest.mark.parametrize("alias", ["sgd", "adamw"])
 def test_float32_stays_near_float64(alias):
     """float32 against its own float64 trajectory, 100 steps, within 1e-4 (the issue's
-    bound); measured about 1e-7 for both."""
-    make = {
-        "sgd": lambda: lrjax.schedule_free_sgd(0.2, weight_decay=0.05, warmup_steps=10),
-        "adamw": lambda: lrjax.schedule_free_adamw(0.05, weight_decay=0.05,
-                                                   warmup_steps=10),
+    bound). Measured with JAX's x64 off: SGD 2.6e-7 (y) and 2.8e-7 (x), AdamW 1.6e-7
+    and 1.9e-7; optax.contrib's same methods, measured the same way (printed): SGD
+    6.0e-7 and 7.5e-7, AdamW 6.7e-6 and 5.8e-6. (With x64 on, so float64 scalars:
+    lrjax 2.2e-7 to 3.1e-7, optax.contrib 6.0e-7 to 8.9e-7.)"""
+    make, theirs = {
+        "sgd": (lambda: lrjax.schedule_free_sgd(0.2, weight_decay=0.05, warmup_steps=10),
+                lambda: optax.contrib.schedule_free_sgd(0.2, warmup_steps=10,
+                                                        weight_decay=0.05)),
+        "adamw": (lambda: lrjax.schedule_free_adamw(0.05, weight_decay=0.05,
+                                                    warmup_steps=10),
+                  lambda: optax.contrib.schedule_free_adamw(0.05, warmup_steps=10,
+                                                            weight_decay=0.05)),
     }[alias]
     with jax.enable_x64(True):
         ys64, xs64, _ = _run_lrjax(make(), dtype=jnp.float64)
     ys32, xs32, _ = _run_lrjax(make(), dtype=jnp.float32)
-    assert _max_rel(ys32, ys64) < 1e-4
-    assert _max_rel(xs32, xs64) < 1e-4
+    dy, dx = _max_rel(ys32, ys64), _max_rel(xs32, xs64)
+    with jax.numpy_dtype_promotion("standard"):  # optax's own code
+        with jax.enable_x64(True):
+            oy64, ox64, _ = _run_lrjax(theirs(), dtype=jnp.float64,
+                                       evaluate=optax.contrib.schedule_free_eval_params)
+        oy32, ox32, _ = _run_lrjax(theirs(), dtype=jnp.float32,
+                                   evaluate=optax.contrib.schedule_free_eval_params)
+    print(f"{alias}: lrjax float32 y {dy:.2e} x {dx:.2e}; optax.contrib "
+          f"y {_max_rel(oy32, oy64):.2e} x {_max_rel(ox32, ox64):.2e}")
+    assert dy < 1e-4
+    assert dx < 1e-4
 
 
 @pytest.mark.parametrize("alias", ["sgd", "adamw"])
