@@ -133,3 +133,12 @@ from ._dadapt_sgd import dadapt_adagrad as dadapt_adagrad
 from ._dadapt_sgd import dadapt_sgd as dadapt_sgd
 from ._dadapt_sgd import scale_by_dadapt_adagrad as scale_by_dadapt_adagrad
 from ._dadapt_sgd import scale_by_dadapt_sgd as scale_by_dadapt_sgd
+
+# --- learning-rate-free: Schedule-Free and Mechanic (_schedule_free.py, _mechanic.py)
+from ._mechanic import MechanizeState as MechanizeState
+from ._mechanic import mechanize as mechanize
+from ._schedule_free import ScheduleFreeState as ScheduleFreeState
+from ._schedule_free import schedule_free as schedule_free
+from ._schedule_free import schedule_free_adamw as schedule_free_adamw
+from ._schedule_free import schedule_free_eval_params as schedule_free_eval_params
+from ._schedule_free import schedule_free_sgd as schedule_free_sgd

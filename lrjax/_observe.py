@@ -37,9 +37,11 @@ from ._grouped import GroupedState
 from ._guard import SkipNonfiniteState
 from ._hypergradient import ScaleByHypergradientState
 from ._learning_rate import RECORDS
+from ._mechanic import MechanizeState
 from ._momentum import AddDecayedWeightsState, TraceState
 from ._newton import ScaleByNewtonState
 from ._newton_cg import ScaleByNewtonCGState
+from ._schedule_free import ScheduleFreeState
 
 
 def _optax_types(*names: str) -> tuple[type, ...]:
@@ -71,10 +73,19 @@ FACTORS: dict[type, str] = {
 WRAPPERS: dict[type, str] = {
     SkipNonfiniteState: "inner_state",
     GroupedState: "inner",
+    # Schedule-Free: the rate is the base's gamma (its warm-up included).
+    ScheduleFreeState: "base_state",
     **{t: "inner_state" for t in _optax_types(
         "ApplyIfFiniteState", "MaskedState", "ConditionallyMaskState",
         "ConditionallyTransformState")},
     **{t: "inner_opt_state" for t in _optax_types("MultiStepsState")},
+}
+
+# Wrappers that apply their inner transform's updates times a factor of their own:
+# (the factor, a property or field of the state; the field of the wrapped state).
+# Mechanic applies the base's last update times max(sum(s), 0).
+SCALED_WRAPPERS: dict[type, tuple[str, str]] = {
+    MechanizeState: ("scale", "base_state"),
 }
 
 _INJECT = _optax_types("InjectHyperparamsState", "InjectStatefulHyperparamsState")
@@ -164,6 +175,10 @@ def _read(node: Any, where: str, neutral: tuple[type, ...], in_alias: bool) -> A
         return out
     if kind in FACTORS:
         return _Product(_array(getattr(node, FACTORS[kind])), factors=1)
+    if kind in SCALED_WRAPPERS:
+        factor, field = SCALED_WRAPPERS[kind]
+        inner = _read(getattr(node, field), f"{where}.{field}", neutral, in_alias)
+        return _times(_Product(_array(getattr(node, factor)), factors=1), inner, where)
     if kind in WRAPPERS:
         field = WRAPPERS[kind]
         return _read(getattr(node, field), f"{where}.{field}", neutral, in_alias)

@@ -187,6 +187,23 @@ FAMILIES = {
     ),
 }
 
+# Schedule-Free (issue 18): the recorded rate is the base's schedule (no warm-up here:
+# warmup_steps is a Python int, not a traced hyperparameter). No bound on |u|/eta is
+# documented: the update also moves y towards the average, by an amount that depends on
+# the whole past. Mechanic is not fuzzed here: its recorded rate is the base's rate
+# times its learned scale, not the schedule (tests/test_mechanic.py checks it).
+FAMILIES.update({
+    "schedule_free_sgd": Family(
+        lambda lr, hp, o: lrjax.schedule_free_sgd(lr, b1=hp["b1"], weight_decay=hp["wd"]),
+        {"b1": st.floats(0.05, 0.99), "wd": st.floats(0.0, 0.1)},
+    ),
+    "schedule_free_adamw": Family(
+        lambda lr, hp, o: lrjax.schedule_free_adamw(lr, b1=hp["b1"], b2=hp["b2"],
+                                                    eps=hp["eps"], weight_decay=hp["wd"]),
+        {"b1": st.floats(0.05, 0.99), "b2": b2s, "eps": eps, "wd": st.floats(0.0, 0.1)},
+    ),
+})
+
 
 def _problem(shapes, dtype, seeds) -> tuple:
     """Per lane: start, curvatures (1e-3 to 1e3), centre and gradient noise, in dtype.
@@ -323,7 +340,9 @@ def _make_test(name: str):
     @given(_example(name))
     def test(example):
         shapes, dtype, options, hp, lr0, decay, seeds = example
-        if name == "sgd" or (name == "rmsprop" and options["centered"]):
+        if name in ("sgd", "schedule_free_sgd") or (
+            name == "rmsprop" and options["centered"]
+        ):
             # Plain gradient descent on curvature up to 1e3 is stable only for
             # eta * L < 2 (1 + mu): scale the rate into that range. Centered RMSprop
             # has no bound either: its variance estimate can be ~0 (rho = 0 makes it

@@ -294,6 +294,35 @@ TABLE = {
 
 # Public functions with no hyperparameters to get wrong.
 NO_HYPERPARAMETERS = {"current_learning_rate", "plot_sweep"}
+
+# Learning-rate-free: Schedule-Free and Mechanic (issue 18).
+_BAD_BASE = [0.1, "sgd", None]
+_OPEN_UNIT = [0.0, 1.0, -0.5, NAN]
+TABLE.update({
+    "schedule_free": (
+        {"base": lrjax.sgd(0.1), "learning_rate": 0.1},
+        {"base": _BAD_BASE, "learning_rate": "rate", "b1": _OPEN_UNIT,
+         "weight_lr_power": "nonneg", "r": "nonneg"},
+    ),
+    "schedule_free_sgd": (
+        {},
+        {"learning_rate": "rate", "b1": _OPEN_UNIT, "weight_decay": "nonneg",
+         "warmup_steps": "count", "weight_lr_power": "nonneg", "r": "nonneg"},
+    ),
+    "schedule_free_adamw": (
+        {},
+        {"learning_rate": "rate", "b1": _OPEN_UNIT, "b2": "unit", "eps": "nonneg",
+         "weight_decay": "nonneg", "warmup_steps": "count", "weight_lr_power": "nonneg",
+         "r": "nonneg"},
+    ),
+    "mechanize": (
+        {"base": lrjax.sgd(0.1)},
+        {"base": _BAD_BASE, "weight_decay": "nonneg",
+         "betas": [[1.0], [0.9, -0.1], [], "0.9", [NAN]], "s_init": "nonneg",
+         "eps": "positive", "store_delta": "bool"},
+    ),
+})
+NO_HYPERPARAMETERS |= {"schedule_free_eval_params"}
 # Functions that run (train) rather than build: checked with invalid values only.
 RUNNERS = {"find_learning_rate", "sweep_learning_rates"}
 
