@@ -105,3 +105,20 @@ from ._sweep import sweep_learning_rates as sweep_learning_rates
 # --- performance (_grouped.py)
 from ._grouped import GroupedState as GroupedState
 from ._grouped import grouped as grouped
+
+# --- learning-rate-free: DoG, DoWG, COCOB, Polyak, MoMo (_dog.py, _cocob.py, _polyak.py,
+# _momo.py)
+from ._dog import DoGState as DoGState
+from ._dog import DoWGState as DoWGState
+from ._dog import LDoGState as LDoGState
+from ._dog import dog as dog
+from ._dog import dowg as dowg
+from ._dog import l_dog as l_dog
+from ._cocob import COCOBState as COCOBState
+from ._cocob import cocob as cocob
+from ._polyak import PolyakSGDState as PolyakSGDState
+from ._polyak import polyak_sgd as polyak_sgd
+from ._momo import MomoAdamState as MomoAdamState
+from ._momo import MomoState as MomoState
+from ._momo import momo as momo
+from ._momo import momo_adam as momo_adam

@@ -26,6 +26,8 @@ import jax.numpy as jnp
 import optax
 
 from ._adam import ScaleByAdamState, ScaleByAmsgradState, ScaleByNadamState
+from ._cocob import COCOBState
+from ._dog import LDoGState
 from ._adaptive import (
     ScaleByAdadeltaState,
     ScaleByAdagradNormState,
@@ -74,6 +76,21 @@ WRAPPERS: dict[type, str] = {
         "ApplyIfFiniteState", "MaskedState", "ConditionallyMaskState",
         "ConditionallyTransformState")},
     **{t: "inner_opt_state" for t in _optax_types("MultiStepsState")},
+}
+
+# States of methods with no single learning rate: refused with the reason.
+NO_RATE: dict[type, str] = {
+    COCOBState: (
+        "lrjax.cocob has no learning rate: each coordinate bets its own fraction "
+        "(L + R)/(L max(G + L, alpha L)) of its wealth, so no scalar step size exists. "
+        "Read the per-coordinate quantities from the COCOBState (max_grad, reward, "
+        "abs_grad_sum)"
+    ),
+    LDoGState: (
+        "lrjax.l_dog has one step size per leaf (layer-wise DoG), not one learning "
+        "rate: read the tree of per-leaf step sizes from the LDoGState's eta field, "
+        "or use lrjax.dog for a single step size"
+    ),
 }
 
 _INJECT = _optax_types("InjectHyperparamsState", "InjectStatefulHyperparamsState")
@@ -180,6 +197,8 @@ def _read(node: Any, where: str, neutral: tuple[type, ...], in_alias: bool) -> A
         return _Product()
     if kind in _SCHEDULE:
         raise _refuse_schedule(where)
+    if kind in NO_RATE:
+        raise ValueError(f"a {kind.__qualname__} at {where}: {NO_RATE[kind]}")
     if kind is optax.EmptyState:
         if in_alias:
             return _Product()
