@@ -98,6 +98,7 @@ def cocob(
         if params is None:
             raise ValueError("cocob needs params: call update(grads, state, params)")
         check_like(updates, params, dtypes=False)
+        check_like(updates, state.displacement)
 
         def leaf(g, x, L, theta, G, R, d):
             if wd:

@@ -114,16 +114,20 @@ def _dog(learning_rate, reps_rel, eps, weight_decay, init_eta, layerwise):
     def init_fn(params):
         reject_complex(params, name)
         dt = scalar_dtype(params)
-        zero = jnp.zeros([], dt)
-        per = jax.tree.map(lambda _: zero, params) if layerwise else zero
+        def per():  # distinct arrays, so that a donated step accepts the state
+            if layerwise:
+                return jax.tree.map(lambda _: jnp.zeros([], dt), params)
+            return jnp.zeros([], dt)
+
         return state_type(
-            jnp.zeros([], jnp.int32), per, per, per,
+            jnp.zeros([], jnp.int32), per(), per(), per(),
             jax.tree.map(jnp.zeros_like, params),
         )
 
     def update_fn(updates, state, params=None):
         _needs_params(params, name)
         check_like(updates, params, dtypes=False)
+        check_like(updates, state.displacement)
         grads = _decayed(updates, params, weight_decay)
         leaves = jax.tree.leaves(state.rbar)
         dt = leaves[0].dtype if leaves else scalar_dtype(params)
@@ -365,13 +369,14 @@ def dowg(
     def init_fn(params):
         reject_complex(params, "dowg")
         dt = scalar_dtype(params)
-        zero = jnp.zeros([], dt)
-        return DoWGState(jnp.zeros([], jnp.int32), jnp.asarray(r0, dt), zero, zero,
+        return DoWGState(jnp.zeros([], jnp.int32), jnp.asarray(r0, dt), jnp.zeros([], dt),
+                         jnp.zeros([], dt),
                          jax.tree.map(jnp.zeros_like, params))
 
     def update_fn(updates, state, params=None):
         _needs_params(params, "dowg")
         check_like(updates, params, dtypes=False)
+        check_like(updates, state.displacement)
         grads = _decayed(updates, params, wd)
         dt = state.rbar_sq.dtype
         gsq = tree_sum([_sq(g, dt) for g in jax.tree.leaves(grads)], dt)

@@ -155,16 +155,16 @@ def momo(
     def init_fn(params):
         reject_complex(params, "momo")
         dt = scalar_dtype(params)
-        zero = jnp.zeros([], dt)
-        return MomoState(jnp.zeros([], jnp.int32), zero,
-                         jax.tree.map(jnp.zeros_like, params), zero,
-                         jnp.asarray(lower_bound, dt), zero)
+        return MomoState(jnp.zeros([], jnp.int32), jnp.zeros([], dt),
+                         jax.tree.map(jnp.zeros_like, params), jnp.zeros([], dt),
+                         jnp.asarray(lower_bound, dt), jnp.zeros([], dt))
 
     def update_fn(updates, state, params=None, *, value, **extra_args):
         del extra_args
         if params is None:
             raise ValueError("momo needs params: call update(grads, state, params, value=)")
         check_like(updates, params, dtypes=False)
+        check_like(updates, state.grad_avg)
         dt = state.loss_avg.dtype
         loss = _loss(value, dt)
         gx = _dot(updates, params, dt)
@@ -273,10 +273,10 @@ def momo_adam(
     def init_fn(params):
         reject_complex(params, "momo_adam")
         dt = scalar_dtype(params)
-        zero = jnp.zeros([], dt)
         zeros = lambda: jax.tree.map(jnp.zeros_like, params)  # noqa: E731
-        return MomoAdamState(jnp.zeros([], jnp.int32), zero, zeros(), zeros(), zero,
-                             jnp.asarray(lower_bound, dt), zero)
+        return MomoAdamState(jnp.zeros([], jnp.int32), jnp.zeros([], dt), zeros(), zeros(),
+                             jnp.zeros([], dt), jnp.asarray(lower_bound, dt),
+                             jnp.zeros([], dt))
 
     def update_fn(updates, state, params=None, *, value, **extra_args):
         del extra_args
@@ -284,6 +284,7 @@ def momo_adam(
             raise ValueError(
                 "momo_adam needs params: call update(grads, state, params, value=)")
         check_like(updates, params, dtypes=False)
+        check_like(updates, state.grad_avg)
         dt = state.loss_avg.dtype
         loss = _loss(value, dt)
         k = safe_increment(state.count).astype(dt)
