@@ -38,7 +38,8 @@ class MomoState(NamedTuple):
 @records_learning_rate("step_size")
 class MomoAdamState(NamedTuple):
     """State of [`lrjax.momo_adam`][]: as [`lrjax.MomoState`][] with `grad_avg_sq`, the
-    average of $g^2$."""
+    average of $g^2$; `step_size` is $\\tau(1-\\beta_1^k)$, the rate of Adam's
+    bias-corrected direction."""
 
     count: jax.Array
     loss_avg: jax.Array
@@ -243,7 +244,10 @@ def momo_adam(
 
     Returns:
       An optax `GradientTransformationExtraArgs` with a [`lrjax.MomoAdamState`][];
-      [`lrjax.current_learning_rate`][] reports $\tau$.
+      [`lrjax.current_learning_rate`][] reports $\tau\rho$, the rate that multiplies
+      Adam's bias-corrected direction $\hat m/(\sqrt{\hat v} + \epsilon)$ (the
+      update is $-\tau\, d/D$, and $d/D = \rho\,\hat m/(\sqrt{\hat v}+\epsilon)$):
+      at most $\alpha$, and equal to it while the cap is active.
 
     Examples:
       >>> import jax, jax.numpy as jnp, optax, lrjax
@@ -318,7 +322,9 @@ def momo_adam(
             out = jax.tree.map(step, params, grad_avg, denom)
         else:
             out = jax.tree.map(lambda m, D: -(scalar_like(tau, m) * (m / D)), grad_avg, denom)
+        # Recorded: the rate of Adam's bias-corrected direction m_hat / (sqrt(v_hat) + eps),
+        # which tau d / D is: tau (1 - b1^k), at most the learning rate.
         return out, MomoAdamState(safe_increment(state.count), loss_avg, grad_avg, grad_sq,
-                                  gamma, lb, tau.astype(dt))
+                                  gamma, lb, (tau * bc1).astype(dt))
 
     return GradientTransformationExtraArgs(init_fn, update_fn)
