@@ -9,7 +9,7 @@ import jax.numpy as jnp
 
 from . import _validate
 from ._base import GradientTransformation
-from ._dog import reject_complex
+from ._dog import decay_active, reject_complex
 from ._tree import check_like, scalar_like
 
 
@@ -85,7 +85,7 @@ def cocob(
     _validate.positive("alpha", alpha)
     _validate.positive("eps", eps)
     _validate.nonnegative("weight_decay", weight_decay)
-    wd = float(weight_decay)
+    wd, decays = weight_decay, decay_active(weight_decay)
 
     def init_fn(params):
         reject_complex(params, "cocob")
@@ -101,7 +101,7 @@ def cocob(
         check_like(updates, state.displacement)
 
         def leaf(g, x, L, theta, G, R, d):
-            if wd:
+            if decays:
                 g = g + scalar_like(wd, g) * x
             L = jnp.maximum(L, jnp.abs(g))
             theta = theta - g

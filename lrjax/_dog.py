@@ -51,6 +51,11 @@ def tree_sum(leaves: Any, dtype: Any) -> jax.Array:
     return total
 
 
+def decay_active(weight_decay: Any) -> bool:
+    """Whether a weight decay can be non-zero (a traced one, from inject_hyperparams, can)."""
+    return _validate.is_traced(weight_decay) or float(weight_decay) != 0.0
+
+
 def _sq(x: jax.Array, dt: Any) -> jax.Array:
     return jnp.sum(jnp.square(x.astype(dt)))
 
@@ -61,7 +66,7 @@ def _needs_params(params: Any, method: str) -> None:
 
 
 def _decayed(updates: Any, params: Any, weight_decay: float) -> Any:
-    if weight_decay == 0.0:
+    if not decay_active(weight_decay):
         return updates
     return jax.tree.map(lambda g, x: g + scalar_like(weight_decay, g) * x, updates, params)
 
@@ -231,7 +236,7 @@ def dog(
       `dog-optimizer` (https://github.com/formll/dog), `dog/dog.py`.
     """
     _check_dog(learning_rate, reps_rel, eps, weight_decay, init_eta)
-    return _dog(learning_rate, reps_rel, eps, float(weight_decay), init_eta, False)
+    return _dog(learning_rate, reps_rel, eps, weight_decay, init_eta, False)
 
 
 def l_dog(
@@ -285,7 +290,7 @@ def l_dog(
       https://arxiv.org/abs/2302.12022; `dog-optimizer`, `dog/dog.py` (`LDoG`).
     """
     _check_dog(learning_rate, reps_rel, eps, weight_decay, init_eta)
-    return _dog(learning_rate, reps_rel, eps, float(weight_decay), init_eta, True)
+    return _dog(learning_rate, reps_rel, eps, weight_decay, init_eta, True)
 
 
 @records_learning_rate("eta")
@@ -364,7 +369,7 @@ def dowg(
         _validate.positive("init_estim_sq_dist", init_estim_sq_dist)
     _validate.nonnegative("weight_decay", weight_decay)
     r0 = eps if init_estim_sq_dist is None else init_estim_sq_dist
-    wd = float(weight_decay)
+    wd = weight_decay
 
     def init_fn(params):
         reject_complex(params, "dowg")

@@ -9,7 +9,7 @@ import jax.numpy as jnp
 
 from . import _validate
 from ._base import GradientTransformationExtraArgs, ScalarOrSchedule
-from ._dog import reject_complex, scalar_dtype, tree_sum
+from ._dog import decay_active, reject_complex, scalar_dtype, tree_sum
 from ._learning_rate import evaluate, records_learning_rate, safe_increment
 from ._tree import check_like, scalar_like
 
@@ -151,7 +151,7 @@ def momo(
     _check(learning_rate, weight_decay, lower_bound, use_fstar)
     _validate.decay_rate("beta", beta)
     _validate.boolean("bias_correction", bias_correction)
-    wd = float(weight_decay)
+    wd, decays = weight_decay, decay_active(weight_decay)
 
     def init_fn(params):
         reject_complex(params, "momo")
@@ -189,8 +189,8 @@ def momo(
         norm = _dot(grad_avg, grad_avg, dt)
         lr = evaluate(learning_rate, state.count).astype(dt)
         tau, lb = _tau(lr, wd, loss_avg, dot, gamma, norm, rho, state.lower_bound,
-                       lower_bound, use_fstar, wd > 0)
-        if wd > 0:
+                       lower_bound, use_fstar, decays)
+        if decays:
             div = 1 + lr * wd
             out = jax.tree.map(
                 lambda x, m: (x - scalar_like(tau, m) * m) / scalar_like(div, x) - x,
@@ -272,7 +272,7 @@ def momo_adam(
     _validate.decay_rate("b2", b2)
     _validate.nonnegative("eps", eps)
     _validate.boolean("divide", divide)
-    wd = float(weight_decay)
+    wd, decays = weight_decay, decay_active(weight_decay)
 
     def init_fn(params):
         reject_complex(params, "momo_adam")
@@ -312,13 +312,13 @@ def momo_adam(
                        lower_bound, use_fstar, True)
 
         def step(x, m, D):
-            y = x * scalar_like(1 - wd * lr, x) if (wd > 0 and not divide) else x
+            y = x * scalar_like(1 - wd * lr, x) if (decays and not divide) else x
             y = y - scalar_like(tau, m) * (m / D)
-            if wd > 0 and divide:
+            if decays and divide:
                 y = y / scalar_like(1 + wd * lr, x)
             return y - x
 
-        if wd > 0:
+        if decays:
             out = jax.tree.map(step, params, grad_avg, denom)
         else:
             out = jax.tree.map(lambda m, D: -(scalar_like(tau, m) * (m / D)), grad_avg, denom)

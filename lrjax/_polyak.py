@@ -116,7 +116,7 @@ def polyak_sgd(
     if g is not None and g < 1:
         raise ValueError(f"gamma must be >= 1, got {gamma!r}")
     n = _validate.positive_int("n_batches_per_epoch", n_batches_per_epoch)
-    coeff = float(gamma) ** (1.0 / n)
+    coeff = gamma ** (1.0 / n)
 
     def init_fn(params):
         reject_complex(params, "polyak_sgd")
