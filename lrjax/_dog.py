@@ -119,13 +119,23 @@ def _dog(learning_rate, reps_rel, eps, weight_decay, init_eta, layerwise):
     def init_fn(params):
         reject_complex(params, name)
         dt = scalar_dtype(params)
+
         def per():  # distinct arrays, so that a donated step accepts the state
             if layerwise:
                 return jax.tree.map(lambda _: jnp.zeros([], dt), params)
             return jnp.zeros([], dt)
 
+        # The first distance r_eps (1 + |x0|), from the params given to init (the
+        # reference takes |x0| at its first step, from the same params).
+        def first_distance(leaves):
+            return reps * (1 + jnp.sqrt(tree_sum([_sq(x, dt) for x in leaves], dt)))
+
+        if layerwise:
+            rbar = jax.tree.map(lambda x: first_distance([x]), params)
+        else:
+            rbar = first_distance(jax.tree.leaves(params))
         return state_type(
-            jnp.zeros([], jnp.int32), per(), per(), per(),
+            jnp.zeros([], jnp.int32), rbar, per(), per(),
             jax.tree.map(jnp.zeros_like, params),
         )
 
@@ -139,11 +149,10 @@ def _dog(learning_rate, reps_rel, eps, weight_decay, init_eta, layerwise):
         first = state.count == 0
         lr = evaluate(learning_rate, state.count).astype(dt)
 
-        def rule(rbar, sum_sq, x_leaves, d_leaves, g_leaves):
+        def rule(rbar, sum_sq, d_leaves, g_leaves):
             gsq = tree_sum([_sq(g, dt) for g in g_leaves], dt)
-            xnorm = jnp.sqrt(tree_sum([_sq(x, dt) for x in x_leaves], dt))
             dnorm = jnp.sqrt(tree_sum([_sq(d, dt) for d in d_leaves], dt))
-            rbar = jnp.where(first, reps * (1 + xnorm), jnp.maximum(rbar, dnorm))
+            rbar = jnp.maximum(rbar, dnorm)  # the displacement is 0 at the first step
             sum_sq = jnp.where(first, gsq + eps, sum_sq + gsq)
             safe = jnp.where(sum_sq > 0, sum_sq, 1)
             eta = jnp.where(sum_sq > 0, lr * rbar / jnp.sqrt(safe), 0)
@@ -154,8 +163,8 @@ def _dog(learning_rate, reps_rel, eps, weight_decay, init_eta, layerwise):
         if layerwise:
             treedef = jax.tree.structure(params)
             out = jax.tree.map(
-                lambda r, s, x, d, g: rule(r, s, [x], [d], [g]),
-                state.rbar, state.sum_sq, params, state.displacement, grads,
+                lambda r, s, d, g: rule(r, s, [d], [g]),
+                state.rbar, state.sum_sq, state.displacement, grads,
             )
             rbar, sum_sq, eta = (
                 jax.tree.unflatten(treedef, [o[i] for o in treedef.flatten_up_to(out)])
@@ -165,8 +174,8 @@ def _dog(learning_rate, reps_rel, eps, weight_decay, init_eta, layerwise):
                 lambda e, g: -(scalar_like(e, g) * g), eta, grads)
         else:
             rbar, sum_sq, eta = rule(
-                state.rbar, state.sum_sq, jax.tree.leaves(params),
-                jax.tree.leaves(state.displacement), jax.tree.leaves(grads))
+                state.rbar, state.sum_sq, jax.tree.leaves(state.displacement),
+                jax.tree.leaves(grads))
             steps = jax.tree.map(lambda g: -(scalar_like(eta, g) * g), grads)
         displacement = jax.tree.map(lambda d, u: d + u, state.displacement, steps)
         return steps, state_type(
@@ -198,7 +207,8 @@ def dog(
     `dog-optimizer`. The displacement $x_n - x_0$ is accumulated from the updates and
     kept as the state in place of $x_0$ (the same memory): in float32 the distance stays
     accurate while the parameters have barely moved. A learning rate of 0 takes a zero
-    step. `update` needs `params`.
+    step. `update` needs `params`, and `init` the actual parameters (it takes
+    $\lVert x_0\rVert$ from them), as in optax.
 
     The authors recommend iterate averaging on top of DoG for the best results.
 
