@@ -134,7 +134,7 @@ def polyak_sgd(
         sq = tree_sum([jnp.sum(jnp.square(u.astype(dt))) for u in jax.tree.leaves(updates)],
                       dt)
         norm = jnp.sqrt(sq)
-        denom = c * norm**2 + eps  # the reference squares the norm it took the root of
+        denom = c * sq + eps
         if variant == "smooth_iter":
             step = jnp.minimum(coeff * state.step_size, loss / denom)
         else:
