@@ -14,8 +14,8 @@ METHODS = {
     "dog": (lambda: lrjax.dog(), lambda: optax.contrib.dog()),
     "l_dog": (
         lambda: lrjax.l_dog(),
-        # optax's layer-wise DoG returns +eta g: the sign flipped to a descent step.
-        lambda: optax.chain(optax.scale_by_distance_over_gradients(), optax.scale(-1.0)),
+        # optax's layer-wise DoG returns +eta g by default: global_scale=-1 descends.
+        lambda: optax.scale_by_distance_over_gradients(global_scale=-1.0),
     ),
     "dowg": (lambda: lrjax.dowg(), lambda: optax.contrib.dowg()),
     "cocob": (lambda: lrjax.cocob(), lambda: optax.contrib.cocob()),

@@ -268,10 +268,11 @@ def l_dog(
     one step size per leaf, so [`lrjax.current_learning_rate`][] refuses it: read
     `state.eta`, a tree of scalars.
 
-    optax's `scale_by_distance_over_gradients` is layer-wise DoG too, but it returns
-    $+\eta g$ (chain `optax.scale(-1)`), keeps $x_0$ in float32 by default and starts
-    from `reps_rel` without the $1 + \lVert x_0\rVert$ factor's per-layer norm in
-    float64; it is not reproduced exactly.
+    optax's `scale_by_distance_over_gradients` is layer-wise DoG too, but by default it
+    returns $+\eta g$ (`global_scale=1`) and keeps $x_0$ in float32 (`param_dtype`):
+    1.7e-3 from `LDoG` in float64. `optax.scale_by_distance_over_gradients(reps_rel,
+    eps, param_dtype=<the params' dtype>, global_scale=-1.0)` is `lrjax.l_dog(reps_rel=
+    reps_rel, eps=eps)` (a test checks it).
 
     Args:
       learning_rate: $c$, a number $\ge 0$ or a schedule.
