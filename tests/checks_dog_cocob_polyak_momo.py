@@ -109,3 +109,14 @@ def check_bfloat16(make, loss: bool) -> None:
     for leaf in jax.tree.leaves((p, us)):
         assert leaf.dtype == jnp.bfloat16
         assert bool(jnp.all(jnp.isfinite(leaf.astype(jnp.float32))))
+
+
+def check_state_no_larger(mine, theirs, extra_scalars: int = 4) -> None:
+    """The state holds no more numbers than optax.contrib's plus a few scalars."""
+    p = _tree()
+
+    def size(tx):
+        return sum(int(np.size(x)) for x in jax.tree.leaves(tx.init(p)))
+
+    n_leaves = len(jax.tree.leaves(p))
+    assert size(mine) <= size(theirs) + extra_scalars * n_leaves, (size(mine), size(theirs))

@@ -67,3 +67,7 @@ def test_zero_gradients_stay_finite():
         u, state = tx.update(jnp.zeros(3), state, p)
         assert not bool(jnp.any(u))
     assert all(bool(jnp.all(jnp.isfinite(x))) for x in state)
+
+
+def test_state_no_larger_than_optax():
+    C.check_state_no_larger(lrjax.cocob(), optax.contrib.cocob(), 0)

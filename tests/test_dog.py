@@ -148,3 +148,10 @@ def test_counter_saturates_and_step_does_not_recompile():
         _, state = step(jnp.ones(2), state, p)
     assert int(state.count) == jnp.iinfo(jnp.int32).max
     assert step._cache_size() == 1
+
+
+def test_state_no_larger_than_optax():
+    C.check_state_no_larger(lrjax.dog(), optax.contrib.dog(), 1)
+    # L-DoG: one more scalar per leaf (its step size, for reading) and the count.
+    C.check_state_no_larger(lrjax.l_dog(), optax.scale_by_distance_over_gradients(), 2)
+    C.check_state_no_larger(lrjax.dowg(), optax.contrib.dowg(), 1)

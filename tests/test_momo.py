@@ -116,3 +116,8 @@ def test_zero_gradients_take_a_zero_step():
             u, state = tx.update(jnp.zeros(2), state, p, value=jnp.asarray(1.0))
             assert not bool(jnp.any(u))
         assert all(bool(jnp.all(jnp.isfinite(x))) for x in state if hasattr(x, "dtype"))
+
+
+def test_state_no_larger_than_optax():
+    C.check_state_no_larger(lrjax.momo(), optax.contrib.momo(), 1)
+    C.check_state_no_larger(lrjax.momo_adam(), optax.contrib.momo_adam(), 1)

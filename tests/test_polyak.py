@@ -141,3 +141,8 @@ def test_needs_a_scalar_value_and_compiles_once():
     for _ in range(3):
         _, state = step(jnp.ones(2), state, p, value=jnp.asarray(1.0))
     assert step._cache_size() == 1
+
+
+def test_state_is_two_scalars():
+    state = lrjax.polyak_sgd().init({"a": jnp.ones((3, 4)), "b": jnp.ones(5)})
+    assert sum(int(np.size(x)) for x in jax.tree.leaves(state)) == 2
