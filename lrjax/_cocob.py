@@ -89,7 +89,7 @@ def cocob(
 
     def init_fn(params):
         reject_complex(params, "cocob")
-        zeros = lambda: jax.tree.map(jnp.zeros_like, params)  # noqa: E731
+        zeros = lambda: jax.tree.map(jnp.zeros_like, params)
         return COCOBState(
             jax.tree.map(lambda x: jnp.full_like(x, eps), params),
             zeros(), zeros(), zeros(), zeros())

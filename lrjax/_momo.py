@@ -289,7 +289,7 @@ def momo_adam(
     def init_fn(params):
         reject_complex(params, "momo_adam")
         dt = scalar_dtype(params)
-        zeros = lambda: jax.tree.map(jnp.zeros_like, params)  # noqa: E731
+        zeros = lambda: jax.tree.map(jnp.zeros_like, params)
         return MomoAdamState(jnp.zeros([], jnp.int32), jnp.zeros([], dt), zeros(), zeros(),
                              jnp.zeros([], dt), jnp.asarray(lower_bound, dt),
                              jnp.zeros([], dt))

@@ -26,14 +26,14 @@ import jax.numpy as jnp
 import optax
 
 from ._adam import ScaleByAdamState, ScaleByAmsgradState, ScaleByNadamState
-from ._cocob import COCOBState
-from ._dog import LDoGState
 from ._adaptive import (
     ScaleByAdadeltaState,
     ScaleByAdagradNormState,
     ScaleByAdagradState,
     ScaleByRmspropState,
 )
+from ._cocob import COCOBState
+from ._dog import LDoGState
 from ._grouped import GroupedState
 from ._guard import SkipNonfiniteState
 from ._hypergradient import ScaleByHypergradientState

@@ -16,15 +16,15 @@ import sys
 _ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(_ROOT), str(_ROOT / "tests")]  # this checkout's lrjax and references
 
-import jax  # noqa: E402
+import jax
 
 jax.config.update("jax_enable_x64", True)
 
-import numpy as np  # noqa: E402
-import optax  # noqa: E402
+import numpy as np
+import optax
+import references_dog_cocob_polyak_momo as R
 
-import lrjax  # noqa: E402
-import references_dog_cocob_polyak_momo as R  # noqa: E402
+import lrjax
 
 
 class _Sps:
@@ -50,12 +50,13 @@ def parity() -> dict[str, float]:
             lrs = R.warmup(1.0) if warm else None
             lr = lrs if warm else 1.0
             for name, torch_cls, mine in (("dog", DoG, lrjax.dog), ("l_dog", LDoG, lrjax.l_dog)):
-                ref = R.run_torch(lambda p: torch_cls(p, weight_decay=wd), x0, lg, lrs=lrs)
+                ref = R.run_torch(lambda p, c=torch_cls, w=wd: c(p, weight_decay=w), x0, lg,
+                                  lrs=lrs)
                 record(name, R.run_jax(mine(lr, weight_decay=wd), x0, lg)[0], ref)
             ref = R.run_numpy(R.DoWG(None, weight_decay=wd), x0, lg, lrs=lrs)
             record("dowg", R.run_jax(lrjax.dowg(lr, weight_decay=wd), x0, lg)[0], ref)
             if not warm:
-                ref = R.run_torch(lambda p: COCOB(p, weight_decay=wd), x0, lg)
+                ref = R.run_torch(lambda p, w=wd: COCOB(p, weight_decay=w), x0, lg)
                 record("cocob", R.run_jax(lrjax.cocob(weight_decay=wd), x0, lg)[0], ref)
             ref = R.run_numpy(R.Momo(weight_decay=wd), x0, lg, lrs=lrs, loss=True)
             record("momo", R.run_jax(lrjax.momo(lr, weight_decay=wd), x0, lg,

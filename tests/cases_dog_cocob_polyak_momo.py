@@ -8,8 +8,9 @@ and the options that add state (``use_fstar``) are switched on.
 
 from __future__ import annotations
 
-import lrjax
 from conformance import Case
+
+import lrjax
 
 CASES = [
     Case("dog_weight_decay", lambda lr: lrjax.dog(lr, weight_decay=1e-2), ("dog",),

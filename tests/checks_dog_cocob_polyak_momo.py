@@ -12,7 +12,6 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
-
 import references_dog_cocob_polyak_momo as R
 
 
@@ -57,7 +56,7 @@ def run_steps(tx, steps: int, loss: bool, p=None, state=None):
 
 def check_warmup_from_zero(make_lr, loss: bool, zero_first: bool = True) -> None:
     """A warm-up from 0: finite at every step, and the first step is zero."""
-    sched = lambda n: 0.1 * jnp.minimum(1.0, jnp.asarray(n, jnp.float32) / 5)  # noqa: E731
+    sched = lambda n: 0.1 * jnp.minimum(1.0, jnp.asarray(n, jnp.float32) / 5)
     _, state, us = run_steps(make_lr(sched), 20, loss)
     for leaf in jax.tree.leaves((us, state)):
         assert bool(jnp.all(jnp.isfinite(leaf))), leaf
@@ -105,7 +104,7 @@ def check_complex_refused(make) -> None:
 def check_bfloat16(make, loss: bool) -> None:
     """bfloat16 params keep their dtype and stay finite."""
     p = _tree(jnp.bfloat16)
-    p, state, us = run_steps(make(), 10, loss, p)
+    p, _, us = run_steps(make(), 10, loss, p)
     for leaf in jax.tree.leaves((p, us)):
         assert leaf.dtype == jnp.bfloat16
         assert bool(jnp.all(jnp.isfinite(leaf.astype(jnp.float32))))

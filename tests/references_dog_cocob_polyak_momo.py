@@ -261,7 +261,7 @@ def run_torch(make, x0, loss_grad, steps=100, lrs=None):
     opt = make(ps)
     traj = []
     for n in range(steps):
-        f, g = loss_grad([p.detach().numpy() for p in ps])
+        _, g = loss_grad([p.detach().numpy() for p in ps])
         for p, gi in zip(ps, g):
             p.grad = torch.from_numpy(np.array(gi))
         if lrs is not None:

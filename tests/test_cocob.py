@@ -9,13 +9,13 @@ any factor gives the same trajectory (its scale invariance), checked below.
 
 from __future__ import annotations
 
+import checks_dog_cocob_polyak_momo as C
 import jax.numpy as jnp
 import optax
 import pytest
-
-import checks_dog_cocob_polyak_momo as C
-import lrjax
 import references_dog_cocob_polyak_momo as R
+
+import lrjax
 
 
 @pytest.mark.x64

@@ -13,15 +13,15 @@ DoWG against the float64 NumPy transcription of rka97/dowg@e4dbe02 (1e-11; measu
 
 from __future__ import annotations
 
+import checks_dog_cocob_polyak_momo as C
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
-
-import checks_dog_cocob_polyak_momo as C
-import lrjax
 import references_dog_cocob_polyak_momo as R
+
+import lrjax
 
 CASES = [(wd, warm) for wd in (0.0, 1e-2) for warm in (False, True)]
 

@@ -10,14 +10,14 @@ options (``bias_correction``, ``use_fstar``, ``divide=False``).
 
 from __future__ import annotations
 
+import checks_dog_cocob_polyak_momo as C
 import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
-
-import checks_dog_cocob_polyak_momo as C
-import lrjax
 import references_dog_cocob_polyak_momo as R
+
+import lrjax
 
 CASES = [(wd, warm) for wd in (0.0, 1e-2) for warm in (False, True)]
 

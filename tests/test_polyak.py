@@ -9,15 +9,15 @@ cap and with a cap that warms up from 0. SPS has no weight decay.
 
 from __future__ import annotations
 
+import checks_dog_cocob_polyak_momo as C
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
-
-import checks_dog_cocob_polyak_momo as C
-import lrjax
 import references_dog_cocob_polyak_momo as R
+
+import lrjax
 
 
 class _Sps:
@@ -50,7 +50,7 @@ def test_matches_transcription(variant, flag, cap, warm):
 @pytest.mark.x64
 def test_smooth_iter_options_and_f_min_match():
     x0, lg = R.problem()
-    kw = dict(n_batches_per_epoch=10, init_step_size=0.01, gamma=3.0, c=0.3)
+    kw = {"n_batches_per_epoch": 10, "init_step_size": 0.01, "gamma": 3.0, "c": 0.3}
     ref = R.run_numpy(_Sps(adapt_flag="smooth_iter", **kw), x0, lg, loss=True)
     got, _ = R.run_jax(lrjax.polyak_sgd(**kw), x0, lg, loss=True)
     assert R.relative_distance(got, ref) < 1e-13
@@ -81,7 +81,7 @@ def test_optax_polyak_sgd_is_reproduced(m, s, steps, standard_promotion):
 @pytest.mark.parametrize("variant", ["smooth_iter", "sps_plus"])
 def test_float32_stays_close_to_float64(variant):
     # Measured: smooth 2.4e-7, SPS_max 1.3e-6 (optax.contrib's SPS+ 1.0e-7).
-    make = lambda: lrjax.polyak_sgd(1.0, variant=variant)  # noqa: E731
+    make = lambda: lrjax.polyak_sgd(1.0, variant=variant)
     assert C.float32_error(make, True) < 1e-4
 
 
@@ -91,7 +91,7 @@ def test_warmup_from_zero_is_finite(variant):
 
 
 def test_checkpoint_multisteps_bfloat16_complex():
-    make = lambda: lrjax.polyak_sgd(1.0, variant="sps_max")  # noqa: E731
+    make = lambda: lrjax.polyak_sgd(1.0, variant="sps_max")
     C.check_checkpoint_resume(make, True)
     C.check_multisteps_dtypes(make, True)
     C.check_bfloat16(make, True)
