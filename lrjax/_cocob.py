@@ -107,8 +107,9 @@ def cocob(
             theta = theta - g
             G = G + jnp.abs(g)
             R = jnp.maximum(R - g * d, 0)
-            den = jnp.maximum(G + L, scalar_like(alpha, L) * L) * L
-            new = (R + L) * theta / den
+            # theta (L + R) / (L max(G + L, alpha L)) as (theta / L) ((L + R) / max(...)):
+            # the reference's order overflows in float32 for gradients of 1e30.
+            new = (theta / L) * ((R + L) / jnp.maximum(G + L, scalar_like(alpha, L) * L))
             return new - d, L, theta, G, R, new
 
         out = jax.tree.map(leaf, updates, params, *state)

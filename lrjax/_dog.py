@@ -158,6 +158,9 @@ def _dog(learning_rate, reps_rel, eps, weight_decay, init_eta, layerwise):
             eta = jnp.where(sum_sq > 0, lr * rbar / jnp.sqrt(safe), 0)
             if init_eta is not None:
                 eta = jnp.where(first, jnp.asarray(init_eta, dt), eta)
+            # Norms that overflow (gradients of 1e30 in float32) make inf / inf: a zero
+            # step then, not a NaN.
+            eta = jnp.where(jnp.isfinite(eta), eta, 0)
             return rbar, sum_sq, eta.astype(dt)
 
         if layerwise:
