@@ -3,7 +3,7 @@
 Parity: float64, 100 steps of the least-squares problem of
 ``references_dog_cocob_polyak_momo.problem`` (tensors of shapes 4x3, 3 and 2x5), with
 and without weight decay, relative tolerance 1e-13 on the whole trajectory (measured
-1.3e-15). COCOB has no learning rate, so there is no warm-up case; a gradient scaled by
+1.2e-15). COCOB has no learning rate, so there is no warm-up case; a gradient scaled by
 any factor gives the same trajectory (its scale invariance), checked below.
 """
 
@@ -42,7 +42,7 @@ def test_optax_contrib_is_reproduced_at_every_learning_rate(wd, standard_promoti
 
 @pytest.mark.x64
 def test_float32_stays_close_to_float64():
-    # Measured 4.6e-7 (optax.contrib: 4.5e-7).
+    # Measured 5.2e-7 (optax.contrib: 4.5e-7).
     assert C.float32_error(lrjax.cocob, False) < 1e-4
 
 
