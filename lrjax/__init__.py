@@ -142,3 +142,20 @@ from ._schedule_free import schedule_free as schedule_free
 from ._schedule_free import schedule_free_adamw as schedule_free_adamw
 from ._schedule_free import schedule_free_eval_params as schedule_free_eval_params
 from ._schedule_free import schedule_free_sgd as schedule_free_sgd
+
+# --- learning-rate-free: DoG, DoWG, COCOB, Polyak, MoMo (_dog.py, _cocob.py, _polyak.py,
+# _momo.py)
+from ._dog import DoGState as DoGState
+from ._dog import DoWGState as DoWGState
+from ._dog import LDoGState as LDoGState
+from ._dog import dog as dog
+from ._dog import dowg as dowg
+from ._dog import l_dog as l_dog
+from ._cocob import COCOBState as COCOBState
+from ._cocob import cocob as cocob
+from ._polyak import PolyakSGDState as PolyakSGDState
+from ._polyak import polyak_sgd as polyak_sgd
+from ._momo import MomoAdamState as MomoAdamState
+from ._momo import MomoState as MomoState
+from ._momo import momo as momo
+from ._momo import momo_adam as momo_adam

@@ -33,6 +33,8 @@ from ._adaptive import (
     ScaleByAdagradState,
     ScaleByRmspropState,
 )
+from ._cocob import COCOBState
+from ._dog import LDoGState
 from ._grouped import GroupedState
 from ._guard import SkipNonfiniteState
 from ._hypergradient import ScaleByHypergradientState
@@ -86,6 +88,21 @@ WRAPPERS: dict[type, str] = {
 # Mechanic applies the base's last update times max(sum(s), 0).
 SCALED_WRAPPERS: dict[type, tuple[str, str]] = {
     MechanizeState: ("scale", "base_state"),
+}
+
+# States of methods with no single learning rate: refused with the reason.
+NO_RATE: dict[type, str] = {
+    COCOBState: (
+        "lrjax.cocob has no learning rate: each coordinate bets its own fraction "
+        "(L + R)/(L max(G + L, alpha L)) of its wealth, so no scalar step size exists. "
+        "Read the per-coordinate quantities from the COCOBState (max_grad, reward, "
+        "abs_grad_sum)"
+    ),
+    LDoGState: (
+        "lrjax.l_dog has one step size per leaf (layer-wise DoG), not one learning "
+        "rate: read the tree of per-leaf step sizes from the LDoGState's eta field, "
+        "or use lrjax.dog for a single step size"
+    ),
 }
 
 _INJECT = _optax_types("InjectHyperparamsState", "InjectStatefulHyperparamsState")
@@ -197,6 +214,8 @@ def _read(node: Any, where: str, neutral: tuple[type, ...], in_alias: bool) -> A
         return _Product()
     if kind in _SCHEDULE:
         raise _refuse_schedule(where)
+    if kind in NO_RATE:
+        raise ValueError(f"a {kind.__qualname__} at {where}: {NO_RATE[kind]}")
     if kind is optax.EmptyState:
         if in_alias:
             return _Product()

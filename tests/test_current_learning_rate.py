@@ -205,6 +205,22 @@ REFUSED: dict[str, tuple[Callable[[], Any], str]] = {
     ),
 }
 
+# Learning-rate-free methods: the step size they chose is the rate reported.
+ROWS.update({
+    "dog (its eta)": Row(lambda: lrjax.dog(SCHED), None),
+    "dowg (its eta)": Row(lambda: lrjax.dowg(0.5), None),
+    "polyak_sgd sps_max schedule": Row(
+        lambda: lrjax.polyak_sgd(SCHED, variant="sps_max"), None, value=True),
+    "polyak_sgd smooth": Row(lambda: lrjax.polyak_sgd(), None, value=True),
+    "momo schedule (its tau)": Row(lambda: lrjax.momo(SCHED), None, value=True),
+    "momo_adam (tau rho, of Adam's direction)": Row(
+        lambda: lrjax.momo_adam(ADAM_SCHED), lambda: lrjax.scale_by_adam(), value=True),
+})
+REFUSED.update({
+    "cocob (no learning rate)": (lambda: lrjax.cocob(), r"COCOBState at state: .*no "),
+    "l_dog (a rate per leaf)": (lambda: lrjax.l_dog(), r"LDoGState at state: .*per leaf"),
+})
+
 
 def _grads(k: int, nan_at: int | None) -> dict:
     g = jax.tree.map(jnp.ones_like, P)

@@ -290,6 +290,24 @@ TABLE = {
     **{name: ({}, {"learning_rate": "rate", "momentum": "unit", "weight_decay": "nonneg",
                   "eps": "positive", "d0": "positive", "growth_rate": [0.0, -1.0, NAN, "2", None]})
        for name in ("dadapt_adagrad", "scale_by_dadapt_adagrad")},
+    # Learning-rate-free: DoG, DoWG, COCOB, Polyak, MoMo.
+    "dog": ({}, {"learning_rate": "rate", "reps_rel": "positive", "eps": "nonneg",
+                 "weight_decay": "nonneg", "init_eta": [0.0, -1.0, NAN, INF]}),
+    "l_dog": ({}, {"learning_rate": "rate", "reps_rel": "positive", "eps": "nonneg",
+                   "weight_decay": "nonneg", "init_eta": [0.0, -1.0, NAN, INF]}),
+    "dowg": ({}, {"learning_rate": "rate", "eps": "positive",
+                  "init_estim_sq_dist": [0.0, -1.0, NAN, INF], "weight_decay": "nonneg"}),
+    "cocob": ({}, {"alpha": "positive", "eps": "positive", "weight_decay": "nonneg"}),
+    "polyak_sgd": ({}, {"max_learning_rate": [-0.1, NAN, INF, "0.1"],
+                        "variant": ["sps", 3], "c": "positive", "f_min": [NAN, INF, "0"],
+                        "eps": "nonneg", "init_step_size": "nonneg",
+                        "gamma": [0.5, NAN, INF], "n_batches_per_epoch": "period"}),
+    "momo": ({}, {"learning_rate": "rate", "beta": "unit", "weight_decay": "nonneg",
+                  "lower_bound": [NAN, INF, "0"], "bias_correction": "bool",
+                  "use_fstar": "bool"}),
+    "momo_adam": ({}, {"learning_rate": "rate", "b1": "unit", "b2": "unit", "eps": "nonneg",
+                       "weight_decay": "nonneg", "lower_bound": [NAN, INF, "0"],
+                       "divide": "bool", "use_fstar": "bool"}),
 }
 
 # Public functions with no hyperparameters to get wrong.
