@@ -1,7 +1,7 @@
 """lrjax: the learning rate, in JAX.
 
-Schedules are pure functions ``step -> learning rate``; optimizers are optax
-``GradientTransformation`` objects that record the learning rate they apply.
+Schedules are pure functions `step -> learning rate`; optimizers are optax
+`GradientTransformation` objects that record the learning rate they apply.
 Every public name is re-exported here explicitly; the private modules are not API.
 """
 

@@ -1,9 +1,9 @@
 """The Adam family: Adam (and Keras's epsilon-hat form), AMSGrad, NAdam, AdaMax.
 
-Each ``scale_by_*`` returns a direction with the sign of the gradient; the optimizers in
-``_aliases.py`` chain it with :func:`scale_by_learning_rate`. Moments keep the
-parameters' dtype (the first moment may use ``mu_dtype``); bias corrections are
-computed in float32 or wider and cast, because ``1 - 0.999**n`` rounds to 0 in
+Each `scale_by_*` returns a direction with the sign of the gradient; the optimizers in
+`_aliases.py` chain it with [`lrjax.scale_by_learning_rate`][]. Moments keep the
+parameters' dtype (the first moment may use `mu_dtype`); bias corrections are
+computed in float32 or wider and cast, because `1 - 0.999**n` rounds to 0 in
 bfloat16.
 """
 
@@ -22,7 +22,7 @@ from ._tree import check_like
 
 
 class ScaleByAdamState(NamedTuple):
-    """State of :func:`scale_by_adam` and :func:`scale_by_adamax` (optax's fields)."""
+    """State of [`lrjax.scale_by_adam`][] and [`lrjax.scale_by_adamax`][] (optax's fields)."""
 
     count: jax.Array
     mu: Any
@@ -30,7 +30,7 @@ class ScaleByAdamState(NamedTuple):
 
 
 class ScaleByAmsgradState(NamedTuple):
-    """State of :func:`scale_by_amsgrad`: Adam's, plus the running maximum ``nu_max``."""
+    """State of [`lrjax.scale_by_amsgrad`][]: Adam's, plus the running maximum `nu_max`."""
 
     count: jax.Array
     mu: Any
@@ -39,7 +39,7 @@ class ScaleByAmsgradState(NamedTuple):
 
 
 class ScaleByNadamState(NamedTuple):
-    """State of :func:`scale_by_nadam`: Adam's, plus ``mu_product`` = ∏ μ_k so far."""
+    """State of [`lrjax.scale_by_nadam`][]: Adam's, plus `mu_product` = ∏ μ_k so far."""
 
     count: jax.Array
     mu: Any
@@ -95,7 +95,7 @@ def _divide(t: jax.Array, bc: jax.Array) -> jax.Array:
 
 
 def _eps_hat(eps: Any, b2: Any, count: jax.Array, epsilon_hat: bool) -> jax.Array:
-    """``eps``, or Keras's ε̂ = ε/√(1−β2ⁿ) in terms of the bias-corrected moments."""
+    """`eps`, or Keras's ε̂ = ε/√(1−β2ⁿ) in terms of the bias-corrected moments."""
     eps = jnp.asarray(eps, lr_dtype())
     if not epsilon_hat:
         return eps
@@ -114,35 +114,37 @@ def scale_by_adam(
 ) -> GradientTransformation:
     r"""Adam's direction: bias-corrected first moment over the root of the second.
 
-    .. math::
+    $$
+    \begin{aligned}
+    m_n &= \beta_1 m_{n-1} + (1-\beta_1) g_n, \quad
+    v_n = \beta_2 v_{n-1} + (1-\beta_2) g_n^2, \quad t = n + 1 \\
+    \hat m_n &= \frac{m_n}{1-\beta_1^t}, \quad \hat v_n = \frac{v_n}{1-\beta_2^t},
+    \qquad d_n = \frac{\hat m_n}{\sqrt{\hat v_n + \bar\epsilon} + \epsilon_n}
+    \end{aligned}
+    $$
 
-        m_n &= \beta_1 m_{n-1} + (1-\beta_1) g_n, \quad
-        v_n = \beta_2 v_{n-1} + (1-\beta_2) g_n^2, \quad t = n + 1 \\
-        \hat m_n &= \frac{m_n}{1-\beta_1^t}, \quad \hat v_n = \frac{v_n}{1-\beta_2^t},
-        \qquad d_n = \frac{\hat m_n}{\sqrt{\hat v_n + \bar\epsilon} + \epsilon_n}
-
-    with :math:`\epsilon_n = \epsilon` (Algorithm 1 of the paper; optax, PyTorch), or
-    with ``epsilon_hat`` :math:`\epsilon_n = \hat\epsilon/\sqrt{1-\beta_2^t}`, which is
+    with $\epsilon_n = \epsilon$ (Algorithm 1 of the paper; optax, PyTorch), or
+    with `epsilon_hat` $\epsilon_n = \hat\epsilon/\sqrt{1-\beta_2^t}$, which is
     the "ε-hat" form of Keras and TensorFlow,
-    :math:`\eta\sqrt{1-\beta_2^t}/(1-\beta_1^t)\cdot m_n/(\sqrt{v_n}+\hat\epsilon)`
-    (the formula just before §2.1 of the paper). ``nesterov`` replaces
-    :math:`\hat m_n` by
-    :math:`\beta_1 m_n/(1-\beta_1^{t+1}) + (1-\beta_1) g_n/(1-\beta_1^t)`, optax's
-    NAdam; :func:`scale_by_nadam` also has PyTorch's and Keras's momentum schedules.
+    $\eta\sqrt{1-\beta_2^t}/(1-\beta_1^t)\cdot m_n/(\sqrt{v_n}+\hat\epsilon)$
+    (the formula just before §2.1 of the paper). `nesterov` replaces
+    $\hat m_n$ by
+    $\beta_1 m_n/(1-\beta_1^{t+1}) + (1-\beta_1) g_n/(1-\beta_1^t)$, optax's
+    NAdam; [`lrjax.scale_by_nadam`][] also has PyTorch's and Keras's momentum schedules.
 
     Args:
-      b1: :math:`\beta_1 \in [0, 1)`, or a schedule of it (one-cycle momentum).
-      b2: :math:`\beta_2 \in [0, 1)`.
-      eps: :math:`\epsilon \ge 0`, outside the root.
-      eps_root: :math:`\bar\epsilon \ge 0`, inside the root (for meta-gradients).
-      mu_dtype: dtype of the first moment; ``None`` keeps each parameter's dtype.
-      nesterov: Dozat's Nesterov form, as optax's ``nesterov=True``.
-      epsilon_hat: scale ``eps`` by :math:`1/\sqrt{1-\beta_2^t}` (Keras ``Adam``).
+      b1: $\beta_1 \in [0, 1)$, or a schedule of it (one-cycle momentum).
+      b2: $\beta_2 \in [0, 1)$.
+      eps: $\epsilon \ge 0$, outside the root.
+      eps_root: $\bar\epsilon \ge 0$, inside the root (for meta-gradients).
+      mu_dtype: dtype of the first moment; `None` keeps each parameter's dtype.
+      nesterov: Dozat's Nesterov form, as optax's `nesterov=True`.
+      epsilon_hat: scale `eps` by $1/\sqrt{1-\beta_2^t}$ (Keras `Adam`).
 
     Returns:
-      An optax ``GradientTransformation`` with a :class:`ScaleByAdamState`.
+      An optax `GradientTransformation` with a [`lrjax.ScaleByAdamState`][].
 
-    Example:
+    Examples:
       >>> import jax.numpy as jnp, lrjax
       >>> tx = lrjax.scale_by_adam()
       >>> state = tx.init(jnp.zeros(2))
@@ -154,7 +156,7 @@ def scale_by_adam(
       Kingma & Ba, Adam: a method for stochastic optimization, 2015,
       https://arxiv.org/abs/1412.6980. Dozat, Incorporating Nesterov momentum into
       Adam, 2016, https://openreview.net/forum?id=OM0jvwB8jIp57ZJjtNEZ. optax
-      ``scale_by_adam``; Keras ``Adam``; PyTorch ``torch.optim.Adam``.
+      `scale_by_adam`; Keras `Adam`; PyTorch `torch.optim.Adam`.
     """
     _check_betas(0.0 if callable(b1) else b1, b2, eps, eps_root)
     mu_dt = _check_dtype("mu_dtype", mu_dtype)
@@ -211,36 +213,36 @@ def scale_by_amsgrad(
 ) -> GradientTransformation:
     r"""AMSGrad: Adam with a non-increasing effective step, via a running max of v.
 
-    .. math::
+    $$
+    \hat v^{\max}_n = \max(\hat v^{\max}_{n-1}, \hat v_n), \qquad
+    d_n = \frac{\hat m_n}{\sqrt{\hat v^{\max}_n + \bar\epsilon} + \epsilon}
+    $$
 
-        \hat v^{\max}_n = \max(\hat v^{\max}_{n-1}, \hat v_n), \qquad
-        d_n = \frac{\hat m_n}{\sqrt{\hat v^{\max}_n + \bar\epsilon} + \epsilon}
-
-    with :math:`m, v, \hat m, \hat v` as in :func:`scale_by_adam`; this is optax's
-    form (the maximum of the bias-corrected :math:`\hat v`). PyTorch's
-    ``Adam(amsgrad=True)`` and Keras's take the maximum of the raw :math:`v` and
-    correct it afterwards, :math:`\max_{k\le n} v_k / (1-\beta_2^t)`:
-    ``max_before_correction=True``. Keras also uses the ε-hat form
-    (``epsilon_hat=True``, see :func:`scale_by_adam`).
+    with $m, v, \hat m, \hat v$ as in [`lrjax.scale_by_adam`][]; this is optax's
+    form (the maximum of the bias-corrected $\hat v$). PyTorch's
+    `Adam(amsgrad=True)` and Keras's take the maximum of the raw $v$ and
+    correct it afterwards, $\max_{k\le n} v_k / (1-\beta_2^t)$:
+    `max_before_correction=True`. Keras also uses the ε-hat form
+    (`epsilon_hat=True`, see [`lrjax.scale_by_adam`][]).
 
     Args:
-      b1: :math:`\beta_1 \in [0, 1)`.
-      b2: :math:`\beta_2 \in [0, 1)`.
-      eps: :math:`\epsilon \ge 0`, outside the root.
-      eps_root: :math:`\bar\epsilon \ge 0`, inside the root.
-      mu_dtype: dtype of the first moment; ``None`` keeps each parameter's dtype.
-      bias_correction_mu: divide :math:`m` by :math:`1-\beta_1^t` (Reddi et al. do
+      b1: $\beta_1 \in [0, 1)$.
+      b2: $\beta_2 \in [0, 1)$.
+      eps: $\epsilon \ge 0$, outside the root.
+      eps_root: $\bar\epsilon \ge 0$, inside the root.
+      mu_dtype: dtype of the first moment; `None` keeps each parameter's dtype.
+      bias_correction_mu: divide $m$ by $1-\beta_1^t$ (Reddi et al. do
         not).
-      bias_correction_nu: divide :math:`v` by :math:`1-\beta_2^t` (Reddi et al. do
+      bias_correction_nu: divide $v$ by $1-\beta_2^t$ (Reddi et al. do
         not).
-      max_before_correction: take the maximum of the raw :math:`v` and correct it
-        afterwards (PyTorch, Keras); no effect without ``bias_correction_nu``.
-      epsilon_hat: Keras's ε̂ (``eps`` scaled by :math:`1/\sqrt{1-\beta_2^t}`).
+      max_before_correction: take the maximum of the raw $v$ and correct it
+        afterwards (PyTorch, Keras); no effect without `bias_correction_nu`.
+      epsilon_hat: Keras's ε̂ (`eps` scaled by $1/\sqrt{1-\beta_2^t}$).
 
     Returns:
-      An optax ``GradientTransformation`` with a :class:`ScaleByAmsgradState`.
+      An optax `GradientTransformation` with a [`lrjax.ScaleByAmsgradState`][].
 
-    Example:
+    Examples:
       >>> import jax.numpy as jnp, lrjax
       >>> tx = lrjax.scale_by_amsgrad(eps=0.0)
       >>> state = tx.init(jnp.zeros(1))
@@ -251,8 +253,8 @@ def scale_by_amsgrad(
 
     References:
       Reddi, Kale & Kumar, On the convergence of Adam and beyond, ICLR 2018,
-      https://openreview.net/forum?id=ryQu7f-RZ. optax ``scale_by_amsgrad``; PyTorch
-      ``torch.optim.Adam(amsgrad=True)``; Keras ``Adam(amsgrad=True)``.
+      https://openreview.net/forum?id=ryQu7f-RZ. optax `scale_by_amsgrad`; PyTorch
+      `torch.optim.Adam(amsgrad=True)`; Keras `Adam(amsgrad=True)`.
     """
     _check_betas(b1, b2, eps, eps_root)
     mu_dt = _check_dtype("mu_dtype", mu_dtype)
@@ -303,34 +305,36 @@ def scale_by_nadam(
 ) -> GradientTransformation:
     r"""NAdam: Adam with Nesterov momentum and, optionally, a momentum schedule.
 
-    .. math::
+    $$
+    \begin{aligned}
+    \mu_t &= \beta_1 \quad (\texttt{momentum\_decay=None}), \qquad
+    \mu_t = \beta_1\left(1 - \tfrac12\, 0.96^{\,t\psi}\right) \quad
+    (\texttt{momentum\_decay} = \psi) \\
+    \hat m_n &= \frac{\mu_{t+1} m_n}{1 - \prod_{k\le t+1}\mu_k}
+             + \frac{(1-\mu_t) g_n}{1 - \prod_{k\le t}\mu_k}, \qquad
+    d_n = \frac{\hat m_n}{\sqrt{v_n/(1-\beta_2^t) + \bar\epsilon} + \epsilon}
+    \end{aligned}
+    $$
 
-        \mu_t &= \beta_1 \quad (\texttt{momentum\_decay=None}), \qquad
-        \mu_t = \beta_1\left(1 - \tfrac12\, 0.96^{\,t\psi}\right) \quad
-        (\texttt{momentum\_decay} = \psi) \\
-        \hat m_n &= \frac{\mu_{t+1} m_n}{1 - \prod_{k\le t+1}\mu_k}
-                 + \frac{(1-\mu_t) g_n}{1 - \prod_{k\le t}\mu_k}, \qquad
-        d_n = \frac{\hat m_n}{\sqrt{v_n/(1-\beta_2^t) + \bar\epsilon} + \epsilon}
-
-    where :math:`t = n + 1` and :math:`m, v` are Adam's moments. With the default
-    constant :math:`\mu_t = \beta_1` this is optax's ``nadam`` (``scale_by_adam(
-    nesterov=True)``). Dozat's schedule with :math:`\psi = 0.004` is PyTorch's
-    ``NAdam(momentum_decay=4e-3)``; Keras 3's ``Nadam`` uses :math:`0.96^{t}`, that is
-    :math:`\psi = 1`.
+    where $t = n + 1$ and $m, v$ are Adam's moments. With the default
+    constant $\mu_t = \beta_1$ this is optax's `nadam` (`scale_by_adam(
+    nesterov=True)`). Dozat's schedule with $\psi = 0.004$ is PyTorch's
+    `NAdam(momentum_decay=4e-3)`; Keras 3's `Nadam` uses $0.96^{t}$, that is
+    $\psi = 1$.
 
     Args:
-      b1: :math:`\beta_1 \in [0, 1)`.
-      b2: :math:`\beta_2 \in [0, 1)`.
-      eps: :math:`\epsilon \ge 0`, outside the root.
-      eps_root: :math:`\bar\epsilon \ge 0`, inside the root.
-      mu_dtype: dtype of the first moment; ``None`` keeps each parameter's dtype.
-      momentum_decay: :math:`\psi \ge 0` of the momentum schedule, or ``None`` for a
-        constant :math:`\beta_1`.
+      b1: $\beta_1 \in [0, 1)$.
+      b2: $\beta_2 \in [0, 1)$.
+      eps: $\epsilon \ge 0$, outside the root.
+      eps_root: $\bar\epsilon \ge 0$, inside the root.
+      mu_dtype: dtype of the first moment; `None` keeps each parameter's dtype.
+      momentum_decay: $\psi \ge 0$ of the momentum schedule, or `None` for a
+        constant $\beta_1$.
 
     Returns:
-      An optax ``GradientTransformation`` with a :class:`ScaleByNadamState`.
+      An optax `GradientTransformation` with a [`lrjax.ScaleByNadamState`][].
 
-    Example:
+    Examples:
       >>> import jax.numpy as jnp, lrjax
       >>> tx = lrjax.scale_by_nadam(momentum_decay=4e-3)
       >>> state = tx.init(jnp.zeros(1))
@@ -340,8 +344,8 @@ def scale_by_nadam(
 
     References:
       Dozat, Incorporating Nesterov momentum into Adam, ICLR workshop 2016,
-      https://openreview.net/forum?id=OM0jvwB8jIp57ZJjtNEZ. optax ``nadam``; PyTorch
-      ``torch.optim.NAdam``; Keras ``Nadam``.
+      https://openreview.net/forum?id=OM0jvwB8jIp57ZJjtNEZ. optax `nadam`; PyTorch
+      `torch.optim.NAdam`; Keras `Nadam`.
     """
     _check_betas(b1, b2, eps, eps_root)
     mu_dt = _check_dtype("mu_dtype", mu_dtype)
@@ -406,26 +410,26 @@ def scale_by_adamax(
 ) -> GradientTransformation:
     r"""AdaMax: Adam with the infinity norm in place of the second moment.
 
-    .. math::
+    $$
+    m_n = \beta_1 m_{n-1} + (1-\beta_1) g_n, \qquad
+    u_n = \max(\beta_2 u_{n-1},\, |g_n| + \epsilon), \qquad
+    d_n = \frac{m_n}{(1-\beta_1^{n+1})\, u_n}
+    $$
 
-        m_n = \beta_1 m_{n-1} + (1-\beta_1) g_n, \qquad
-        u_n = \max(\beta_2 u_{n-1},\, |g_n| + \epsilon), \qquad
-        d_n = \frac{m_n}{(1-\beta_1^{n+1})\, u_n}
-
-    with ``eps_in_max`` (optax, PyTorch); otherwise
-    :math:`u_n = \max(\beta_2 u_{n-1}, |g_n|)` and
-    :math:`d_n = m_n / ((1-\beta_1^{n+1})(u_n + \epsilon))` (Keras).
+    with `eps_in_max` (optax, PyTorch); otherwise
+    $u_n = \max(\beta_2 u_{n-1}, |g_n|)$ and
+    $d_n = m_n / ((1-\beta_1^{n+1})(u_n + \epsilon))$ (Keras).
 
     Args:
-      b1: :math:`\beta_1 \in [0, 1)`.
-      b2: :math:`\beta_2 \in [0, 1)`, the decay of the running maximum.
-      eps: :math:`\epsilon \ge 0`.
-      eps_in_max: where ``eps`` enters, see above.
+      b1: $\beta_1 \in [0, 1)$.
+      b2: $\beta_2 \in [0, 1)$, the decay of the running maximum.
+      eps: $\epsilon \ge 0$.
+      eps_in_max: where `eps` enters, see above.
 
     Returns:
-      An optax ``GradientTransformation`` with a :class:`ScaleByAdamState`.
+      An optax `GradientTransformation` with a [`lrjax.ScaleByAdamState`][].
 
-    Example:
+    Examples:
       >>> import jax.numpy as jnp, lrjax
       >>> tx = lrjax.scale_by_adamax(eps=0.0)
       >>> state = tx.init(jnp.zeros(1))
@@ -435,8 +439,8 @@ def scale_by_adamax(
 
     References:
       Kingma & Ba, Adam: a method for stochastic optimization, 2015, §7.1,
-      https://arxiv.org/abs/1412.6980. optax ``scale_by_adamax``; PyTorch
-      ``torch.optim.Adamax``; Keras ``Adamax``.
+      https://arxiv.org/abs/1412.6980. optax `scale_by_adamax`; PyTorch
+      `torch.optim.Adamax`; Keras `Adamax`.
     """
     _check_betas(b1, b2, eps)
 

@@ -1,8 +1,8 @@
 """Per-coordinate adaptive directions: AdaGrad, AdaDelta, RMSprop, and AdaGrad-Norm.
 
-Each ``scale_by_*`` returns a direction with the sign of the gradient; the optimizers in
-``_aliases.py`` chain it with :func:`scale_by_learning_rate`. The Adam family lives in
-``_adam.py``. Statistics keep each parameter's dtype; every hyperparameter is cast to
+Each `scale_by_*` returns a direction with the sign of the gradient; the optimizers in
+`_aliases.py` chain it with [`lrjax.scale_by_learning_rate`][]. The Adam family lives in
+`_adam.py`. Statistics keep each parameter's dtype; every hyperparameter is cast to
 the dtype of the leaf it multiplies, so bfloat16 trees stay bfloat16 under JAX's strict
 dtype promotion.
 """
@@ -22,13 +22,13 @@ from ._tree import scalar_like as _c
 
 
 def _bias_correction(decay: Any, count: jax.Array) -> jax.Array:
-    """``1 - decay**count`` in the learning-rate dtype (float32 or float64), accurately.
+    """`1 - decay**count` in the learning-rate dtype (float32 or float64), accurately.
 
-    Computed as ``-expm1(count * log1p(-(1 - decay)))`` from ``1 - decay`` taken before
+    Computed as `-expm1(count * log1p(-(1 - decay)))` from `1 - decay` taken before
     any rounding. The direct form loses most digits in float32: 0.999 rounds to
-    0.99900001, so ``1 - 0.999**1`` comes out 1.3e-5 (relative) too small and
-    ``v / (1 - b2**n)`` too large by as much (optax, Keras's Adam). bfloat16 moments get
-    the float32 value cast at the end; in bfloat16 itself ``0.999**n`` is 1.
+    0.99900001, so `1 - 0.999**1` comes out 1.3e-5 (relative) too small and
+    `v / (1 - b2**n)` too large by as much (optax, Keras's Adam). bfloat16 moments get
+    the float32 value cast at the end; in bfloat16 itself `0.999**n` is 1.
     """
     dt = lr_dtype()
     one_minus = jnp.asarray(1 - decay, dt)
@@ -36,7 +36,7 @@ def _bias_correction(decay: Any, count: jax.Array) -> jax.Array:
 
 
 class ScaleByAdagradState(NamedTuple):
-    """State of :func:`scale_by_adagrad`: the running sum of squared gradients."""
+    """State of [`lrjax.scale_by_adagrad`][]: the running sum of squared gradients."""
 
     sum_of_squares: Any
 
@@ -49,27 +49,27 @@ def scale_by_adagrad(
 ) -> GradientTransformation:
     r"""AdaGrad: divide by the root of the sum of all squared gradients so far.
 
-    .. math::
+    $$
+    s_n = s_0 + \sum_{k \le n} g_k^2, \qquad
+    d_n = \frac{g_n}{\sqrt{s_n + \epsilon}} \;\; (\texttt{eps\_in\_sqrt}), \quad
+    d_n = \frac{g_n}{\sqrt{s_n} + \epsilon} \;\; \text{otherwise}
+    $$
 
-        s_n = s_0 + \sum_{k \le n} g_k^2, \qquad
-        d_n = \frac{g_n}{\sqrt{s_n + \epsilon}} \;\; (\texttt{eps\_in\_sqrt}), \quad
-        d_n = \frac{g_n}{\sqrt{s_n} + \epsilon} \;\; \text{otherwise}
-
-    element-wise, with :math:`d_n = 0` where :math:`s_n = 0` (a coordinate that has
-    never seen a gradient). The defaults (``s_0 = 0.1``, ``eps = 1e-7`` inside the
-    root) are optax's and Keras's; PyTorch's ``Adagrad`` is ``initial_accumulator_value
-    =0.0, eps=1e-10, eps_in_sqrt=False``.
+    element-wise, with $d_n = 0$ where $s_n = 0$ (a coordinate that has
+    never seen a gradient). The defaults (`s_0 = 0.1`, `eps = 1e-7` inside the
+    root) are optax's and Keras's; PyTorch's `Adagrad` is `initial_accumulator_value
+    =0.0, eps=1e-10, eps_in_sqrt=False`.
 
     Args:
-      initial_accumulator_value: :math:`s_0 \ge 0`.
-      eps: :math:`\epsilon \ge 0`.
-      eps_in_sqrt: add ``eps`` inside the square root (optax, Keras) or outside it
+      initial_accumulator_value: $s_0 \ge 0$.
+      eps: $\epsilon \ge 0$.
+      eps_in_sqrt: add `eps` inside the square root (optax, Keras) or outside it
         (PyTorch).
 
     Returns:
-      An optax ``GradientTransformation`` with a :class:`ScaleByAdagradState`.
+      An optax `GradientTransformation` with a [`lrjax.ScaleByAdagradState`][].
 
-    Example:
+    Examples:
       >>> import jax.numpy as jnp, lrjax
       >>> tx = lrjax.scale_by_adagrad(initial_accumulator_value=0.0, eps=0.0)
       >>> state = tx.init(jnp.zeros(1))
@@ -81,7 +81,7 @@ def scale_by_adagrad(
     References:
       Duchi, Hazan & Singer, Adaptive subgradient methods for online learning and
       stochastic optimization, JMLR 2011, https://jmlr.org/papers/v12/duchi11a.html.
-      optax ``scale_by_rss``; Keras ``Adagrad``; PyTorch ``torch.optim.Adagrad``.
+      optax `scale_by_rss`; Keras `Adagrad`; PyTorch `torch.optim.Adagrad`.
     """
     _validate.nonnegative("initial_accumulator_value", initial_accumulator_value)
     _validate.nonnegative("eps", eps)
@@ -111,7 +111,7 @@ def scale_by_adagrad(
 
 
 class ScaleByAdadeltaState(NamedTuple):
-    """State of :func:`scale_by_adadelta`: running means of g² and of the update²."""
+    """State of [`lrjax.scale_by_adadelta`][]: running means of g² and of the update²."""
 
     e_g: Any
     e_x: Any
@@ -120,27 +120,29 @@ class ScaleByAdadeltaState(NamedTuple):
 def scale_by_adadelta(rho: float = 0.9, eps: float = 1e-6) -> GradientTransformation:
     r"""AdaDelta: the ratio of two running RMS values sets each coordinate's step.
 
-    .. math::
-
-        E[g^2]_n &= \rho E[g^2]_{n-1} + (1-\rho) g_n^2 \\
-        d_n &= \frac{\sqrt{E[\Delta^2]_{n-1} + \epsilon}}{\sqrt{E[g^2]_n + \epsilon}}\, g_n
-        \\
-        E[\Delta^2]_n &= \rho E[\Delta^2]_{n-1} + (1-\rho) d_n^2
+    $$
+    \begin{aligned}
+    E[g^2]_n &= \rho E[g^2]_{n-1} + (1-\rho) g_n^2 \\
+    d_n &= \frac{\sqrt{E[\Delta^2]_{n-1} + \epsilon}}{\sqrt{E[g^2]_n + \epsilon}}\, g_n
+    \\
+    E[\Delta^2]_n &= \rho E[\Delta^2]_{n-1} + (1-\rho) d_n^2
+    \end{aligned}
+    $$
 
     with both averages starting at zero. Zeiler's method has no learning rate
-    (:math:`\eta = 1`); :func:`adadelta` applies one after the direction, as optax,
-    Keras and PyTorch do, so :math:`E[\Delta^2]` tracks the direction, not
-    :math:`\eta d`.
+    ($\eta = 1$); [`lrjax.adadelta`][] applies one after the direction, as optax,
+    Keras and PyTorch do, so $E[\Delta^2]$ tracks the direction, not
+    $\eta d$.
 
     Args:
-      rho: the decay :math:`\rho \in [0, 1)` of both running averages.
-      eps: :math:`\epsilon > 0`, inside both roots; it also sets the size of the first
-        steps (:math:`\sqrt{\epsilon}` over the gradient's RMS).
+      rho: the decay $\rho \in [0, 1)$ of both running averages.
+      eps: $\epsilon > 0$, inside both roots; it also sets the size of the first
+        steps ($\sqrt{\epsilon}$ over the gradient's RMS).
 
     Returns:
-      An optax ``GradientTransformation`` with a :class:`ScaleByAdadeltaState`.
+      An optax `GradientTransformation` with a [`lrjax.ScaleByAdadeltaState`][].
 
-    Example:
+    Examples:
       >>> import jax.numpy as jnp, lrjax
       >>> tx = lrjax.scale_by_adadelta(rho=0.9, eps=1e-6)
       >>> state = tx.init(jnp.zeros(1))
@@ -150,7 +152,7 @@ def scale_by_adadelta(rho: float = 0.9, eps: float = 1e-6) -> GradientTransforma
 
     References:
       Zeiler, ADADELTA: an adaptive learning rate method, 2012,
-      https://arxiv.org/abs/1212.5701. optax ``scale_by_adadelta``.
+      https://arxiv.org/abs/1212.5701. optax `scale_by_adadelta`.
     """
     _validate.decay_rate("rho", rho)
     _validate.positive("eps", eps)
@@ -182,14 +184,14 @@ def scale_by_adadelta(rho: float = 0.9, eps: float = 1e-6) -> GradientTransforma
 
 
 class ScaleByRmspropState(NamedTuple):
-    """State of :func:`scale_by_rmsprop`.
+    """State of [`lrjax.scale_by_rmsprop`][].
 
     Attributes:
-      count: number of updates so far (``int32``, saturating), for the bias correction
-        or a scheduled momentum; ``()`` when neither (no leaf, no kernel).
+      count: number of updates so far (`int32`, saturating), for the bias correction
+        or a scheduled momentum; `()` when neither (no leaf, no kernel).
       nu: running mean of the squared gradients.
-      mu: running mean of the gradients (``centered``), else ``None``.
-      trace: momentum buffer (``momentum`` given), else ``None``.
+      mu: running mean of the gradients (`centered`), else `None`.
+      trace: momentum buffer (`momentum` given), else `None`.
     """
 
     count: jax.Array
@@ -199,7 +201,7 @@ class ScaleByRmspropState(NamedTuple):
 
 
 def _centered_variance(nu: jax.Array, mu: jax.Array) -> jax.Array:
-    """ν − μ², clipped at 0; ``inf`` where the moments overflowed.
+    """ν − μ², clipped at 0; `inf` where the moments overflowed.
 
     Gradients near the top of the float range overflow both ν and μ² to inf, and
     inf − inf would be NaN; the variance of such gradients is (at least) huge, so the
@@ -222,41 +224,43 @@ def scale_by_rmsprop(
 ) -> GradientTransformation:
     r"""RMSprop: divide by the root of a running mean of squared gradients.
 
-    .. math::
+    $$
+    \begin{aligned}
+    \nu_n &= \rho\,\nu_{n-1} + (1-\rho) g_n^2, \qquad \nu_{-1} = s_0 \\
+    \mu_n &= \rho\,\mu_{n-1} + (1-\rho) g_n \quad (\texttt{centered}) \\
+    r_n &= \nu_n - \mu_n^2 \;\; (\texttt{centered}), \quad r_n = \nu_n \;\; \text{else}
+    \\
+    q_n &= \frac{g_n}{\sqrt{r_n + \epsilon}} \;\; (\texttt{eps\_in\_sqrt}), \quad
+    q_n = \frac{g_n}{\sqrt{r_n} + \epsilon} \;\; \text{else}
+    \end{aligned}
+    $$
 
-        \nu_n &= \rho\,\nu_{n-1} + (1-\rho) g_n^2, \qquad \nu_{-1} = s_0 \\
-        \mu_n &= \rho\,\mu_{n-1} + (1-\rho) g_n \quad (\texttt{centered}) \\
-        r_n &= \nu_n - \mu_n^2 \;\; (\texttt{centered}), \quad r_n = \nu_n \;\; \text{else}
-        \\
-        q_n &= \frac{g_n}{\sqrt{r_n + \epsilon}} \;\; (\texttt{eps\_in\_sqrt}), \quad
-        q_n = \frac{g_n}{\sqrt{r_n} + \epsilon} \;\; \text{else}
-
-    With ``bias_correction`` the means are divided by :math:`1-\rho^{n+1}` first. With
-    ``momentum`` :math:`\beta` the direction is the buffer
-    :math:`t_n = \beta t_{n-1} + q_n` (Nesterov: :math:`q_n + \beta t_n`), and the
+    With `bias_correction` the means are divided by $1-\rho^{n+1}$ first. With
+    `momentum` $\beta$ the direction is the buffer
+    $t_n = \beta t_{n-1} + q_n$ (Nesterov: $q_n + \beta t_n$), and the
     learning rate chained after it multiplies the buffer: that is PyTorch's
-    ``RMSprop(momentum=β)``. optax and Keras put the learning rate *inside* the buffer
-    instead; :func:`rmsprop` does that by default (``lr_in_momentum=True``) by chaining
-    :func:`trace` after :func:`scale_by_learning_rate`. The two agree for a constant
+    `RMSprop(momentum=β)`. optax and Keras put the learning rate *inside* the buffer
+    instead; [`lrjax.rmsprop`][] does that by default (`lr_in_momentum=True`) by chaining
+    [`lrjax.trace`][] after [`lrjax.scale_by_learning_rate`][]. The two agree for a constant
     learning rate.
 
-    :math:`r_n` of the centered form is clipped at 0 before the root: it is a variance,
+    $r_n$ of the centered form is clipped at 0 before the root: it is a variance,
     non-negative in exact arithmetic, and rounding must not turn it into a NaN.
 
     Args:
-      decay: :math:`\rho \in [0, 1)` (PyTorch calls it ``alpha``, Keras ``rho``).
-      eps: :math:`\epsilon \ge 0`.
-      initial_scale: :math:`s_0 \ge 0`, the initial :math:`\nu` (TF1 used 1).
-      eps_in_sqrt: ``eps`` inside the root (optax, Keras) or outside (PyTorch).
+      decay: $\rho \in [0, 1)$ (PyTorch calls it `alpha`, Keras `rho`).
+      eps: $\epsilon \ge 0$.
+      initial_scale: $s_0 \ge 0$, the initial $\nu$ (TF1 used 1).
+      eps_in_sqrt: `eps` inside the root (optax, Keras) or outside (PyTorch).
       centered: divide by the running standard deviation instead of the RMS.
-      momentum: :math:`\beta \in [0, 1)`, a schedule of it, or ``None``.
+      momentum: $\beta \in [0, 1)$, a schedule of it, or `None`.
       nesterov: Nesterov form of the momentum.
-      bias_correction: divide the running means by :math:`1-\rho^{n+1}`.
+      bias_correction: divide the running means by $1-\rho^{n+1}$.
 
     Returns:
-      An optax ``GradientTransformation`` with a :class:`ScaleByRmspropState`.
+      An optax `GradientTransformation` with a [`lrjax.ScaleByRmspropState`][].
 
-    Example:
+    Examples:
       >>> import jax.numpy as jnp, lrjax
       >>> tx = lrjax.scale_by_rmsprop(decay=0.99, eps=0.0)
       >>> state = tx.init(jnp.zeros(1))
@@ -267,8 +271,8 @@ def scale_by_rmsprop(
     References:
       Hinton, Neural networks for machine learning, lecture 6e, 2012.
       Graves, Generating sequences with recurrent neural networks, 2013,
-      https://arxiv.org/abs/1308.0850 (centered form). optax ``scale_by_rms`` and
-      ``scale_by_stddev``; PyTorch ``torch.optim.RMSprop``; Keras ``RMSprop``.
+      https://arxiv.org/abs/1308.0850 (centered form). optax `scale_by_rms` and
+      `scale_by_stddev`; PyTorch `torch.optim.RMSprop`; Keras `RMSprop`.
     """
     _validate.decay_rate("decay", decay)
     _validate.nonnegative("eps", eps)
@@ -329,7 +333,7 @@ def scale_by_rmsprop(
 
 
 class ScaleByAdagradNormState(NamedTuple):
-    """State of :func:`scale_by_adagrad_norm`: the scalar :math:`b_n^2`."""
+    """State of [`lrjax.scale_by_adagrad_norm`][]: the scalar $b_n^2$."""
 
     sum_of_squares: jax.Array
 
@@ -345,31 +349,31 @@ def _accumulator_dtype(params: Any) -> jnp.dtype:
 def scale_by_adagrad_norm(b0: float = 0.1, eps: float = 0.0) -> GradientTransformation:
     r"""AdaGrad-Norm: one scalar step size for the whole tree, from the gradient norms.
 
-    .. math::
+    $$
+    b_n^2 = b_0^2 + \sum_{k \le n} \lVert g_k \rVert^2, \qquad
+    d_n = \frac{g_n}{b_n + \epsilon}
+    $$
 
-        b_n^2 = b_0^2 + \sum_{k \le n} \lVert g_k \rVert^2, \qquad
-        d_n = \frac{g_n}{b_n + \epsilon}
+    where $\lVert g \rVert$ is the Euclidean norm over every leaf of the tree.
+    With the learning rate $\eta$ chained after it, the update is
+    $-\eta\, g_n / b_n$: Algorithm 1 of Ward, Wu & Bottou, whose convergence holds
+    for any $b_0 > 0$ and $\eta > 0$ without knowing the Lipschitz
+    constant. A small $b_0$ makes the first step a normalised gradient step of
+    length $\approx \eta$; too large a $b_0$ only slows the start.
 
-    where :math:`\lVert g \rVert` is the Euclidean norm over every leaf of the tree.
-    With the learning rate :math:`\eta` chained after it, the update is
-    :math:`-\eta\, g_n / b_n`: Algorithm 1 of Ward, Wu & Bottou, whose convergence holds
-    for any :math:`b_0 > 0` and :math:`\eta > 0` without knowing the Lipschitz
-    constant. A small :math:`b_0` makes the first step a normalised gradient step of
-    length :math:`\approx \eta`; too large a :math:`b_0` only slows the start.
-
-    :math:`b_n^2` is kept in float32 (float64 if any leaf is float64), because a
+    $b_n^2$ is kept in float32 (float64 if any leaf is float64), because a
     bfloat16 running sum stops growing after a few hundred steps; the direction is cast
     back to each leaf's dtype.
 
     Args:
-      b0: :math:`b_0 \ge 0`.
-      eps: :math:`\epsilon \ge 0`, a guard for ``b0 = 0`` and a zero first gradient;
-        ``b0`` and ``eps`` must not both be 0.
+      b0: $b_0 \ge 0$.
+      eps: $\epsilon \ge 0$, a guard for `b0 = 0` and a zero first gradient;
+        `b0` and `eps` must not both be 0.
 
     Returns:
-      An optax ``GradientTransformation`` with a :class:`ScaleByAdagradNormState`.
+      An optax `GradientTransformation` with a [`lrjax.ScaleByAdagradNormState`][].
 
-    Example:
+    Examples:
       >>> import jax.numpy as jnp, lrjax
       >>> tx = lrjax.scale_by_adagrad_norm(b0=0.0, eps=1e-12)
       >>> state = tx.init({"a": jnp.zeros(1), "b": jnp.zeros(1)})

@@ -1,11 +1,11 @@
-"""User-facing optimizers: chains of a direction and :func:`scale_by_learning_rate`.
+"""User-facing optimizers: chains of a direction and [`lrjax.scale_by_learning_rate`][].
 
-Every optimizer here is ``chain(direction..., scale_by_learning_rate(learning_rate))``,
-so the learning rate is a float or a schedule and :func:`current_learning_rate` reads
+Every optimizer here is `chain(direction..., scale_by_learning_rate(learning_rate))`,
+so the learning rate is a float or a schedule and [`lrjax.current_learning_rate`][] reads
 it back. The one ordering choice is where a momentum buffer sits relative to the
-learning rate (``lr_in_momentum``): after it, the buffer accumulates
-:math:`-\\eta(n) g_n` (optax's RMSprop, Keras); before it, the buffer accumulates
-:math:`g_n` and is scaled by :math:`\\eta(n)` (optax's and PyTorch's SGD, PyTorch's
+learning rate (`lr_in_momentum`): after it, the buffer accumulates
+$-\\eta(n) g_n$ (optax's RMSprop, Keras); before it, the buffer accumulates
+$g_n$ and is scaled by $\\eta(n)$ (optax's and PyTorch's SGD, PyTorch's
 RMSprop). The two agree for a constant learning rate.
 """
 
@@ -66,29 +66,29 @@ def sgd(
 ) -> GradientTransformation:
     r"""Stochastic gradient descent, with optional heavy-ball or Nesterov momentum.
 
-    .. math::
+    $$
+    t_n = g_n + \mu\, t_{n-1}, \qquad \theta_{n+1} = \theta_n - \eta(n)\, t_n
+    $$
 
-        t_n = g_n + \mu\, t_{n-1}, \qquad \theta_{n+1} = \theta_n - \eta(n)\, t_n
-
-    (Nesterov: :math:`\theta_{n+1} = \theta_n - \eta(n)(g_n + \mu\, t_n)`); without
-    momentum :math:`\theta_{n+1} = \theta_n - \eta(n) g_n`. With ``lr_in_momentum`` the
+    (Nesterov: $\theta_{n+1} = \theta_n - \eta(n)(g_n + \mu\, t_n)$); without
+    momentum $\theta_{n+1} = \theta_n - \eta(n) g_n$. With `lr_in_momentum` the
     buffer holds the learning rate, as in Keras:
-    :math:`m_n = \mu m_{n-1} - \eta(n) g_n`, :math:`\theta_{n+1} = \theta_n + m_n`
-    (Nesterov: :math:`\theta_n + \mu m_n - \eta(n) g_n`). The two forms agree for a
-    constant learning rate; with a schedule, a change of :math:`\eta` acts at once on
+    $m_n = \mu m_{n-1} - \eta(n) g_n$, $\theta_{n+1} = \theta_n + m_n$
+    (Nesterov: $\theta_n + \mu m_n - \eta(n) g_n$). The two forms agree for a
+    constant learning rate; with a schedule, a change of $\eta$ acts at once on
     the whole buffer in the default form, and only on new gradients in Keras's.
 
     Args:
       learning_rate: a non-negative number or a schedule.
-      momentum: :math:`\mu \in [0, 1)`, a schedule of it, or ``None`` for plain SGD.
-      nesterov: Nesterov momentum (needs ``momentum``).
-      accumulator_dtype: dtype of the momentum buffer; ``None`` keeps the params'.
-      lr_in_momentum: put the learning rate inside the buffer (Keras ``SGD``).
+      momentum: $\mu \in [0, 1)$, a schedule of it, or `None` for plain SGD.
+      nesterov: Nesterov momentum (needs `momentum`).
+      accumulator_dtype: dtype of the momentum buffer; `None` keeps the params'.
+      lr_in_momentum: put the learning rate inside the buffer (Keras `SGD`).
 
     Returns:
-      An optax ``GradientTransformation``.
+      An optax `GradientTransformation`.
 
-    Example:
+    Examples:
       >>> import jax, jax.numpy as jnp, lrjax
       >>> loss = lambda w: jnp.sum((w - 3.0) ** 2)
       >>> opt = lrjax.sgd(lrjax.exponential_decay(0.4, decay=0.01), momentum=0.5)
@@ -100,9 +100,9 @@ def sgd(
       3.0000
 
     References:
-      Robbins & Monro, A stochastic approximation method, 1951. Matches optax ``sgd``
-      and PyTorch ``torch.optim.SGD`` (dampening 0) step for step; with
-      ``lr_in_momentum=True``, Keras ``SGD``.
+      Robbins & Monro, A stochastic approximation method, 1951. Matches optax `sgd`
+      and PyTorch `torch.optim.SGD` (dampening 0) step for step; with
+      `lr_in_momentum=True`, Keras `SGD`.
     """
     if _validate.boolean("nesterov", nesterov) and momentum is None:
         raise ValueError("nesterov=True needs a momentum, got momentum=None")
@@ -120,22 +120,22 @@ def adagrad(
     *,
     eps_in_sqrt: bool = True,
 ) -> GradientTransformation:
-    r"""AdaGrad: :math:`\theta_{n+1} = \theta_n - \eta(n)\, g_n/\sqrt{s_n + \epsilon}`.
+    r"""AdaGrad: $\theta_{n+1} = \theta_n - \eta(n)\, g_n/\sqrt{s_n + \epsilon}$.
 
-    See :func:`scale_by_adagrad` for :math:`s_n` and the PyTorch form
-    (``initial_accumulator_value=0.0, eps=1e-10, eps_in_sqrt=False``; PyTorch's
-    ``lr_decay=d`` is the schedule :math:`\eta/(1 + d\,n)`).
+    See [`lrjax.scale_by_adagrad`][] for $s_n$ and the PyTorch form
+    (`initial_accumulator_value=0.0, eps=1e-10, eps_in_sqrt=False`; PyTorch's
+    `lr_decay=d` is the schedule $\eta/(1 + d\,n)$).
 
     Args:
       learning_rate: a non-negative number or a schedule.
-      initial_accumulator_value: :math:`s_0 \ge 0` (optax and Keras: 0.1).
-      eps: :math:`\epsilon \ge 0`.
-      eps_in_sqrt: ``eps`` inside the root (optax, Keras) or outside (PyTorch).
+      initial_accumulator_value: $s_0 \ge 0$ (optax and Keras: 0.1).
+      eps: $\epsilon \ge 0$.
+      eps_in_sqrt: `eps` inside the root (optax, Keras) or outside (PyTorch).
 
     Returns:
-      An optax ``GradientTransformation``.
+      An optax `GradientTransformation`.
 
-    Example:
+    Examples:
       >>> import jax, jax.numpy as jnp, lrjax
       >>> f = lambda x: jnp.sum(x ** 2)
       >>> opt = lrjax.adagrad(1.0)
@@ -149,7 +149,7 @@ def adagrad(
     References:
       Duchi, Hazan & Singer, Adaptive subgradient methods for online learning and
       stochastic optimization, JMLR 2011, https://jmlr.org/papers/v12/duchi11a.html.
-      optax ``adagrad``.
+      optax `adagrad`.
     """
     return chain(
         scale_by_adagrad(initial_accumulator_value, eps, eps_in_sqrt=eps_in_sqrt),
@@ -166,29 +166,29 @@ def adadelta(
 ) -> GradientTransformation:
     r"""AdaDelta, with an optional learning rate and coupled weight decay.
 
-    .. math::
+    $$
+    \theta_{n+1} = \theta_n - \eta(n)\, d_n, \qquad
+    d_n = \frac{\sqrt{E[\Delta^2]_{n-1} + \epsilon}}{\sqrt{E[g^2]_n + \epsilon}}
+    (g_n + \lambda\theta_n)
+    $$
 
-        \theta_{n+1} = \theta_n - \eta(n)\, d_n, \qquad
-        d_n = \frac{\sqrt{E[\Delta^2]_{n-1} + \epsilon}}{\sqrt{E[g^2]_n + \epsilon}}
-        (g_n + \lambda\theta_n)
-
-    (see :func:`scale_by_adadelta`). The default learning rate is 1.0, Zeiler's
-    method and PyTorch's default. optax's ``adadelta()`` defaults to
-    ``learning_rate=None``, which skips the sign flip and *ascends*; lrjax's default
+    (see [`lrjax.scale_by_adadelta`][]). The default learning rate is 1.0, Zeiler's
+    method and PyTorch's default. optax's `adadelta()` defaults to
+    `learning_rate=None`, which skips the sign flip and *ascends*; lrjax's default
     descends.
 
     Args:
       learning_rate: a non-negative number or a schedule (default 1.0).
-      rho: :math:`\rho \in [0, 1)` (Keras's default is 0.95).
-      eps: :math:`\epsilon > 0` (Keras's default is 1e-7).
-      weight_decay: :math:`\lambda \ge 0`, added to the gradient before the direction
-        (PyTorch's coupled ``weight_decay``), or a schedule of it.
-      weight_decay_mask: which leaves decay, see :func:`add_decayed_weights`.
+      rho: $\rho \in [0, 1)$ (Keras's default is 0.95).
+      eps: $\epsilon > 0$ (Keras's default is 1e-7).
+      weight_decay: $\lambda \ge 0$, added to the gradient before the direction
+        (PyTorch's coupled `weight_decay`), or a schedule of it.
+      weight_decay_mask: which leaves decay, see [`lrjax.add_decayed_weights`][].
 
     Returns:
-      An optax ``GradientTransformation``.
+      An optax `GradientTransformation`.
 
-    Example:
+    Examples:
       >>> import jax, jax.numpy as jnp, lrjax
       >>> f = lambda x: jnp.sum(x ** 2)
       >>> opt = lrjax.adadelta()
@@ -201,8 +201,8 @@ def adadelta(
 
     References:
       Zeiler, ADADELTA: an adaptive learning rate method, 2012,
-      https://arxiv.org/abs/1212.5701. optax ``adadelta``; PyTorch
-      ``torch.optim.Adadelta``.
+      https://arxiv.org/abs/1212.5701. optax `adadelta`; PyTorch
+      `torch.optim.Adadelta`.
     """
     parts = []
     if _uses_decay(weight_decay) or weight_decay_mask is not None:
@@ -225,35 +225,35 @@ def rmsprop(
 ) -> GradientTransformation:
     r"""RMSprop, plain or centered, with optional momentum.
 
-    .. math::
+    $$
+    q_n = \frac{g_n}{\sqrt{r_n + \epsilon}}, \qquad
+    m_n = \beta m_{n-1} + \eta(n)\, q_n, \qquad \theta_{n+1} = \theta_n - m_n
+    $$
 
-        q_n = \frac{g_n}{\sqrt{r_n + \epsilon}}, \qquad
-        m_n = \beta m_{n-1} + \eta(n)\, q_n, \qquad \theta_{n+1} = \theta_n - m_n
-
-    where :math:`r_n` is the running mean of :math:`g^2` (centered: minus the squared
-    running mean of :math:`g`), see :func:`scale_by_rmsprop`. The learning rate sits
+    where $r_n$ is the running mean of $g^2$ (centered: minus the squared
+    running mean of $g$), see [`lrjax.scale_by_rmsprop`][]. The learning rate sits
     inside the momentum buffer by default, as in optax and Keras; PyTorch's
-    ``RMSprop(momentum=β)`` scales the buffer afterwards,
-    :math:`m_n = \beta m_{n-1} + q_n`, :math:`\theta_{n+1} = \theta_n - \eta(n) m_n`:
-    ``lr_in_momentum=False``. Without momentum the two are the same.
+    `RMSprop(momentum=β)` scales the buffer afterwards,
+    $m_n = \beta m_{n-1} + q_n$, $\theta_{n+1} = \theta_n - \eta(n) m_n$:
+    `lr_in_momentum=False`. Without momentum the two are the same.
 
     Args:
       learning_rate: a non-negative number or a schedule.
-      decay: :math:`\rho \in [0, 1)` of the running means (PyTorch: ``alpha=0.99``).
-      eps: :math:`\epsilon \ge 0`.
-      initial_scale: initial value of the running mean of :math:`g^2`.
-      eps_in_sqrt: ``eps`` inside the root (optax, Keras) or outside (PyTorch).
+      decay: $\rho \in [0, 1)$ of the running means (PyTorch: `alpha=0.99`).
+      eps: $\epsilon \ge 0$.
+      initial_scale: initial value of the running mean of $g^2$.
+      eps_in_sqrt: `eps` inside the root (optax, Keras) or outside (PyTorch).
       centered: divide by the running standard deviation of the gradient.
-      momentum: :math:`\beta \in [0, 1)`, a schedule of it, or ``None``.
+      momentum: $\beta \in [0, 1)$, a schedule of it, or `None`.
       nesterov: Nesterov form of the momentum.
       bias_correction: bias-correct the running means.
       lr_in_momentum: the learning rate enters the buffer (optax, Keras) or scales it
         afterwards (PyTorch).
 
     Returns:
-      An optax ``GradientTransformation``.
+      An optax `GradientTransformation`.
 
-    Example:
+    Examples:
       >>> import jax, jax.numpy as jnp, lrjax
       >>> f = lambda x: jnp.sum(x ** 2)
       >>> opt = lrjax.rmsprop(0.1, momentum=0.5)
@@ -267,8 +267,8 @@ def rmsprop(
     References:
       Hinton, Neural networks for machine learning, lecture 6e, 2012. Graves,
       Generating sequences with recurrent neural networks, 2013,
-      https://arxiv.org/abs/1308.0850. optax ``rmsprop``; PyTorch
-      ``torch.optim.RMSprop``; Keras ``RMSprop``.
+      https://arxiv.org/abs/1308.0850. optax `rmsprop`; PyTorch
+      `torch.optim.RMSprop`; Keras `RMSprop`.
     """
     if nesterov and momentum is None:
         raise ValueError("nesterov=True needs a momentum, got momentum=None")
@@ -296,26 +296,26 @@ def adam(
     nesterov: bool = False,
     epsilon_hat: bool = False,
 ) -> GradientTransformation:
-    r"""Adam: :math:`\theta_{n+1} = \theta_n - \eta(n)\,\hat m_n/(\sqrt{\hat v_n +
-    \bar\epsilon} + \epsilon)`.
+    r"""Adam: $\theta_{n+1} = \theta_n - \eta(n)\,\hat m_n/(\sqrt{\hat v_n +
+    \bar\epsilon} + \epsilon)$.
 
-    See :func:`scale_by_adam` for the moments, ``nesterov`` and Keras's
-    ``epsilon_hat`` form (``adam(lr, eps=1e-7, epsilon_hat=True)`` is Keras ``Adam``).
+    See [`lrjax.scale_by_adam`][] for the moments, `nesterov` and Keras's
+    `epsilon_hat` form (`adam(lr, eps=1e-7, epsilon_hat=True)` is Keras `Adam`).
 
     Args:
       learning_rate: a non-negative number or a schedule.
-      b1: :math:`\beta_1 \in [0, 1)`.
-      b2: :math:`\beta_2 \in [0, 1)`.
-      eps: :math:`\epsilon \ge 0`, outside the root.
-      eps_root: :math:`\bar\epsilon \ge 0`, inside the root.
-      mu_dtype: dtype of the first moment; ``None`` keeps each parameter's dtype.
+      b1: $\beta_1 \in [0, 1)$.
+      b2: $\beta_2 \in [0, 1)$.
+      eps: $\epsilon \ge 0$, outside the root.
+      eps_root: $\bar\epsilon \ge 0$, inside the root.
+      mu_dtype: dtype of the first moment; `None` keeps each parameter's dtype.
       nesterov: optax's NAdam form.
       epsilon_hat: Keras's ε̂ form.
 
     Returns:
-      An optax ``GradientTransformation``.
+      An optax `GradientTransformation`.
 
-    Example:
+    Examples:
       >>> import jax, jax.numpy as jnp, lrjax
       >>> f = lambda x: jnp.sum(x ** 2)
       >>> opt = lrjax.adam(0.1)
@@ -328,7 +328,7 @@ def adam(
 
     References:
       Kingma & Ba, Adam: a method for stochastic optimization, 2015,
-      https://arxiv.org/abs/1412.6980. optax ``adam``.
+      https://arxiv.org/abs/1412.6980. optax `adam`.
     """
     return chain(
         scale_by_adam(b1, b2, eps, eps_root, mu_dtype, nesterov=nesterov,
@@ -352,32 +352,32 @@ def adamw(
 ) -> GradientTransformation:
     r"""Adam with decoupled weight decay.
 
-    .. math::
+    $$
+    \theta_{n+1} = \theta_n - \eta(n)\left(\frac{\hat m_n}{\sqrt{\hat v_n +
+    \bar\epsilon} + \epsilon} + \lambda\,\theta_n\right)
+    $$
 
-        \theta_{n+1} = \theta_n - \eta(n)\left(\frac{\hat m_n}{\sqrt{\hat v_n +
-        \bar\epsilon} + \epsilon} + \lambda\,\theta_n\right)
-
-    The decay is multiplied by the learning rate, as in optax, PyTorch ``AdamW``
-    (``weight_decay=1e-2``) and Keras ``AdamW`` (``weight_decay=0.004``, with
-    ``eps=1e-7, epsilon_hat=True``); Loshchilov & Hutter multiply it by the schedule
+    The decay is multiplied by the learning rate, as in optax, PyTorch `AdamW`
+    (`weight_decay=1e-2`) and Keras `AdamW` (`weight_decay=0.004`, with
+    `eps=1e-7, epsilon_hat=True`); Loshchilov & Hutter multiply it by the schedule
     multiplier only.
 
     Args:
       learning_rate: a non-negative number or a schedule.
-      b1: :math:`\beta_1 \in [0, 1)`.
-      b2: :math:`\beta_2 \in [0, 1)`.
-      eps: :math:`\epsilon \ge 0`, outside the root.
-      eps_root: :math:`\bar\epsilon \ge 0`, inside the root.
-      mu_dtype: dtype of the first moment; ``None`` keeps each parameter's dtype.
-      weight_decay: :math:`\lambda \ge 0` (optax's default 1e-4), or a schedule.
-      mask: which leaves decay, see :func:`add_decayed_weights`.
+      b1: $\beta_1 \in [0, 1)$.
+      b2: $\beta_2 \in [0, 1)$.
+      eps: $\epsilon \ge 0$, outside the root.
+      eps_root: $\bar\epsilon \ge 0$, inside the root.
+      mu_dtype: dtype of the first moment; `None` keeps each parameter's dtype.
+      weight_decay: $\lambda \ge 0$ (optax's default 1e-4), or a schedule.
+      mask: which leaves decay, see [`lrjax.add_decayed_weights`][].
       nesterov: optax's NAdamW form.
       epsilon_hat: Keras's ε̂ form.
 
     Returns:
-      An optax ``GradientTransformation``.
+      An optax `GradientTransformation`.
 
-    Example:
+    Examples:
       >>> import jax, jax.numpy as jnp, lrjax
       >>> opt = lrjax.adamw(0.1, weight_decay=0.5)
       >>> x = jnp.ones(2); state = opt.init(x)
@@ -387,7 +387,7 @@ def adamw(
 
     References:
       Loshchilov & Hutter, Decoupled weight decay regularization, ICLR 2019,
-      https://arxiv.org/abs/1711.05101. optax ``adamw``.
+      https://arxiv.org/abs/1711.05101. optax `adamw`.
     """
     return chain(
         scale_by_adam(b1, b2, eps, eps_root, mu_dtype, nesterov=nesterov,
@@ -412,26 +412,26 @@ def amsgrad(
 ) -> GradientTransformation:
     r"""AMSGrad: Adam whose second moment is a running maximum.
 
-    See :func:`scale_by_amsgrad`. PyTorch ``Adam(amsgrad=True)`` is
-    ``amsgrad(lr, max_before_correction=True)``; Keras ``Adam(amsgrad=True)`` adds
-    ``eps=1e-7, epsilon_hat=True``.
+    See [`lrjax.scale_by_amsgrad`][]. PyTorch `Adam(amsgrad=True)` is
+    `amsgrad(lr, max_before_correction=True)`; Keras `Adam(amsgrad=True)` adds
+    `eps=1e-7, epsilon_hat=True`.
 
     Args:
       learning_rate: a non-negative number or a schedule.
-      b1: :math:`\beta_1 \in [0, 1)`.
-      b2: :math:`\beta_2 \in [0, 1)`.
-      eps: :math:`\epsilon \ge 0`, outside the root.
-      eps_root: :math:`\bar\epsilon \ge 0`, inside the root.
-      mu_dtype: dtype of the first moment; ``None`` keeps each parameter's dtype.
+      b1: $\beta_1 \in [0, 1)$.
+      b2: $\beta_2 \in [0, 1)$.
+      eps: $\epsilon \ge 0$, outside the root.
+      eps_root: $\bar\epsilon \ge 0$, inside the root.
+      mu_dtype: dtype of the first moment; `None` keeps each parameter's dtype.
       bias_correction_mu: bias-correct the first moment.
       bias_correction_nu: bias-correct the second moment.
       max_before_correction: maximum of the raw second moment (PyTorch, Keras).
       epsilon_hat: Keras's ε̂ form.
 
     Returns:
-      An optax ``GradientTransformation``.
+      An optax `GradientTransformation`.
 
-    Example:
+    Examples:
       >>> import jax, jax.numpy as jnp, lrjax
       >>> f = lambda x: jnp.sum(x ** 2)
       >>> opt = lrjax.amsgrad(0.1)
@@ -444,7 +444,7 @@ def amsgrad(
 
     References:
       Reddi, Kale & Kumar, On the convergence of Adam and beyond, ICLR 2018,
-      https://openreview.net/forum?id=ryQu7f-RZ. optax ``amsgrad``.
+      https://openreview.net/forum?id=ryQu7f-RZ. optax `amsgrad`.
     """
     return chain(
         scale_by_amsgrad(b1, b2, eps, eps_root, mu_dtype, bias_correction_mu,
@@ -466,23 +466,23 @@ def nadam(
 ) -> GradientTransformation:
     r"""NAdam: Adam with Nesterov momentum.
 
-    See :func:`scale_by_nadam`: the default is optax's ``nadam``; PyTorch ``NAdam`` is
-    ``nadam(lr, momentum_decay=4e-3)`` and Keras ``Nadam`` is ``nadam(lr, eps=1e-7,
-    momentum_decay=1.0)``.
+    See [`lrjax.scale_by_nadam`][]: the default is optax's `nadam`; PyTorch `NAdam` is
+    `nadam(lr, momentum_decay=4e-3)` and Keras `Nadam` is `nadam(lr, eps=1e-7,
+    momentum_decay=1.0)`.
 
     Args:
       learning_rate: a non-negative number or a schedule.
-      b1: :math:`\beta_1 \in [0, 1)`.
-      b2: :math:`\beta_2 \in [0, 1)`.
-      eps: :math:`\epsilon \ge 0`, outside the root.
-      eps_root: :math:`\bar\epsilon \ge 0`, inside the root.
-      mu_dtype: dtype of the first moment; ``None`` keeps each parameter's dtype.
-      momentum_decay: :math:`\psi` of Dozat's momentum schedule, or ``None``.
+      b1: $\beta_1 \in [0, 1)$.
+      b2: $\beta_2 \in [0, 1)$.
+      eps: $\epsilon \ge 0$, outside the root.
+      eps_root: $\bar\epsilon \ge 0$, inside the root.
+      mu_dtype: dtype of the first moment; `None` keeps each parameter's dtype.
+      momentum_decay: $\psi$ of Dozat's momentum schedule, or `None`.
 
     Returns:
-      An optax ``GradientTransformation``.
+      An optax `GradientTransformation`.
 
-    Example:
+    Examples:
       >>> import jax, jax.numpy as jnp, lrjax
       >>> f = lambda x: jnp.sum(x ** 2)
       >>> opt = lrjax.nadam(0.1, momentum_decay=4e-3)
@@ -495,7 +495,7 @@ def nadam(
 
     References:
       Dozat, Incorporating Nesterov momentum into Adam, 2016,
-      https://openreview.net/forum?id=OM0jvwB8jIp57ZJjtNEZ. optax ``nadam``.
+      https://openreview.net/forum?id=OM0jvwB8jIp57ZJjtNEZ. optax `nadam`.
     """
     return chain(
         scale_by_nadam(b1, b2, eps, eps_root, mu_dtype, momentum_decay=momentum_decay),
@@ -511,22 +511,22 @@ def adamax(
     *,
     eps_in_max: bool = True,
 ) -> GradientTransformation:
-    r"""AdaMax: :math:`\theta_{n+1} = \theta_n - \eta(n)\,\hat m_n / u_n`.
+    r"""AdaMax: $\theta_{n+1} = \theta_n - \eta(n)\,\hat m_n / u_n$.
 
-    See :func:`scale_by_adamax`; Keras ``Adamax`` is ``adamax(lr, eps=1e-7,
-    eps_in_max=False)``.
+    See [`lrjax.scale_by_adamax`][]; Keras `Adamax` is `adamax(lr, eps=1e-7,
+    eps_in_max=False)`.
 
     Args:
       learning_rate: a non-negative number or a schedule.
-      b1: :math:`\beta_1 \in [0, 1)`.
-      b2: :math:`\beta_2 \in [0, 1)`.
-      eps: :math:`\epsilon \ge 0`.
-      eps_in_max: ``eps`` inside the maximum (optax, PyTorch) or added after (Keras).
+      b1: $\beta_1 \in [0, 1)$.
+      b2: $\beta_2 \in [0, 1)$.
+      eps: $\epsilon \ge 0$.
+      eps_in_max: `eps` inside the maximum (optax, PyTorch) or added after (Keras).
 
     Returns:
-      An optax ``GradientTransformation``.
+      An optax `GradientTransformation`.
 
-    Example:
+    Examples:
       >>> import jax, jax.numpy as jnp, lrjax
       >>> f = lambda x: jnp.sum(x ** 2)
       >>> opt = lrjax.adamax(0.1)
@@ -539,7 +539,7 @@ def adamax(
 
     References:
       Kingma & Ba, Adam: a method for stochastic optimization, 2015, §7.1,
-      https://arxiv.org/abs/1412.6980. optax ``adamax``.
+      https://arxiv.org/abs/1412.6980. optax `adamax`.
     """
     return chain(scale_by_adamax(b1, b2, eps, eps_in_max=eps_in_max), _lr(learning_rate))
 
@@ -547,22 +547,22 @@ def adamax(
 def adagrad_norm(
     learning_rate: ScalarOrSchedule, b0: float = 0.1, eps: float = 0.0
 ) -> GradientTransformation:
-    r"""AdaGrad-Norm: :math:`\theta_{n+1} = \theta_n - \eta(n)\, g_n / b_n`.
+    r"""AdaGrad-Norm: $\theta_{n+1} = \theta_n - \eta(n)\, g_n / b_n$.
 
-    One scalar :math:`b_n^2 = b_0^2 + \sum_{k\le n}\lVert g_k\rVert^2` for the whole
-    tree (see :func:`scale_by_adagrad_norm`). Ward, Wu & Bottou prove convergence for
-    any :math:`\eta, b_0 > 0` on smooth non-convex problems, at the rate of tuned SGD
+    One scalar $b_n^2 = b_0^2 + \sum_{k\le n}\lVert g_k\rVert^2$ for the whole
+    tree (see [`lrjax.scale_by_adagrad_norm`][]). Ward, Wu & Bottou prove convergence for
+    any $\eta, b_0 > 0$ on smooth non-convex problems, at the rate of tuned SGD
     in the batch setting.
 
     Args:
-      learning_rate: :math:`\eta`, a non-negative number or a schedule.
-      b0: :math:`b_0 \ge 0`.
-      eps: :math:`\epsilon \ge 0` added to :math:`b_n` (a guard for ``b0=0``).
+      learning_rate: $\eta$, a non-negative number or a schedule.
+      b0: $b_0 \ge 0$.
+      eps: $\epsilon \ge 0$ added to $b_n$ (a guard for `b0=0`).
 
     Returns:
-      An optax ``GradientTransformation``.
+      An optax `GradientTransformation`.
 
-    Example:
+    Examples:
       >>> import jax, jax.numpy as jnp, lrjax
       >>> f = lambda x: jnp.sum(x ** 2)
       >>> opt = lrjax.adagrad_norm(1.0)

@@ -1,7 +1,7 @@
 """Base types shared by every lrjax module.
 
 lrjax reuses optax's base types, so an lrjax transform is an optax transform and the
-two mix freely in ``optax.chain`` in either order.
+two mix freely in `optax.chain` in either order.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ apply_updates = optax.apply_updates
 #: A schedule maps the 0-based update count ``n`` to a learning rate.
 Schedule = Callable[[chex.Numeric], chex.Numeric]
 
-#: A learning rate given either as a number or as a :data:`Schedule`.
+#: A learning rate given either as a number or as a `Schedule`.
 ScalarOrSchedule = Union[float, jax.Array, Schedule]
 
 __all__ = [

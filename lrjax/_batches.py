@@ -10,8 +10,8 @@ import numpy as np
 
 
 def batch_getter(batches: Any) -> tuple[Any, tuple]:
-    """``(data, kind)``: the device arrays to pass, and a hashable description of how
-    step ``i`` picks its batch (see [`get_batch`][lrjax._batches.get_batch])."""
+    """`(data, kind)`: the device arrays to pass, and a hashable description of how
+    step `i` picks its batch (see [`get_batch`][lrjax._batches.get_batch])."""
     if batches is None:
         return None, ("none",)
     if callable(batches):
@@ -40,7 +40,7 @@ def batch_getter(batches: Any) -> tuple[Any, tuple]:
 
 
 def get_batch(kind: tuple, data: Any, i: jax.Array) -> Any:
-    """The batch of step ``i``; arrays are cycled when there are fewer than steps."""
+    """The batch of step `i`; arrays are cycled when there are fewer than steps."""
     if kind[0] == "none":
         return None
     if kind[0] == "fn":
@@ -50,7 +50,7 @@ def get_batch(kind: tuple, data: Any, i: jax.Array) -> Any:
 
 
 def check_optimizer_factory(name: str, value: Any) -> None:
-    """Check a factory ``learning_rate -> GradientTransformation``.
+    """Check a factory `learning_rate -> GradientTransformation`.
 
     An optimizer passed where its factory was meant is the common slip; the error says
     how to write the factory instead.

@@ -42,6 +42,7 @@ def cocob(
     L \leftarrow \max(L, |g|), \quad \theta \leftarrow \theta - g, \quad
     G \leftarrow G + |g|, \quad R \leftarrow \max\big(R - g\,(x - x_0), 0\big),
     $$
+
     $$
     x = x_0 + \frac{\theta\,(L + R)}{L \max(G + L, \alpha L)},
     $$

@@ -1,10 +1,10 @@
-"""Schedule combinators (``warmup``, ``join``) and the numerical pieces schedules share.
+"""Schedule combinators (`warmup`, `join`) and the numerical pieces schedules share.
 
 Every schedule evaluates in the default float dtype at call time (float32, or float64
-when ``jax_enable_x64`` is on), so the same schedule serves a float32 model and a
+when `jax_enable_x64` is on), so the same schedule serves a float32 model and a
 float64 reference. The helpers below keep float32 results within a few units in the
 last place of the exact value: powers with an integer exponent are split so that no
-rounding of ``k * log(base)`` is amplified by ``exp``, and cosine annealing is computed
+rounding of `k * log(base)` is amplified by `exp`, and cosine annealing is computed
 as squared sines and cosines of half-angles so that it keeps its relative accuracy where
 it approaches zero.
 """
@@ -33,7 +33,7 @@ def as_float(step: Any, dtype: jnp.dtype) -> jax.Array:
 
 
 def cast(value: Any, dtype: jnp.dtype) -> jax.Array:
-    """A hyperparameter (Python number or array, possibly traced) in ``dtype``."""
+    """A hyperparameter (Python number or array, possibly traced) in `dtype`."""
     return jnp.asarray(value, dtype)
 
 
@@ -45,10 +45,10 @@ def concrete(name: str, checked: float | None, raw: Any) -> float:
 
 
 def _split(x: float, dtype: jnp.dtype) -> tuple[float, float]:
-    """``x = hi + lo`` with ``hi`` holding at most ``p - p // 2`` significant bits.
+    """`x = hi + lo` with `hi` holding at most `p - p // 2` significant bits.
 
-    Then ``k * hi`` is exact in ``dtype`` for integers ``|k| < 2 ** (p // 2)``, where
-    ``p`` is the precision of ``dtype``.
+    Then `k * hi` is exact in `dtype` for integers `|k| < 2 ** (p // 2)`, where
+    `p` is the precision of `dtype`.
     """
     p = jnp.finfo(dtype).nmant + 1
     keep = p - p // 2
@@ -60,7 +60,7 @@ def _split(x: float, dtype: jnp.dtype) -> tuple[float, float]:
 
 
 def _exp2_int(i: jax.Array) -> jax.Array:
-    """Exactly ``2 ** i`` for integer-valued float ``i``: 0 below the normal range."""
+    """Exactly `2 ** i` for integer-valued float `i`: 0 below the normal range."""
     dtype = i.dtype
     bits = jnp.finfo(dtype).nmant
     bias = int(jnp.finfo(dtype).maxexp) - 1
@@ -70,10 +70,10 @@ def _exp2_int(i: jax.Array) -> jax.Array:
 
 
 def floor_div(n: jax.Array, r: Any) -> jax.Array:
-    """``floor(n / r)`` for ``r > 0``, exact while ``n`` and the products are exact.
+    """`floor(n / r)` for `r > 0`, exact while `n` and the products are exact.
 
-    ``jnp.floor(n / r)`` alone is not: XLA may compile ``n / r`` as ``n * (1/r)``, and
-    ``90 * float32(1/30)`` is just above 3. One correction step each way repairs it.
+    `jnp.floor(n / r)` alone is not: XLA may compile `n / r` as `n * (1/r)`, and
+    `90 * float32(1/30)` is just above 3. One correction step each way repairs it.
     """
     q = jnp.floor(n / r)
     q = jnp.where(q * r > n, q - 1.0, q)
@@ -81,17 +81,17 @@ def floor_div(n: jax.Array, r: Any) -> jax.Array:
 
 
 def exp_times(k: jax.Array, log_base: Any) -> jax.Array:
-    """``exp(k * log_base)`` for real ``k``, with a few ulps of relative error.
+    """`exp(k * log_base)` for real `k`, with a few ulps of relative error.
 
-    ``exp`` turns the absolute rounding error of its argument into relative error, so
-    ``exp(k * L)`` loses ``|k L|`` ulps (1e-6 relative at ``|k L| = 16`` in float32). With
-    ``L / log 2 = hi + lo`` and the integer part of ``k`` written ``k1 2^h + k0``, the
-    products ``k1 (2^h hi)`` and ``k0 hi`` are exact; their integer parts become an exact
-    power of two and only a fraction of size ~1 passes through ``exp2``. (Multiplying
-    several ``exp`` results does not work: XLA rewrites ``exp(a) exp(b)`` as
-    ``exp(a + b)``.) The splitting is exact for ``|k| < 2^(2h)`` (2^24 in float32, 2^52
-    in float64) and degrades gently beyond. A traced ``log_base`` falls back to
-    ``exp(k * L)``.
+    `exp` turns the absolute rounding error of its argument into relative error, so
+    `exp(k * L)` loses `|k L|` ulps (1e-6 relative at `|k L| = 16` in float32). With
+    `L / log 2 = hi + lo` and the integer part of `k` written `k1 2^h + k0`, the
+    products `k1 (2^h hi)` and `k0 hi` are exact; their integer parts become an exact
+    power of two and only a fraction of size ~1 passes through `exp2`. (Multiplying
+    several `exp` results does not work: XLA rewrites `exp(a) exp(b)` as
+    `exp(a + b)`.) The splitting is exact for `|k| < 2^(2h)` (2^24 in float32, 2^52
+    in float64) and degrades gently beyond. A traced `log_base` falls back to
+    `exp(k * L)`.
     """
     if not isinstance(log_base, float):
         return jnp.exp(k * cast(log_base, k.dtype))
@@ -114,10 +114,10 @@ def exp_times(k: jax.Array, log_base: Any) -> jax.Array:
 
 
 def power(base: Any, k: jax.Array, checked: float | None) -> jax.Array:
-    """``base ** k`` for ``base >= 0`` and real ``k``, accurate to a few ulps.
+    """`base ** k` for `base >= 0` and real `k`, accurate to a few ulps.
 
-    ``checked`` is the validated Python value of ``base`` (``None`` when traced).
-    ``0 ** 0 = 1`` and ``0 ** k = 0`` for ``k > 0``.
+    `checked` is the validated Python value of `base` (`None` when traced).
+    `0 ** 0 = 1` and `0 ** k = 0` for `k > 0`.
     """
     zero_power = jnp.where(k == 0, 1.0, 0.0).astype(k.dtype)
     if checked is not None:
@@ -131,12 +131,12 @@ def power(base: Any, k: jax.Array, checked: float | None) -> jax.Array:
 
 
 def cos_weights(p: jax.Array, q: jax.Array) -> tuple[jax.Array, jax.Array]:
-    r"""``c = (1 + cos πp)/2`` and ``s = 1 - c``, each to a few ulps of *relative* error.
+    r"""`c = (1 + cos πp)/2` and `s = 1 - c`, each to a few ulps of *relative* error.
 
-    ``q = 1 - p`` must be computed by the caller without cancellation (from integer step
-    counts). Uses :math:`c = \cos^2(\pi p/2) = \sin^2(\pi q/2)` and
-    :math:`s = \sin^2(\pi p/2) = \cos^2(\pi q/2)` with the half-angle kept in
-    :math:`[0, \pi/4]`, so neither weight loses digits near 0: a cosine-annealed rate
+    `q = 1 - p` must be computed by the caller without cancellation (from integer step
+    counts). Uses $c = \cos^2(\pi p/2) = \sin^2(\pi q/2)$ and
+    $s = \sin^2(\pi p/2) = \cos^2(\pi q/2)$ with the half-angle kept in
+    $[0, \pi/4]$, so neither weight loses digits near 0: a cosine-annealed rate
     keeps full relative accuracy as it approaches its floor.
     """
     first = p <= 0.5
@@ -149,36 +149,36 @@ def cos_weights(p: jax.Array, q: jax.Array) -> tuple[jax.Array, jax.Array]:
 
 
 def fractions(done: jax.Array, left: jax.Array, length: Any) -> tuple[jax.Array, jax.Array]:
-    """``(p, 1 - p)`` clipped to [0, 1], from the steps done and the steps left."""
+    """`(p, 1 - p)` clipped to [0, 1], from the steps done and the steps left."""
     return jnp.clip(done / length, 0.0, 1.0), jnp.clip(left / length, 0.0, 1.0)
 
 
 def warmup(schedule: Schedule, *, warmup_steps: int, init_value: float = 0.0) -> Schedule:
     r"""Prepend a linear warm-up to a schedule.
 
-    .. math::
+    $$
+    \eta(n) = \begin{cases}
+      \eta_i + (\sigma(0) - \eta_i)\, n / W & n < W \\
+      \sigma(n - W) & n \ge W
+    \end{cases}
+    $$
 
-        \eta(n) = \begin{cases}
-          \eta_i + (\sigma(0) - \eta_i)\, n / W & n < W \\
-          \sigma(n - W) & n \ge W
-        \end{cases}
-
-    where :math:`\sigma` is ``schedule``, :math:`W` = ``warmup_steps`` and
-    :math:`\eta_i` = ``init_value``. The result is continuous at :math:`n = W`: the ramp
-    ends exactly on :math:`\sigma(0)`, which is also the first value after it. The
+    where $\sigma$ is `schedule`, $W$ = `warmup_steps` and
+    $\eta_i$ = `init_value`. The result is continuous at $n = W$: the ramp
+    ends exactly on $\sigma(0)$, which is also the first value after it. The
     wrapped schedule starts its own count at the end of the warm-up, so its decay is not
-    shortened (unlike optax's ``warmup_cosine_decay_schedule``, whose ``decay_steps``
+    shortened (unlike optax's `warmup_cosine_decay_schedule`, whose `decay_steps`
     includes the warm-up).
 
     Args:
       schedule: the schedule to run after the warm-up.
-      warmup_steps: :math:`W \ge 0`; ``0`` returns ``schedule`` unchanged.
-      init_value: the rate at ``n = 0``, ``>= 0``.
+      warmup_steps: $W \ge 0$; `0` returns `schedule` unchanged.
+      init_value: the rate at `n = 0`, `>= 0`.
 
     Returns:
       A schedule.
 
-    Example:
+    Examples:
       >>> import lrjax
       >>> s = lrjax.warmup(lrjax.cosine_decay(1.0, decay_steps=10), warmup_steps=4)
       >>> print(" ".join(f"{float(s(n)):.2f}" for n in [0, 2, 4, 9, 14]))
@@ -187,9 +187,9 @@ def warmup(schedule: Schedule, *, warmup_steps: int, init_value: float = 0.0) ->
     References:
       Goyal et al., Accurate, Large Minibatch SGD: Training ImageNet in 1 Hour, 2017,
       https://arxiv.org/abs/1706.02677. Keras
-      ``CosineDecay(initial_learning_rate=a, decay_steps=T, alpha=α, warmup_target=b,
-      warmup_steps=W)`` equals
-      ``warmup(cosine_decay(b, T, alpha=α), warmup_steps=W, init_value=a)`` at every
+      `CosineDecay(initial_learning_rate=a, decay_steps=T, alpha=α, warmup_target=b,
+      warmup_steps=W)` equals
+      `warmup(cosine_decay(b, T, alpha=α), warmup_steps=W, init_value=a)` at every
       step, with no offset.
     """
     _validate.callable_("schedule", schedule)
@@ -213,30 +213,30 @@ def warmup(schedule: Schedule, *, warmup_steps: int, init_value: float = 0.0) ->
 def join(schedules: Sequence[Schedule], boundaries: Sequence[int]) -> Schedule:
     r"""Run schedules one after the other, each restarting its count at its boundary.
 
-    .. math::
+    $$
+    \eta(n) = \sigma_i(n - b_i) \quad\text{for } b_i \le n < b_{i+1},
+    \qquad b_0 = 0,\ b_{k+1} = \infty
+    $$
 
-        \eta(n) = \sigma_i(n - b_i) \quad\text{for } b_i \le n < b_{i+1},
-        \qquad b_0 = 0,\ b_{k+1} = \infty
-
-    Switching happens at :math:`n \ge b_i`, and the rate may jump there: ``join`` is
-    continuous exactly where :math:`\sigma_{i-1}(b_i - b_{i-1}) = \sigma_i(0)`.
+    Switching happens at $n \ge b_i$, and the rate may jump there: `join` is
+    continuous exactly where $\sigma_{i-1}(b_i - b_{i-1}) = \sigma_i(0)$.
 
     Args:
-      schedules: ``k + 1`` schedules.
-      boundaries: ``k`` strictly increasing step counts ``>= 0``.
+      schedules: `k + 1` schedules.
+      boundaries: `k` strictly increasing step counts `>= 0`.
 
     Returns:
       A schedule.
 
-    Example:
+    Examples:
       >>> import lrjax
       >>> s = lrjax.join([lrjax.constant(0.1), lrjax.exponential_decay(0.05, decay=0.5)], [3])
       >>> print(" ".join(f"{float(s(n)):.4f}" for n in range(5)))
       0.1000 0.1000 0.1000 0.0500 0.0303
 
     References:
-      optax ``join_schedules`` (identical values); PyTorch ``SequentialLR(optimizer,
-      schedulers, milestones=boundaries)``, whose later schedulers restart at their
+      optax `join_schedules` (identical values); PyTorch `SequentialLR(optimizer,
+      schedulers, milestones=boundaries)`, whose later schedulers restart at their
       milestone in the same way.
     """
     schedules = list(schedules)

@@ -1,6 +1,6 @@
 """Numerics shared by Prodigy and the D-Adaptation methods.
 
-Their estimates are scalars (``d``, numerators, norms) kept in the learning-rate dtype
+Their estimates are scalars (`d`, numerators, norms) kept in the learning-rate dtype
 (float32, or float64 with x64), while the per-parameter statistics keep each
 parameter's dtype. Reductions of the statistics are taken in the wider of the two, so
 bfloat16 parameters get float32 sums and float64 parameters float64 ones.
@@ -20,10 +20,10 @@ from ._learning_rate import lr_dtype, safe_increment
 
 
 def reject_complex(params: Any, method: str) -> None:
-    """``TypeError`` naming the first complex leaf: these methods are real-only.
+    """`TypeError` naming the first complex leaf: these methods are real-only.
 
     Their estimates are inner products and norms of real vectors (the authors' torch
-    code uses ``torch.dot``, which does not conjugate); no complex form is published.
+    code uses `torch.dot`, which does not conjugate); no complex form is published.
     """
     for path, leaf in jax.tree_util.tree_flatten_with_path(params)[0]:
         if jnp.iscomplexobj(leaf):
@@ -37,7 +37,7 @@ def reject_complex(params: Any, method: str) -> None:
 
 
 def growth_rate(name: str, value: Any) -> float:
-    """Check a growth factor: a real number ``> 0``, ``inf`` (no limit) allowed."""
+    """Check a growth factor: a real number `> 0`, `inf` (no limit) allowed."""
     if _validate.is_traced(value):
         return value
     if isinstance(value, (bool, str, bytes)) or value is None:
@@ -52,7 +52,7 @@ def growth_rate(name: str, value: Any) -> float:
 
 
 def betas(name: str, value: Any) -> tuple[float, float]:
-    """Check a pair ``(beta1, beta2)``, each in ``[0, 1)``."""
+    """Check a pair `(beta1, beta2)`, each in `[0, 1)`."""
     if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or len(value) != 2:
         raise TypeError(f"{name} must be a pair (beta1, beta2), got {value!r}")
     b1 = _validate.decay_rate(f"{name}[0]", value[0])
@@ -66,15 +66,15 @@ def needs_params(params: Any, method: str, why: str) -> None:
 
 
 def wide(x: jax.Array, dtype: Any) -> jax.Array:
-    """``x`` in the wider of its dtype and ``dtype`` (for reductions)."""
+    """`x` in the wider of its dtype and `dtype` (for reductions)."""
     dtype = jnp.dtype(dtype)
     return x if x.dtype.itemsize >= dtype.itemsize else x.astype(dtype)
 
 
 def tree_reduce(fn: Callable[..., jax.Array], *trees: Any) -> jax.Array:
-    """``sum over leaves of fn(*leaves)``, each taken in the scalar dtype or wider.
+    """`sum over leaves of fn(*leaves)`, each taken in the scalar dtype or wider.
 
-    ``fn`` receives the leaves already widened and returns a scalar; the total is in
+    `fn` receives the leaves already widened and returns a scalar; the total is in
     the learning-rate dtype.
     """
     dt = lr_dtype()
@@ -85,10 +85,10 @@ def tree_reduce(fn: Callable[..., jax.Array], *trees: Any) -> jax.Array:
 
 
 def one_minus_power(beta: float, n: jax.Array) -> jax.Array:
-    """``1 - beta**n`` in the learning-rate dtype, accurate where ``beta`` is near 1.
+    """`1 - beta**n` in the learning-rate dtype, accurate where `beta` is near 1.
 
-    Computed as ``-expm1(n log1p(-(1 - beta)))`` with ``1 - beta`` taken in Python
-    first: in float32, 0.999 rounds to 0.99900001 and ``1 - 0.999**1`` would be 1e-5
+    Computed as `-expm1(n log1p(-(1 - beta)))` with `1 - beta` taken in Python
+    first: in float32, 0.999 rounds to 0.99900001 and `1 - 0.999**1` would be 1e-5
     (relative) off.
     """
     dt = lr_dtype()
@@ -96,7 +96,7 @@ def one_minus_power(beta: float, n: jax.Array) -> jax.Array:
 
 
 def bias_factor(b1: float, b2: float, k: jax.Array, enabled: bool) -> jax.Array:
-    """``sqrt(1 - b2^(k+1)) / (1 - b1^(k+1))`` if ``enabled``, else 1 (the authors')."""
+    """`sqrt(1 - b2^(k+1)) / (1 - b1^(k+1))` if `enabled`, else 1 (the authors')."""
     dt = lr_dtype()
     if not enabled:
         return jnp.ones([], dt)
@@ -105,10 +105,10 @@ def bias_factor(b1: float, b2: float, k: jax.Array, enabled: bool) -> jax.Array:
 
 
 def like(c: Any, leaf: jax.Array) -> jax.Array:
-    """A scalar in ``leaf``'s dtype."""
+    """A scalar in `leaf`'s dtype."""
     return jnp.asarray(c).astype(leaf.dtype)
 
 
 def select(pred: jax.Array, new: Any, old: Any) -> Any:
-    """``new`` where ``pred`` else ``old``, leaf by leaf (trees of equal structure)."""
+    """`new` where `pred` else `old`, leaf by leaf (trees of equal structure)."""
     return jax.tree.map(lambda a, b: jnp.where(pred, a, b), new, old)

@@ -1,12 +1,12 @@
 """Distance over gradients: DoG, layer-wise L-DoG (Ivgi et al. 2023) and DoWG (Khaled et al.).
 
 The step size is the largest distance travelled from the start divided by a running
-norm of the gradients. The references form that distance as ``x - x0``; here the
-accumulated displacement is the state instead of ``x0`` (same memory), so a float32
+norm of the gradients. The references form that distance as `x - x0`; here the
+accumulated displacement is the state instead of `x0` (same memory), so a float32
 run keeps the distance accurate while the parameters have barely moved.
 
-The shared helpers of the learning-rate-free modules (``scalar_dtype``,
-``reject_complex``, ``tree_sum``) live here as plain names.
+The shared helpers of the learning-rate-free modules (`scalar_dtype`,
+`reject_complex`, `tree_sum`) live here as plain names.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def scalar_dtype(params: Any) -> jnp.dtype:
 
 
 def reject_complex(params: Any, method: str) -> None:
-    """``TypeError`` naming the first complex leaf: these methods are defined for reals."""
+    """`TypeError` naming the first complex leaf: these methods are defined for reals."""
     for path, leaf in jax.tree_util.tree_flatten_with_path(params)[0]:
         if jnp.iscomplexobj(leaf):
             where = jax.tree_util.keystr(path) or "<root>"
@@ -44,7 +44,7 @@ def reject_complex(params: Any, method: str) -> None:
 
 
 def tree_sum(leaves: Any, dtype: Any) -> jax.Array:
-    """The sum of a list of scalars, starting from a zero of ``dtype``."""
+    """The sum of a list of scalars, starting from a zero of `dtype`."""
     total = jnp.zeros([], dtype)
     for x in leaves:
         total = total + x

@@ -1,7 +1,7 @@
 """The learning-rate range test, compiled as one XLA program.
 
 The sweep (forward, backward, optimizer update, smoothing and the divergence tests of
-every step) runs inside one ``lax.while_loop``; only the suggestion rules, which look at
+every step) runs inside one `lax.while_loop`; only the suggestion rules, which look at
 the whole recorded curve, run afterwards in NumPy, in float64.
 """
 
@@ -179,7 +179,7 @@ def sweep_schedule(min_lr: float, max_lr: float, num_steps: int, sweep: str):
 
 
 def _exceeds(value: jax.Array, best: jax.Array, grow: float | None) -> jax.Array:
-    """``value > best + grow |best|``: "(grow + 1) times worse", also for a negative best."""
+    """`value > best + grow |best|`: "(grow + 1) times worse", also for a negative best."""
     if grow is None:
         return jnp.zeros([], bool)
     return value > best + jnp.asarray(grow, best.dtype) * jnp.abs(best)
@@ -197,7 +197,7 @@ def _sweep_program(
     spike_grow: float | None,
     batch_kind: tuple,
 ) -> Callable[[Any, Any], tuple]:
-    """The jitted sweep ``(params, data) -> (stop, reason code, losses, smoothed, lrs)``."""
+    """The jitted sweep `(params, data) -> (stop, reason code, losses, smoothed, lrs)`."""
     schedule = sweep_schedule(min_lr, max_lr, num_steps, sweep)
     opt = optimizer(schedule)
 

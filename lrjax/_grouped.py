@@ -1,22 +1,22 @@
 """Run an element-wise transform on a few stacked arrays instead of many small leaves.
 
-Why this exists (measured on XLA:CPU, jax 0.10, see ``docs/benchmarks.md``): a jitted
-optimizer step over a tree of ``N`` leaves compiles to about three fused kernels per leaf
-(first moment, second moment, update + apply), so its run time is ``~3N`` kernel launches
-and its compile time grows with ``N``. Stacking same-shape leaves makes the arithmetic one
-kernel per group; only the final ``params + update`` stays one kernel per leaf, because
+Why this exists (measured on XLA:CPU, jax 0.10, see `docs/benchmarks.md`): a jitted
+optimizer step over a tree of `N` leaves compiles to about three fused kernels per leaf
+(first moment, second moment, update + apply), so its run time is `~3N` kernel launches
+and its compile time grows with `N`. Stacking same-shape leaves makes the arithmetic one
+kernel per group; only the final `params + update` stays one kernel per leaf, because
 the caller's parameters are separate buffers.
 
 The catch, and the trick: XLA compiles each *distinct* fused kernel separately (0.03-0.1 s
-each on this 2-core machine) and shares identical ones. Slicing leaf ``i`` back out of one
-stack at the static offset ``i`` gives ``N`` distinct kernels, which is why a plain
-``ravel``/``concatenate`` (``optax.flatten``) compiles far slower than the per-leaf
-optimizer (measured: 300 leaves, 30 s against 5 s). ``optimization_barrier`` does not
+each on this 2-core machine) and shares identical ones. Slicing leaf `i` back out of one
+stack at the static offset `i` gives `N` distinct kernels, which is why a plain
+`ravel`/`concatenate` (`optax.flatten`) compiles far slower than the per-leaf
+optimizer (measured: 300 leaves, 30 s against 5 s). `optimization_barrier` does not
 help (XLA:CPU removes it before fusion and folds slice-of-slice). So each group is kept
-as about ``sqrt(k)`` separate stacks ("blocks") of ``sqrt(k)`` leaves, in the state too:
-a leaf is row ``r`` of its block, the per-leaf kernels differ only by ``r``, and about
-``2 sqrt(k)`` distinct kernels are compiled instead of ``k``; the arithmetic runs on
-``sqrt(k)`` identical block kernels.
+as about `sqrt(k)` separate stacks ("blocks") of `sqrt(k)` leaves, in the state too:
+a leaf is row `r` of its block, the per-leaf kernels differ only by `r`, and about
+`2 sqrt(k)` distinct kernels are compiled instead of `k`; the arithmetic runs on
+`sqrt(k)` identical block kernels.
 """
 
 from __future__ import annotations
@@ -37,11 +37,11 @@ _DIRECT_UNSTACK = 16
 
 
 class GroupedState(NamedTuple):
-    """State of :func:`grouped`.
+    """State of [`lrjax.grouped`][].
 
     Attributes:
       inner: the wrapped transform's state, built on the grouped arrays: a tuple whose
-        first entries are stacks ``[k, *shape]`` of the ``k`` same-shape, same-dtype
+        first entries are stacks `[k, *shape]` of the `k` same-shape, same-dtype
         small leaves, followed by the leaves left as they are.
     """
 
@@ -57,7 +57,7 @@ class _Layout(NamedTuple):
 
 
 def _blocks(idx: list[int]) -> list[tuple[int, ...]]:
-    """Cut a group of ``k`` leaf indices into about ``sqrt(k)`` blocks of equal size."""
+    """Cut a group of `k` leaf indices into about `sqrt(k)` blocks of equal size."""
     k = len(idx)
     if k <= _DIRECT_UNSTACK:
         return [tuple(idx)]
@@ -113,7 +113,7 @@ def _check_elementwise(state: Any, grouped: tuple[Any, ...]) -> None:
 
 
 def _keeps_stacked_statistics(inner: Any, leaves: list[Any], layout: _Layout) -> bool:
-    """Whether ``inner``'s state holds an array shaped like one of the stacks."""
+    """Whether `inner`'s state holds an array shaped like one of the stacks."""
     if not layout.groups:
         return False
     structs = [jax.ShapeDtypeStruct(jnp.shape(x), jnp.result_type(x)) for x in leaves]
@@ -135,48 +135,48 @@ def grouped(
 ) -> GradientTransformationExtraArgs:
     r"""Apply an element-wise transform to stacks of same-shape leaves: same numbers, faster.
 
-    The leaves of the parameter tree with at most ``max_leaf_size`` elements are grouped
-    by ``(shape, dtype)``; each group of ``k`` leaves is stacked into one ``[k, *shape]``
-    array. ``inner`` is initialised and updated on the tuple of these stacks (plus the
+    The leaves of the parameter tree with at most `max_leaf_size` elements are grouped
+    by `(shape, dtype)`; each group of `k` leaves is stacked into one `[k, *shape]`
+    array. `inner` is initialised and updated on the tuple of these stacks (plus the
     large leaves, unchanged), and its output is cut back into the original tree:
 
-    .. math::
+    $$
+    u = \mathrm{unstack}\big(T(\mathrm{stack}(g), \mathrm{stack}(p))\big)
+    $$
 
-        u = \mathrm{unstack}\big(T(\mathrm{stack}(g), \mathrm{stack}(p))\big)
-
-    For an element-wise ``T`` (every output coordinate depends only on the same
+    For an element-wise `T` (every output coordinate depends only on the same
     coordinate of the inputs, with per-step scalars shared by all leaves) this is the
-    same computation coordinate by coordinate, so the updates equal those of ``inner``
-    (bitwise in the tests here; see ``tests/test_grouped.py``). Its state holds the
-    stacks, so it has the same size as ``inner``'s.
+    same computation coordinate by coordinate, so the updates equal those of `inner`
+    (bitwise in the tests here; see `tests/test_grouped.py`). Its state holds the
+    stacks, so it has the same size as `inner`'s.
 
     When to use it: trees with many small leaves of the same shape (transformers, MLPs
     with biases and norms, a few hundred leaves or more) on CPU, where per-leaf kernel
-    launches and compile time dominate the step; ``docs/benchmarks.md`` has the
+    launches and compile time dominate the step; `docs/benchmarks.md` has the
     measurements. On a tree of a few large leaves, or of small leaves in groups of
-    fewer than ``min_group_size``, it changes nothing.
+    fewer than `min_group_size`, it changes nothing.
 
-    A transform without per-parameter state (``sgd`` without momentum, clipping, a
+    A transform without per-parameter state (`sgd` without momentum, clipping, a
     scale) has nothing to batch: stacking would only add copies and compile time, so
-    ``grouped`` passes such a tree through unchanged (decided once per tree layout,
-    from the shapes of ``inner``'s state).
+    `grouped` passes such a tree through unchanged (decided once per tree layout,
+    from the shapes of `inner`'s state).
 
-    Valid only for element-wise transforms: lrjax's ``sgd`` (with or without momentum),
-    ``adagrad``, ``adadelta``, ``rmsprop``, ``adam`` and its variants, ``adamw``,
+    Valid only for element-wise transforms: lrjax's `sgd` (with or without momentum),
+    `adagrad`, `adadelta`, `rmsprop`, `adam` and its variants, `adamw`,
     schedules, and optax's equivalents. Not for transforms that look at a leaf as a whole
-    (per-leaf norms such as ``optax.scale_by_trust_ratio``, factored statistics such as
-    ``optax.adafactor``, shape-dependent rules such as Muon, masks by path): a state
-    array whose shape is not that of a grouped array raises ``ValueError`` at ``init``,
+    (per-leaf norms such as `optax.scale_by_trust_ratio`, factored statistics such as
+    `optax.adafactor`, shape-dependent rules such as Muon, masks by path): a state
+    array whose shape is not that of a grouped array raises `ValueError` at `init`,
     but a per-leaf norm without such state cannot be detected, so do not wrap one.
     Global-norm clipping stays correct up to the summation order of the norm.
 
     Args:
       inner: an element-wise optax or lrjax transform (extra arguments such as
-        ``value=`` are passed on).
+        `value=` are passed on).
       max_leaf_size: leaves with more elements stay separate. Stacking copies the
         gradient once more, which costs as much as the kernel launches it saves once
         leaves reach ~10,000 elements. Measured on a 2-core CPU, Adam, float32
-        (``benchmarks/bench_grouped_limits.py``; grouped vs ungrouped step, compile):
+        (`benchmarks/bench_grouped_limits.py`; grouped vs ungrouped step, compile):
         2,000 leaves of 5,000 floats 80 vs 106 ms, 10 vs 40 s; 600 of 16,384 floats 40
         vs 33 ms, 2.8 vs 6.9 s; 300 of 32,768 floats 41 vs 28 ms. The default, 8,192
         (32 KB of float32), stays below the crossover.
@@ -184,17 +184,17 @@ def grouped(
         Stacking always shortens the step, but XLA compiles each leaf's final kernel
         (which slices its own row) separately, where the plain per-leaf kernels are
         alike and compiled once; compile time breaks even at about 64 to 128 leaves.
-        Measured on a 2-core CPU, Adam, float32 (``benchmarks/bench_grouped_limits.py``;
+        Measured on a 2-core CPU, Adam, float32 (`benchmarks/bench_grouped_limits.py`;
         grouped vs ungrouped step, compile): 32 leaves of 1,024 floats 0.39 vs 0.66 ms,
         0.81 vs 0.40 s; 128 of 1,024: 1.94 vs 3.26 ms, 1.44 vs 1.45 s; 256 of 256:
         5.8 vs 13.5 ms, 1.2 vs 3.0 s. The default, 128, is where neither is slower;
         a lower value trades compile time for step time.
 
     Returns:
-      An optax ``GradientTransformationExtraArgs`` whose state is a
-      :class:`GroupedState`.
+      An optax `GradientTransformationExtraArgs` whose state is a
+      [`lrjax.GroupedState`][].
 
-    Example:
+    Examples:
       >>> import jax.numpy as jnp, lrjax
       >>> params = {f"b{i}": jnp.full(3, float(i + 1)) for i in range(4)}
       >>> opt = lrjax.grouped(lrjax.adam(0.1), min_group_size=2)  # 4 leaves, one stack
@@ -207,8 +207,8 @@ def grouped(
       -0.1000 -0.1000
 
     References:
-      Horizontal fusion of many small kernels: the same idea as PyTorch's ``foreach`` /
-      ``fused`` optimizer implementations (``torch.optim.Adam(foreach=True)``) and
+      Horizontal fusion of many small kernels: the same idea as PyTorch's `foreach` /
+      `fused` optimizer implementations (`torch.optim.Adam(foreach=True)`) and
       XLA's GPU horizontal loop fusion.
     """
     _validate.transform("inner", inner)

@@ -14,7 +14,7 @@ from ._learning_rate import safe_increment
 
 
 class SkipNonfiniteState(NamedTuple):
-    """State of :func:`skip_nonfinite`.
+    """State of [`lrjax.skip_nonfinite`][].
 
     Attributes:
       inner_state: the wrapped optimizer's state, untouched by skipped steps.
@@ -41,34 +41,34 @@ def _all_finite(tree: Any) -> jax.Array:
 def skip_nonfinite(inner: GradientTransformation) -> GradientTransformationExtraArgs:
     r"""Skip every step whose gradient, update or new state is not finite.
 
-    .. math::
-
-        (u_n, s_{n+1}) = \begin{cases}
-            \text{inner}(g_n, s_n) & \text{if } g_n, u_n, s_{n+1}, \text{value}
-                                     \text{ are all finite} \\
-            (0, s_n) & \text{otherwise}
-        \end{cases}
+    $$
+    (u_n, s_{n+1}) = \begin{cases}
+        \text{inner}(g_n, s_n) & \text{if } g_n, u_n, s_{n+1}, \text{value}
+                                 \text{ are all finite} \\
+        (0, s_n) & \text{otherwise}
+    \end{cases}
+    $$
 
     A skipped step returns zero updates and leaves the inner state exactly as it was:
     the step counter, the schedule position and the recorded learning rate included,
     so a run with skipped batches ends where a run without those batches ends.
 
-    This differs from ``optax.apply_if_finite`` in three ways, each a way a long run is
-    lost: optax gives up after ``max_consecutive_errors`` bad steps and applies the
+    This differs from `optax.apply_if_finite` in three ways, each a way a long run is
+    lost: optax gives up after `max_consecutive_errors` bad steps and applies the
     non-finite update, which poisons the params for good; optax checks only the incoming
-    gradient, so a finite gradient that overflows inside the optimizer (``g**2`` is
-    ``inf`` in float32 for ``|g| > 1.8e19``) leaves ``inf`` in the moments; and optax
-    ignores a non-finite ``value=`` (loss). The counters in the state let the training
+    gradient, so a finite gradient that overflows inside the optimizer (`g**2` is
+    `inf` in float32 for `|g| > 1.8e19`) leaves `inf` in the moments; and optax
+    ignores a non-finite `value=` (loss). The counters in the state let the training
     loop decide when to stop.
 
     Args:
       inner: the optimizer to guard.
 
     Returns:
-      An optax ``GradientTransformationExtraArgs`` with a :class:`SkipNonfiniteState`;
-      extra arguments are forwarded to ``inner``.
+      An optax `GradientTransformationExtraArgs` with a [`lrjax.SkipNonfiniteState`][];
+      extra arguments are forwarded to `inner`.
 
-    Example:
+    Examples:
       >>> import jax.numpy as jnp, lrjax
       >>> opt = lrjax.skip_nonfinite(lrjax.sgd(0.1))
       >>> state = opt.init(jnp.zeros(2))
@@ -77,7 +77,7 @@ def skip_nonfinite(inner: GradientTransformation) -> GradientTransformationExtra
       [0. 0.] 1
 
     References:
-      optax ``apply_if_finite``; the loss-scaling skip in mixed-precision training
+      optax `apply_if_finite`; the loss-scaling skip in mixed-precision training
       (Micikevicius et al., Mixed Precision Training, 2018,
       https://arxiv.org/abs/1710.03740).
     """

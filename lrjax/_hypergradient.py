@@ -25,14 +25,14 @@ DEFAULT_MULTIPLICATIVE_HYPER_LR = 0.05
 
 @records_learning_rate("learning_rate", kind="rate")
 class ScaleByHypergradientState(NamedTuple):
-    """State of :func:`scale_by_hypergradient`.
+    """State of [`lrjax.scale_by_hypergradient`][].
 
     Attributes:
-      count: number of updates applied so far (``int32``, saturating).
-      learning_rate: :math:`\\alpha_t`, the rate the last update applied
-        (:math:`\\alpha_0` before the first); :func:`current_learning_rate` reads it.
-      previous: the previous direction :math:`d_{t-1}` (zeros before the first update).
-      direction: the state of the wrapped ``direction`` transform (``()`` if none).
+      count: number of updates applied so far (`int32`, saturating).
+      learning_rate: $\\alpha_t$, the rate the last update applied
+        ($\\alpha_0$ before the first); [`lrjax.current_learning_rate`][] reads it.
+      previous: the previous direction $d_{t-1}$ (zeros before the first update).
+      direction: the state of the wrapped `direction` transform (`()` if none).
     """
 
     count: jax.Array
@@ -42,7 +42,7 @@ class ScaleByHypergradientState(NamedTuple):
 
 
 def _dot(a: Any, b: Any) -> jax.Array:
-    """Σ over leaves of ⟨a, b⟩, accumulated in at least float32, in ``lr_dtype()``."""
+    """Σ over leaves of ⟨a, b⟩, accumulated in at least float32, in `lr_dtype()`."""
     out = jnp.zeros([], lr_dtype())
     for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
         dt = jnp.dtype(jnp.result_type(x))
@@ -85,66 +85,66 @@ def scale_by_hypergradient(
     max_lr: Optional[float] = None,
     direction: Optional[GradientTransformation] = None,
 ) -> GradientTransformationExtraArgs:
-    r"""Multiply by :math:`-\alpha_t`, where the rate :math:`\alpha_t` learns itself.
+    r"""Multiply by $-\alpha_t$, where the rate $\alpha_t$ learns itself.
 
-    With :math:`g_t` the gradient at step :math:`t` and :math:`d_t` the direction (the
-    incoming updates, or the output of ``direction``), the update is
-    :math:`-\alpha_t d_t` and, with :math:`d_0 = 0`,
+    With $g_t$ the gradient at step $t$ and $d_t$ the direction (the
+    incoming updates, or the output of `direction`), the update is
+    $-\alpha_t d_t$ and, with $d_0 = 0$,
 
-    .. math::
+    $$
+    h_t = g_t \cdot d_{t-1} = -\frac{\partial f(\theta_{t-1})}{\partial \alpha}
 
-        h_t = g_t \cdot d_{t-1} = -\frac{\partial f(\theta_{t-1})}{\partial \alpha}
+    \text{additive (Baydin et al.):}\quad
+    \alpha_t = \alpha_{t-1} + \beta\, h_t
 
-        \text{additive (Baydin et al.):}\quad
-        \alpha_t = \alpha_{t-1} + \beta\, h_t
+    \text{multiplicative (default):}\quad
+    \alpha_t = \alpha_{t-1}\,\bigl(1 + \beta\, \cos(g_t, d_{t-1})\bigr),
+    \quad \cos = \frac{h_t}{\lVert g_t\rVert\,\lVert d_{t-1}\rVert}
+    $$
 
-        \text{multiplicative (default):}\quad
-        \alpha_t = \alpha_{t-1}\,\bigl(1 + \beta\, \cos(g_t, d_{t-1})\bigr),
-        \quad \cos = \frac{h_t}{\lVert g_t\rVert\,\lVert d_{t-1}\rVert}
+    and then $\alpha_t \leftarrow \operatorname{clip}(\alpha_t, \text{min\_lr},
+    \text{max\_lr})$, so the rate never goes negative. With $d = g$ the additive
+    rule is the paper's SGD-HD; after [`lrjax.scale_by_adam`][]
+    ($d = \hat m/(\sqrt{\hat v} + \epsilon)$) it is Adam-HD.
 
-    and then :math:`\alpha_t \leftarrow \operatorname{clip}(\alpha_t, \text{min\_lr},
-    \text{max\_lr})`, so the rate never goes negative. With :math:`d = g` the additive
-    rule is the paper's SGD-HD; after :func:`scale_by_adam`
-    (:math:`d = \hat m/(\sqrt{\hat v} + \epsilon)`) it is Adam-HD.
-
-    The additive rule's :math:`\beta` has units of (rate / gradient²): it depends on
-    the model's size and scale (the paper suggests ``1e-3`` for SGD and ``1e-7`` for
-    Adam; on a small MLP ``1e-7`` barely moves Adam's rate). The multiplicative rule
-    uses only the cosine, a number in :math:`[-1, 1]`, and changes the rate by the
-    relative amount :math:`\beta`, so its default :math:`\beta = 0.05` means the same
+    The additive rule's $\beta$ has units of (rate / gradient²): it depends on
+    the model's size and scale (the paper suggests `1e-3` for SGD and `1e-7` for
+    Adam; on a small MLP `1e-7` barely moves Adam's rate). The multiplicative rule
+    uses only the cosine, a number in $[-1, 1]$, and changes the rate by the
+    relative amount $\beta$, so its default $\beta = 0.05$ means the same
     thing for every model and every initial rate; it also keeps
-    :math:`\alpha_t > 0` by itself (:math:`\beta < 1`).
+    $\alpha_t > 0$ by itself ($\beta < 1$).
 
     **Runaway.** On a deterministic problem whose loss keeps falling along the same
     direction (full-batch cross-entropy on separable data), the cosine stays positive
     and the multiplicative rate grows geometrically, until float32 round-off makes a
     step catastrophic (digits MLP, full batch: past step ~600 with the default
-    :math:`\beta`). The additive rule slows down by itself as the gradient vanishes.
-    For long full-batch runs set ``max_lr``; minibatch noise keeps the cosine small
+    $\beta$). The additive rule slows down by itself as the gradient vanishes.
+    For long full-batch runs set `max_lr`; minibatch noise keeps the cosine small
     and the rate moderate.
 
-    **The gradient.** :math:`h_t` needs the gradient :math:`g_t`, not the direction.
-    Pass it as ``update(..., grad=g)`` (the extra argument optax's line searches use),
-    or give the direction transform as ``direction=`` so that this transform receives
-    the gradient and computes the direction itself (what :func:`sgd_hd` and
-    :func:`adam_hd` do). Without either, the incoming updates are taken as the
+    **The gradient.** $h_t$ needs the gradient $g_t$, not the direction.
+    Pass it as `update(..., grad=g)` (the extra argument optax's line searches use),
+    or give the direction transform as `direction=` so that this transform receives
+    the gradient and computes the direction itself (what [`lrjax.sgd_hd`][] and
+    [`lrjax.adam_hd`][] do). Without either, the incoming updates are taken as the
     gradient, which is right only when no direction transform precedes this one.
 
     Args:
-      initial_lr: :math:`\alpha_0 \ge 0` (``> 0`` for the multiplicative rule).
-      hyper_lr: :math:`\beta`: for the multiplicative rule in :math:`[0, 1)`, default
-        0.05; for the additive rule required, :math:`\ge 0`.
-      rule: ``"multiplicative"`` or ``"additive"``.
-      min_lr: floor on :math:`\alpha_t`, :math:`\ge 0`.
-      max_lr: ceiling on :math:`\alpha_t`, or ``None`` for none.
+      initial_lr: $\alpha_0 \ge 0$ (`> 0` for the multiplicative rule).
+      hyper_lr: $\beta$: for the multiplicative rule in $[0, 1)$, default
+        0.05; for the additive rule required, $\ge 0$.
+      rule: `"multiplicative"` or `"additive"`.
+      min_lr: floor on $\alpha_t$, $\ge 0$.
+      max_lr: ceiling on $\alpha_t$, or `None` for none.
       direction: a transform mapping the gradient to the direction, applied first.
 
     Returns:
-      An optax ``GradientTransformationExtraArgs`` with a
-      :class:`ScaleByHypergradientState`; :func:`current_learning_rate` reports
-      :math:`\alpha_t`.
+      An optax `GradientTransformationExtraArgs` with a
+      [`lrjax.ScaleByHypergradientState`][]; [`lrjax.current_learning_rate`][] reports
+      $\alpha_t$.
 
-    Example:
+    Examples:
       >>> import jax, jax.numpy as jnp, lrjax
       >>> loss = lambda w: jnp.sum((w - 3.0) ** 2)
       >>> tx = lrjax.scale_by_hypergradient(0.01, 0.1)
@@ -246,29 +246,29 @@ def sgd_hd(
 ) -> GradientTransformationExtraArgs:
     r"""SGD with hypergradient descent on its learning rate (SGD-HD, SGDN-HD).
 
-    .. math::
+    $$
+    \alpha_t = \alpha_{t-1} + \beta\, g_t \cdot d_{t-1}
+    \ \text{(additive)}, \qquad
+    \theta_t = \theta_{t-1} - \alpha_t d_t,
+    $$
 
-        \alpha_t = \alpha_{t-1} + \beta\, g_t \cdot d_{t-1}
-        \ \text{(additive)}, \qquad
-        \theta_t = \theta_{t-1} - \alpha_t d_t,
-
-    with :math:`d = g`, or the heavy-ball or Nesterov direction of :func:`trace`; the
-    default multiplicative rule is described in :func:`scale_by_hypergradient`.
+    with $d = g$, or the heavy-ball or Nesterov direction of [`lrjax.trace`][]; the
+    default multiplicative rule is described in [`lrjax.scale_by_hypergradient`][].
 
     Args:
-      learning_rate: the initial rate :math:`\alpha_0`.
-      hyper_lr: :math:`\beta`; ``None`` gives 0.05 (multiplicative) or the paper's
-        ``1e-3`` (additive).
-      momentum: :math:`\mu \in [0, 1)`, or ``None`` for plain SGD.
-      nesterov: Nesterov momentum (needs ``momentum``).
-      rule: ``"multiplicative"`` or ``"additive"``.
+      learning_rate: the initial rate $\alpha_0$.
+      hyper_lr: $\beta$; `None` gives 0.05 (multiplicative) or the paper's
+        `1e-3` (additive).
+      momentum: $\mu \in [0, 1)$, or `None` for plain SGD.
+      nesterov: Nesterov momentum (needs `momentum`).
+      rule: `"multiplicative"` or `"additive"`.
       min_lr: floor on the rate.
-      max_lr: ceiling on the rate, or ``None``.
+      max_lr: ceiling on the rate, or `None`.
 
     Returns:
-      An optax ``GradientTransformationExtraArgs``.
+      An optax `GradientTransformationExtraArgs`.
 
-    Example:
+    Examples:
       >>> import jax, jax.numpy as jnp, lrjax
       >>> loss = lambda w: jnp.sum((w - 3.0) ** 2)
       >>> opt = lrjax.sgd_hd(0.01, 0.01, rule="additive")
@@ -281,7 +281,7 @@ def sgd_hd(
 
     References:
       Baydin et al., Online Learning Rate Adaptation with Hypergradient Descent, ICLR
-      2018, https://arxiv.org/abs/1703.04782 (Algorithm 2; ``SGDHD`` in their code).
+      2018, https://arxiv.org/abs/1703.04782 (Algorithm 2; `SGDHD` in their code).
     """
     if nesterov and momentum is None:
         raise ValueError("nesterov=True needs a momentum, got momentum=None")
@@ -312,29 +312,29 @@ def adam_hd(
 ) -> GradientTransformationExtraArgs:
     r"""Adam with hypergradient descent on its learning rate (Adam-HD).
 
-    .. math::
+    $$
+    u_t = \frac{\hat m_t}{\sqrt{\hat v_t} + \epsilon}, \qquad
+    \alpha_t = \alpha_{t-1} + \beta\, g_t \cdot u_{t-1}\ \text{(additive)},
+    \qquad \theta_t = \theta_{t-1} - \alpha_t u_t;
+    $$
 
-        u_t = \frac{\hat m_t}{\sqrt{\hat v_t} + \epsilon}, \qquad
-        \alpha_t = \alpha_{t-1} + \beta\, g_t \cdot u_{t-1}\ \text{(additive)},
-        \qquad \theta_t = \theta_{t-1} - \alpha_t u_t;
-
-    the default multiplicative rule is described in :func:`scale_by_hypergradient`.
+    the default multiplicative rule is described in [`lrjax.scale_by_hypergradient`][].
 
     Args:
-      learning_rate: the initial rate :math:`\alpha_0`.
-      hyper_lr: :math:`\beta`; ``None`` gives 0.05 (multiplicative) or the paper's
-        ``1e-7`` (additive, which barely moves the rate on small models).
-      b1: :math:`\beta_1 \in [0, 1)`.
-      b2: :math:`\beta_2 \in [0, 1)`.
-      eps: :math:`\epsilon \ge 0`, outside the root.
-      rule: ``"multiplicative"`` or ``"additive"``.
+      learning_rate: the initial rate $\alpha_0$.
+      hyper_lr: $\beta$; `None` gives 0.05 (multiplicative) or the paper's
+        `1e-7` (additive, which barely moves the rate on small models).
+      b1: $\beta_1 \in [0, 1)$.
+      b2: $\beta_2 \in [0, 1)$.
+      eps: $\epsilon \ge 0$, outside the root.
+      rule: `"multiplicative"` or `"additive"`.
       min_lr: floor on the rate.
-      max_lr: ceiling on the rate, or ``None``.
+      max_lr: ceiling on the rate, or `None`.
 
     Returns:
-      An optax ``GradientTransformationExtraArgs``.
+      An optax `GradientTransformationExtraArgs`.
 
-    Example:
+    Examples:
       >>> import jax, jax.numpy as jnp, lrjax
       >>> loss = lambda w: jnp.sum((w - 3.0) ** 2)
       >>> def run(opt, steps=100):
@@ -351,7 +351,7 @@ def adam_hd(
 
     References:
       Baydin et al., Online Learning Rate Adaptation with Hypergradient Descent, ICLR
-      2018, https://arxiv.org/abs/1703.04782 (Algorithm 6; ``AdamHD`` in their code).
+      2018, https://arxiv.org/abs/1703.04782 (Algorithm 6; `AdamHD` in their code).
       Kingma & Ba, Adam, 2015, https://arxiv.org/abs/1412.6980.
     """
     if rule == "additive" and hyper_lr is None:

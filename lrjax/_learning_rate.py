@@ -15,9 +15,9 @@ _INT32_MAX = jnp.iinfo(jnp.int32).max
 
 
 def safe_increment(count: jax.Array | tuple) -> jax.Array | tuple:
-    """``count + 1`` for an ``int32`` counter, saturating at the int32 maximum.
+    """`count + 1` for an `int32` counter, saturating at the int32 maximum.
 
-    The absent counter ``()`` of :func:`initial_count` stays absent.
+    The absent counter `()` of `initial_count` stays absent.
     """
     if isinstance(count, tuple):
         return count
@@ -25,7 +25,7 @@ def safe_increment(count: jax.Array | tuple) -> jax.Array | tuple:
 
 
 def initial_count(needed: bool = True) -> jax.Array | tuple:
-    """A zero ``int32`` counter, or ``()`` (no state leaf, no kernel) when nothing
+    """A zero `int32` counter, or `()` (no state leaf, no kernel) when nothing
     scheduled will read it."""
     return jnp.zeros([], jnp.int32) if needed else ()
 
@@ -36,15 +36,15 @@ def lr_dtype() -> jnp.dtype:
 
 
 def evaluate(learning_rate: ScalarOrSchedule, count: jax.Array) -> jax.Array:
-    """The value of a float-or-schedule learning rate at update ``count``, as an array."""
+    """The value of a float-or-schedule learning rate at update `count`, as an array."""
     value = learning_rate(count) if callable(learning_rate) else learning_rate
     return jnp.asarray(value, dtype=lr_dtype())
 
 
 def value_at(hyperparameter: ScalarOrSchedule, count: Any) -> Any:
-    """A scheduled hyperparameter's value at ``count``; anything else unchanged.
+    """A scheduled hyperparameter's value at `count`; anything else unchanged.
 
-    For per-leaf arithmetic through :func:`scalar_like`: a constant stays a Python
+    For per-leaf arithmetic through `scalar_like`: a constant stays a Python
     number, which jit embeds in each leaf's kernel without an array.
     """
     if callable(hyperparameter):
@@ -60,7 +60,7 @@ RECORDS: dict[type, tuple[str, str]] = {}
 
 
 def records_learning_rate(field: str = "learning_rate", kind: str = "rate"):
-    """Class decorator: mark a state ``NamedTuple`` as recording the applied LR."""
+    """Class decorator: mark a state `NamedTuple` as recording the applied LR."""
     _validate.choice("kind", kind, ("rate", "factor"))
 
     def register(cls: type) -> type:
@@ -72,16 +72,16 @@ def records_learning_rate(field: str = "learning_rate", kind: str = "rate"):
 
 @records_learning_rate()
 class ScaleByLearningRateState(NamedTuple):
-    """State of :func:`scale_by_learning_rate`.
+    """State of [`lrjax.scale_by_learning_rate`][].
 
     Attributes:
-      count: number of updates applied so far (``int32``, saturating), the position of
-        the schedule; an empty tuple ``()`` when the learning rate is a constant, which
+      count: number of updates applied so far (`int32`, saturating), the position of
+        the schedule; an empty tuple `()` when the learning rate is a constant, which
         needs no position (one leaf, 4 bytes and one kernel fewer per step).
-      learning_rate: the learning rate the last update used, a scalar array; ``η(0)``
+      learning_rate: the learning rate the last update used, a scalar array; `η(0)`
         before the first. A constant rate is an array too, so the state's tree
         structure never depends on the rate's value (a checkpoint restores into an
-        optimizer built with another rate). The field is not called ``value``: optax's
+        optimizer built with another rate). The field is not called `value`: optax's
         line searches find the loss by that name.
     """
 
@@ -92,29 +92,29 @@ class ScaleByLearningRateState(NamedTuple):
 def scale_by_learning_rate(
     learning_rate: ScalarOrSchedule, *, flip_sign: bool = True
 ) -> GradientTransformation:
-    r"""Multiply updates by :math:`-\eta(n)` and remember :math:`\eta(n)`.
+    r"""Multiply updates by $-\eta(n)$ and remember $\eta(n)$.
 
-    .. math::
+    $$
+    u_n = -\eta(n)\, d_n
+    $$
 
-        u_n = -\eta(n)\, d_n
-
-    where :math:`d_n` is the incoming direction (a gradient, or the output of a
-    ``scale_by_*`` transform) and :math:`n` the 0-based update count. The learning rate
+    where $d_n$ is the incoming direction (a gradient, or the output of a
+    `scale_by_*` transform) and $n$ the 0-based update count. The learning rate
     is cast to each update's dtype, so float32, bfloat16 and float64 updates keep theirs.
-    The value used is stored in the state, where :func:`current_learning_rate` finds it.
+    The value used is stored in the state, where [`lrjax.current_learning_rate`][] finds it.
 
     Args:
-      learning_rate: a non-negative number, or a schedule ``n -> η(n)``.
-      flip_sign: multiply by ``-η`` (descent, the default) or by ``+η``. With
-        ``flip_sign=False`` it is a recorded factor: use it instead of
-        ``optax.scale(c)`` or ``optax.scale_by_schedule(s)``, whose factor
-        ``current_learning_rate`` cannot read from their states.
+      learning_rate: a non-negative number, or a schedule `n -> η(n)`.
+      flip_sign: multiply by `-η` (descent, the default) or by `+η`. With
+        `flip_sign=False` it is a recorded factor: use it instead of
+        `optax.scale(c)` or `optax.scale_by_schedule(s)`, whose factor
+        `current_learning_rate` cannot read from their states.
 
     Returns:
-      An optax ``GradientTransformation`` whose state is a
-      :class:`ScaleByLearningRateState`.
+      An optax `GradientTransformation` whose state is a
+      [`lrjax.ScaleByLearningRateState`][].
 
-    Example:
+    Examples:
       >>> import jax.numpy as jnp, lrjax
       >>> tx = lrjax.scale_by_learning_rate(lrjax.exponential_decay(0.1, decay=0.5))
       >>> state = tx.init(jnp.zeros(2))
@@ -124,7 +124,7 @@ def scale_by_learning_rate(
       -0.0607 0.0607
 
     References:
-      optax ``scale_by_learning_rate``, https://github.com/google-deepmind/optax
+      optax `scale_by_learning_rate`, https://github.com/google-deepmind/optax
     """
     _validate.learning_rate("learning_rate", learning_rate)
     sign = -1.0 if _validate.boolean("flip_sign", flip_sign) else 1.0

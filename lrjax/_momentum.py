@@ -15,11 +15,11 @@ from ._tree import check_like, scalar_like
 
 
 class TraceState(NamedTuple):
-    """State of :func:`trace`.
+    """State of [`lrjax.trace`][].
 
     Attributes:
-      count: number of updates so far (``int32``, saturating), the position of a
-        scheduled ``decay``; ``()`` when nothing is scheduled (no leaf, no kernel).
+      count: number of updates so far (`int32`, saturating), the position of a
+        scheduled `decay`; `()` when nothing is scheduled (no leaf, no kernel).
       trace: the momentum buffer.
     """
 
@@ -41,28 +41,28 @@ def trace(
 ) -> GradientTransformation:
     r"""Heavy-ball or Nesterov momentum, in optax's and PyTorch's form.
 
-    .. math::
+    $$
+    t_n = g_n + \mu(n)\, t_{n-1}, \quad t_{-1} = 0, \qquad
+    d_n = \begin{cases} t_n & \text{heavy ball} \\
+                        g_n + \mu(n)\, t_n & \text{Nesterov} \end{cases}
+    $$
 
-        t_n = g_n + \mu(n)\, t_{n-1}, \quad t_{-1} = 0, \qquad
-        d_n = \begin{cases} t_n & \text{heavy ball} \\
-                            g_n + \mu(n)\, t_n & \text{Nesterov} \end{cases}
-
-    The learning rate is applied afterwards (``sgd`` chains
-    :func:`scale_by_learning_rate`), so it sits outside the buffer as in optax and
-    PyTorch. Placed *after* :func:`scale_by_learning_rate` instead, the buffer holds
-    :math:`m_n = \mu m_{n-1} - \eta(n) g_n`, the Keras form (``sgd(...,
-    lr_in_momentum=True)``). ``decay`` may be a schedule, which is how one-cycle and
+    The learning rate is applied afterwards (`sgd` chains
+    [`lrjax.scale_by_learning_rate`][]), so it sits outside the buffer as in optax and
+    PyTorch. Placed *after* [`lrjax.scale_by_learning_rate`][] instead, the buffer holds
+    $m_n = \mu m_{n-1} - \eta(n) g_n$, the Keras form (`sgd(...,
+    lr_in_momentum=True)`). `decay` may be a schedule, which is how one-cycle and
     cyclic momentum are expressed.
 
     Args:
-      decay: the momentum :math:`\mu \in [0, 1)`, or a schedule of it.
+      decay: the momentum $\mu \in [0, 1)$, or a schedule of it.
       nesterov: use Nesterov's look-ahead form.
-      accumulator_dtype: dtype of the buffer; ``None`` keeps each parameter's dtype.
+      accumulator_dtype: dtype of the buffer; `None` keeps each parameter's dtype.
 
     Returns:
-      An optax ``GradientTransformation`` with a :class:`TraceState`.
+      An optax `GradientTransformation` with a [`lrjax.TraceState`][].
 
-    Example:
+    Examples:
       >>> import jax.numpy as jnp, lrjax
       >>> tx = lrjax.trace(0.9)
       >>> state = tx.init(jnp.zeros(1))
@@ -75,7 +75,7 @@ def trace(
       Polyak, Some methods of speeding up the convergence of iteration methods, 1964.
       Sutskever et al., On the importance of initialization and momentum in deep
       learning, 2013, http://proceedings.mlr.press/v28/sutskever13.html.
-      PyTorch ``torch.optim.SGD``; optax ``trace``.
+      PyTorch `torch.optim.SGD`; optax `trace`.
     """
     _decay_or_schedule("decay", decay)
     _validate.boolean("nesterov", nesterov)
@@ -114,11 +114,11 @@ def trace(
 
 
 class AddDecayedWeightsState(NamedTuple):
-    """State of :func:`add_decayed_weights`.
+    """State of [`lrjax.add_decayed_weights`][].
 
     Attributes:
-      count: number of updates so far (``int32``, saturating), the position of a
-        scheduled ``weight_decay``; ``()`` when nothing is scheduled.
+      count: number of updates so far (`int32`, saturating), the position of a
+        scheduled `weight_decay`; `()` when nothing is scheduled.
     """
 
     count: jax.Array
@@ -132,31 +132,31 @@ def add_decayed_weights(
 ) -> GradientTransformation:
     r"""Add the parameters, scaled by the weight decay, to the updates.
 
-    .. math::
-
-        d_n = g_n + \lambda(n)\, \theta_n
+    $$
+    d_n = g_n + \lambda(n)\, \theta_n
+    $$
 
     Where it sits in a chain decides which weight decay it is:
 
-    * before the direction (``chain(add_decayed_weights(λ), scale_by_adam(), …)``) it
-      is the L2 penalty :math:`\tfrac{\lambda}{2}\lVert\theta\rVert^2` added to the
-      loss, "coupled" weight decay, as in PyTorch's ``weight_decay=`` for ``SGD``,
-      ``Adam``, ``RMSprop``, ``Adagrad``, ``Adadelta``, ``NAdam`` and ``Adamax``;
-    * after the direction and before :func:`scale_by_learning_rate` it is decoupled
-      weight decay :math:`\theta \leftarrow \theta - \eta(n)(d_n + \lambda\theta_n)`
-      (Loshchilov & Hutter), as in :func:`adamw`, PyTorch ``AdamW`` and every Keras
-      optimizer's ``weight_decay=``.
+    * before the direction (`chain(add_decayed_weights(λ), scale_by_adam(), …)`) it
+      is the L2 penalty $\tfrac{\lambda}{2}\lVert\theta\rVert^2$ added to the
+      loss, "coupled" weight decay, as in PyTorch's `weight_decay=` for `SGD`,
+      `Adam`, `RMSprop`, `Adagrad`, `Adadelta`, `NAdam` and `Adamax`;
+    * after the direction and before [`lrjax.scale_by_learning_rate`][] it is decoupled
+      weight decay $\theta \leftarrow \theta - \eta(n)(d_n + \lambda\theta_n)$
+      (Loshchilov & Hutter), as in [`lrjax.adamw`][], PyTorch `AdamW` and every Keras
+      optimizer's `weight_decay=`.
 
     Args:
-      weight_decay: :math:`\lambda \ge 0`, or a schedule of it.
+      weight_decay: $\lambda \ge 0$, or a schedule of it.
       mask: a tree of booleans with the structure of the params (or a prefix of it),
-        or a function ``params -> such tree``; leaves marked ``False`` pass through
+        or a function `params -> such tree`; leaves marked `False` pass through
         unchanged (biases and normalisation scales are usually excluded).
 
     Returns:
-      An optax ``GradientTransformation``; its ``update`` needs ``params``.
+      An optax `GradientTransformation`; its `update` needs `params`.
 
-    Example:
+    Examples:
       >>> import jax.numpy as jnp, lrjax
       >>> tx = lrjax.add_decayed_weights(0.1, mask={"w": True, "b": False})
       >>> p = {"w": jnp.ones(2), "b": jnp.ones(2)}
@@ -166,7 +166,7 @@ def add_decayed_weights(
 
     References:
       Loshchilov & Hutter, Decoupled weight decay regularization, 2019,
-      https://arxiv.org/abs/1711.05101. optax ``add_decayed_weights``.
+      https://arxiv.org/abs/1711.05101. optax `add_decayed_weights`.
     """
     if not callable(weight_decay):
         _validate.nonnegative("weight_decay", weight_decay)

@@ -2,7 +2,7 @@
 
 The shared machinery of the two Newton transforms also lives here: routing the extra
 keyword arguments to the loss the way optax's line searches do, the trial-point safety
-check, and the Levenberg–Marquardt damping update. :mod:`lrjax._newton_cg` holds the
+check, and the Levenberg–Marquardt damping update. `lrjax._newton_cg` holds the
 matrix-free variant.
 """
 
@@ -36,13 +36,13 @@ _RATIO_HIGH = 0.75
 
 
 def loss_kwargs(value_fn: Callable[..., Any], extra_args: dict[str, Any]) -> dict:
-    """The extra keyword arguments that ``value_fn`` accepts.
+    """The extra keyword arguments that `value_fn` accepts.
 
-    Mirrors optax's line searches (``_extract_fns_kwargs``): a keyword is passed to
-    ``value_fn`` when its signature names it. Unlike them, keywords that ``value_fn``
-    does not take are ignored rather than an error, because ``optax.chain`` forwards
+    Mirrors optax's line searches (`_extract_fns_kwargs`): a keyword is passed to
+    `value_fn` when its signature names it. Unlike them, keywords that `value_fn`
+    does not take are ignored rather than an error, because `optax.chain` forwards
     every extra argument to every member and another member may be their consumer.
-    A ``value_fn`` with ``**kwargs`` receives them all.
+    A `value_fn` with `**kwargs` receives them all.
     """
     _validate.callable_("value_fn", value_fn)
     try:
@@ -57,7 +57,7 @@ def loss_kwargs(value_fn: Callable[..., Any], extra_args: dict[str, Any]) -> dic
 def bind_loss(
     name: str, updates: Any, params: Any, value_fn: Callable[..., Any], extra_args: dict
 ) -> Callable[[Any], Any]:
-    """``value_fn`` with its data keywords bound, after checking ``params`` and the
+    """`value_fn` with its data keywords bound, after checking `params` and the
     gradient tree: the common start of both Newton updates."""
     if params is None:
         raise ValueError(f"{name} needs params, got params=None")
@@ -86,9 +86,9 @@ def leaf_compute_dtype(x: Any) -> jnp.dtype:
 
 
 def ravel(tree: Any, dtype: jnp.dtype) -> tuple[jax.Array, Callable[[jax.Array], Any]]:
-    """Flatten ``tree`` into one ``dtype`` vector; the inverse restores leaf dtypes.
+    """Flatten `tree` into one `dtype` vector; the inverse restores leaf dtypes.
 
-    ``jax.flatten_util.ravel_pytree`` refuses mixed float32/float64 trees under strict
+    `jax.flatten_util.ravel_pytree` refuses mixed float32/float64 trees under strict
     dtype promotion, hence this explicit version.
     """
     leaves, treedef = jax.tree.flatten(tree)
@@ -111,12 +111,12 @@ def ravel(tree: Any, dtype: jnp.dtype) -> tuple[jax.Array, Callable[[jax.Array],
 
 
 def scalar_loss(f: Callable[[Any], Any], params: Any, dtype: jnp.dtype) -> jax.Array:
-    """``f(params)`` as a scalar of ``dtype`` (optax allows a shape-(1,) loss)."""
+    """`f(params)` as a scalar of `dtype` (optax allows a shape-(1,) loss)."""
     return jnp.reshape(f(params), ()).astype(dtype)
 
 
 def step_back(params: Any, direction: Any) -> Any:
-    """The trial point ``params - direction``, leaf by leaf in the params' dtypes."""
+    """The trial point `params - direction`, leaf by leaf in the params' dtypes."""
     return jax.tree.map(lambda p, d: p - d.astype(jnp.result_type(p)), params, direction)
 
 
@@ -136,7 +136,7 @@ def check_damping_options(
 
 
 class Assessment(NamedTuple):
-    """The verdict on a proposed step ``d``: keep it, and what the ratio was."""
+    """The verdict on a proposed step `d`: keep it, and what the ratio was."""
 
     accepted: jax.Array
     ratio: jax.Array
@@ -153,11 +153,11 @@ def assess_step(
     adaptive: bool,
     accept_ratio: Any,
 ) -> Assessment:
-    r"""Ratio :math:`\rho = (f(x) - f(x-d)) / (m(0) - m(-d))` and acceptance.
+    r"""Ratio $\rho = (f(x) - f(x-d)) / (m(0) - m(-d))$ and acceptance.
 
     A step is always refused when it or the loss at the trial point is not finite, so a
     NaN or an overflow never reaches the parameters. With adaptive damping a step must
-    also decrease the loss by at least ``accept_ratio`` of the predicted decrease.
+    also decrease the loss by at least `accept_ratio` of the predicted decrease.
     """
     dtype = f0.dtype
     null_step = step_finite & (step_sq == 0)
@@ -183,12 +183,12 @@ def next_damping(
     damping: Any,
     damping_factor: Any,
 ) -> jax.Array:
-    r"""The damping :math:`\lambda` for the next update.
+    r"""The damping $\lambda$ for the next update.
 
-    Adaptive (Levenberg–Marquardt from the ratio): multiply by ``damping_factor`` when
-    the step was refused or :math:`\rho < 1/4`, divide when :math:`\rho > 3/4` (down to
-    0 once below ``restart``), keep otherwise; a raise starts from at least
-    ``restart``. Fixed: back to ``damping`` after an accepted step, raised as above
+    Adaptive (Levenberg–Marquardt from the ratio): multiply by `damping_factor` when
+    the step was refused or $\rho < 1/4$, divide when $\rho > 3/4$ (down to
+    0 once below `restart`), keep otherwise; a raise starts from at least
+    `restart`. Fixed: back to `damping` after an accepted step, raised as above
     after a refused one, so the next call tries a shorter step instead of repeating.
     """
     dtype = damping_now.dtype
@@ -213,10 +213,10 @@ def next_damping(
 def restart_damping(
     curvature: jax.Array, grad_sq: jax.Array, min_relative_damping: Any
 ) -> jax.Array:
-    r"""The smallest non-zero damping: ``min_relative_damping`` times the curvature scale.
+    r"""The smallest non-zero damping: `min_relative_damping` times the curvature scale.
 
-    The scale is :math:`|g^\top H g| / \|g\|^2` (the curvature along the gradient), or
-    :math:`\|g\|` when that is zero, so the damping follows the loss's units.
+    The scale is $|g^\top H g| / \|g\|^2$ (the curvature along the gradient), or
+    $\|g\|$ when that is zero, so the damping follows the loss's units.
     """
     dtype = curvature.dtype
     tiny = jnp.asarray(np.finfo(dtype).tiny, dtype)
@@ -233,17 +233,17 @@ def restart_damping(
 
 
 class ScaleByNewtonState(NamedTuple):
-    """State of :func:`scale_by_newton`.
+    """State of [`lrjax.scale_by_newton`][].
 
     Attributes:
-      count: number of updates so far (``int32``, saturating).
-      damping: the damping :math:`\\lambda` the next update will add to the Hessian.
-      shift: the diagonal shift :math:`\\tau` the Cholesky ladder added on the last
+      count: number of updates so far (`int32`, saturating).
+      damping: the damping $\\lambda$ the next update will add to the Hessian.
+      shift: the diagonal shift $\\tau$ the Cholesky ladder added on the last
         update (0 when the damped Hessian was positive definite, or for other solvers).
       ratio: actual over predicted decrease of the loss for the last proposed step
-        (``-inf`` when the step or the loss at the trial point was not finite).
+        (`-inf` when the step or the loss at the trial point was not finite).
       step_norm: Euclidean norm of the last returned direction (0 if it was refused).
-      num_rejected: number of refused steps so far (``int32``, saturating).
+      num_rejected: number of refused steps so far (`int32`, saturating).
     """
 
     count: jax.Array
@@ -260,14 +260,14 @@ class ScaleByNewtonState(NamedTuple):
 def _cholesky_with_shifts(
     a: jax.Array, g: jax.Array, shift: Any, max_shifts: int
 ) -> tuple[jax.Array, jax.Array]:
-    """Solve ``(a + tau I) d = g`` with the smallest ``tau`` of a doubling ladder.
+    """Solve `(a + tau I) d = g` with the smallest `tau` of a doubling ladder.
 
     Nocedal & Wright, Algorithm 3.3 (Cholesky with added multiple of the identity):
-    ``tau_0 = 0`` if the factorisation succeeds, else ``-min(a_ii) + beta`` (or ``beta``
-    when the diagonal is positive), then ``tau <- max(2 tau, beta)``, with
-    ``beta = shift * max|a_ii|``. A factorisation fails when it has NaNs (JAX's
+    `tau_0 = 0` if the factorisation succeeds, else `-min(a_ii) + beta` (or `beta`
+    when the diagonal is positive), then `tau <- max(2 tau, beta)`, with
+    `beta = shift * max|a_ii|`. A factorisation fails when it has NaNs (JAX's
     Cholesky reports failure that way), gives a non-finite solve, or has a pivot below
-    ``n eps`` of the diagonal (numerically singular: the step would be huge).
+    `n eps` of the diagonal (numerically singular: the step would be huge).
     """
     n = a.shape[0]
     dtype = a.dtype
@@ -313,7 +313,7 @@ def _cholesky_with_shifts(
 def _saddle_free(
     h: jax.Array, g: jax.Array, damping: jax.Array, floor: Any
 ) -> jax.Array:
-    """Solve ``(|H|_floor + damping I) d = g`` with ``|H|`` from the eigendecomposition."""
+    """Solve `(|H|_floor + damping I) d = g` with `|H|` from the eigendecomposition."""
     dtype = h.dtype
     w, q = jnp.linalg.eigh(h)
     magnitude = jnp.abs(w)
@@ -336,59 +336,61 @@ def scale_by_newton(
 ) -> GradientTransformationExtraArgs:
     r"""Newton's direction from the exact, dense Hessian of the loss.
 
-    With :math:`g` the incoming updates (the gradient), :math:`H = \nabla^2 f(x)` built
-    with ``jax.hessian`` over the raveled parameters, and damping :math:`\lambda`,
+    With $g$ the incoming updates (the gradient), $H = \nabla^2 f(x)$ built
+    with `jax.hessian` over the raveled parameters, and damping $\lambda$,
 
-    .. math::
-
-        d = (B + \lambda I)^{-1} g, \qquad
-        B = \begin{cases} H + \tau I & \text{cholesky: smallest } \tau \ge 0
-              \text{ of a doubling ladder that factorises} \\
-            H & \text{lu} \\
-            Q \max(|\Lambda|, \epsilon \max|\Lambda|) Q^\top & \text{eigh (saddle-free)}
-            \end{cases}
+    $$
+    d = (B + \lambda I)^{-1} g, \qquad
+    B = \begin{cases} H + \tau I & \text{cholesky: smallest } \tau \ge 0
+          \text{ of a doubling ladder that factorises} \\
+        H & \text{lu} \\
+        Q \max(|\Lambda|, \epsilon \max|\Lambda|) Q^\top & \text{eigh (saddle-free)}
+        \end{cases}
+    $$
 
     returned in the params' tree structure and the updates' dtypes, with the sign of
-    the gradient (``scale_by_*`` convention; :func:`newton` flips it). The loss comes
-    as the keyword-only extra argument ``value_fn`` (a function of params), as optax's
-    line searches receive it; further keywords that ``value_fn``'s signature names are
+    the gradient (`scale_by_*` convention; [`lrjax.newton`][] flips it). The loss comes
+    as the keyword-only extra argument `value_fn` (a function of params), as optax's
+    line searches receive it; further keywords that `value_fn`'s signature names are
     passed on to it (data batches), others are ignored.
 
-    Every update evaluates the loss at the trial point :math:`x - d`. The ratio
+    Every update evaluates the loss at the trial point $x - d$. The ratio
 
-    .. math::  \rho = \frac{f(x) - f(x - d)}{g^\top d - \tfrac12 d^\top H d}
+    $$
+    \rho = \frac{f(x) - f(x - d)}{g^\top d - \tfrac12 d^\top H d}
+    $$
 
-    is kept in the state. A step is refused (the update is zero) when :math:`d` or
-    :math:`f(x - d)` is not finite; then :math:`\lambda` is raised so the next call
-    tries a shorter step. With ``adaptive_damping`` (Levenberg–Marquardt) a step is
-    also refused unless :math:`\rho` > ``accept_ratio``, and :math:`\lambda` is
-    multiplied by ``damping_factor`` when :math:`\rho < 1/4`, divided when
-    :math:`\rho > 3/4`. A refused step costs one call: the caller just keeps looping.
-    With a ``learning_rate`` other than 1 the check still concerns the full step.
+    is kept in the state. A step is refused (the update is zero) when $d$ or
+    $f(x - d)$ is not finite; then $\lambda$ is raised so the next call
+    tries a shorter step. With `adaptive_damping` (Levenberg–Marquardt) a step is
+    also refused unless $\rho$ > `accept_ratio`, and $\lambda$ is
+    multiplied by `damping_factor` when $\rho < 1/4$, divided when
+    $\rho > 3/4$. A refused step costs one call: the caller just keeps looping.
+    With a `learning_rate` other than 1 the check still concerns the full step.
 
     Args:
-      damping: :math:`\lambda \ge 0`: the fixed damping, or the initial one.
-      solver: ``"cholesky"`` (default; shifted until positive definite, so every
-        direction is a descent direction), ``"lu"`` (plain Newton: converges to any
-        stationary point, saddles included), or ``"eigh"`` (saddle-free Newton).
-      adaptive_damping: adapt :math:`\lambda` from :math:`\rho` (Levenberg–Marquardt).
-      damping_factor: the factor (> 1) by which :math:`\lambda` is raised or lowered.
+      damping: $\lambda \ge 0$: the fixed damping, or the initial one.
+      solver: `"cholesky"` (default; shifted until positive definite, so every
+        direction is a descent direction), `"lu"` (plain Newton: converges to any
+        stationary point, saddles included), or `"eigh"` (saddle-free Newton).
+      adaptive_damping: adapt $\lambda$ from $\rho$ (Levenberg–Marquardt).
+      damping_factor: the factor (> 1) by which $\lambda$ is raised or lowered.
       min_relative_damping: a raise starts from at least this times the curvature
-        along the gradient, :math:`|g^\top H g|/\|g\|^2`; a lowering below it gives 0.
-      accept_ratio: with adaptive damping, the smallest :math:`\rho` accepted, in
-        :math:`[0, 1/4)`; any value keeps the loss from increasing.
-      shift: the ladder's first shift relative to :math:`\max_i |H_{ii}|`.
+        along the gradient, $|g^\top H g|/\|g\|^2$; a lowering below it gives 0.
+      accept_ratio: with adaptive damping, the smallest $\rho$ accepted, in
+        $[0, 1/4)$; any value keeps the loss from increasing.
+      shift: the ladder's first shift relative to $\max_i |H_{ii}|$.
       max_shifts: the most rungs the Cholesky ladder tries per update.
-      eigenvalue_floor: ``eigh``: eigenvalue magnitudes below this fraction of the
+      eigenvalue_floor: `eigh`: eigenvalue magnitudes below this fraction of the
         largest are raised to it.
 
     Returns:
-      An optax ``GradientTransformationExtraArgs`` with a :class:`ScaleByNewtonState`.
-      Its ``update(updates, state, params, *, value_fn, value=None, grad=None,
-      **data)`` uses ``value`` (the loss at ``params``) when given to save one
-      evaluation; ``grad`` is accepted for optax's line searches and not used.
+      An optax `GradientTransformationExtraArgs` with a [`lrjax.ScaleByNewtonState`][].
+      Its `update(updates, state, params, *, value_fn, value=None, grad=None,
+      **data)` uses `value` (the loss at `params`) when given to save one
+      evaluation; `grad` is accepted for optax's line searches and not used.
 
-    Example:
+    Examples:
       One full step minimises a quadratic:
 
       >>> import jax, jax.numpy as jnp, lrjax
@@ -407,7 +409,7 @@ def scale_by_newton(
       https://doi.org/10.1007/978-0-387-40065-5.
       Dauphin et al., Identifying and attacking the saddle point problem in
       high-dimensional non-convex optimization, 2014, https://arxiv.org/abs/1406.2572.
-      Interface: optax ``scale_by_backtracking_linesearch`` (``value_fn`` extra args).
+      Interface: optax `scale_by_backtracking_linesearch` (`value_fn` extra args).
     """
     _validate.choice("solver", solver, _SOLVERS)
     check_damping_options(damping, damping_factor, min_relative_damping, accept_ratio)
@@ -502,28 +504,39 @@ def newton(
     max_shifts: int = 64,
     eigenvalue_floor: float = 1e-8,
 ) -> GradientTransformationExtraArgs:
-    r"""Newton's method: :func:`scale_by_newton` then :func:`scale_by_learning_rate`.
+    r"""Newton's method: [`lrjax.scale_by_newton`][] then [`lrjax.scale_by_learning_rate`][].
 
-    .. math::  x_{k+1} = x_k - \eta(k)\,(B_k + \lambda_k I)^{-1} \nabla f(x_k)
+    $$
+    x_{k+1} = x_k - \eta(k)\,(B_k + \lambda_k I)^{-1} \nabla f(x_k)
+    $$
 
     The learning rate is 1 for pure Newton; a line search after it
-    (``optax.scale_by_backtracking_linesearch`` or ``optax.scale_by_zoom_linesearch``)
+    (`optax.scale_by_backtracking_linesearch` or `optax.scale_by_zoom_linesearch`)
     scales the step further and keeps a step size of 1 where Newton's step is good.
 
     Args:
-      learning_rate: :math:`\eta`, a number or a schedule (default 1).
-      damping: the damping :math:`\lambda` (fixed, or initial with
-        ``adaptive_damping=True``).
-      solver, adaptive_damping, damping_factor, min_relative_damping, accept_ratio,
-        shift, max_shifts, eigenvalue_floor: as in :func:`scale_by_newton`.
+      learning_rate: $\eta$, a number or a schedule (default 1).
+      damping: the damping $\lambda$ (fixed, or initial with
+        `adaptive_damping=True`).
+      solver: `"cholesky"` (default), `"lu"` or `"eigh"` (saddle-free), as in
+        [`lrjax.scale_by_newton`][].
+      adaptive_damping: adapt $\lambda$ from the ratio of actual to predicted
+        decrease (Levenberg–Marquardt).
+      damping_factor: the factor (> 1) by which $\lambda$ is raised or lowered.
+      min_relative_damping: a raise starts from at least this times the curvature.
+      accept_ratio: with adaptive damping, the smallest ratio accepted.
+      shift: the Cholesky ladder's first shift, relative to $\max_i |H_{ii}|$.
+      max_shifts: the most rungs the Cholesky ladder tries per update.
+      eigenvalue_floor: `"eigh"`: eigenvalue magnitudes below this fraction of the
+        largest are raised to it.
 
     Returns:
-      An optax ``GradientTransformationExtraArgs``; call ``update`` with
-      ``value_fn=loss`` (and, for a line search, ``value=`` and ``grad=``).
+      An optax `GradientTransformationExtraArgs`; call `update` with
+      `value_fn=loss` (and, for a line search, `value=` and `grad=`).
 
-    Example:
-      A jitted step closes over the loss (a function cannot be a ``jit`` argument),
-      and runs in Python or inside ``jax.lax.while_loop``:
+    Examples:
+      A jitted step closes over the loss (a function cannot be a `jit` argument),
+      and runs in Python or inside `jax.lax.while_loop`:
 
       >>> import jax, jax.numpy as jnp, optax, lrjax
       >>> A = jnp.array([[3.0, 1.0], [1.0, 2.0]]); b = jnp.array([1.0, -1.0])

@@ -30,15 +30,15 @@ _RUNNING, _CONVERGED, _NEGATIVE_CURVATURE = 0, 1, 2
 
 
 class ScaleByNewtonCGState(NamedTuple):
-    """State of :func:`scale_by_newton_cg`.
+    """State of [`lrjax.scale_by_newton_cg`][].
 
     Attributes:
-      count: number of updates so far (``int32``, saturating).
-      damping: the damping :math:`\\lambda` the next update will add to the Hessian.
+      count: number of updates so far (`int32`, saturating).
+      damping: the damping $\\lambda$ the next update will add to the Hessian.
       ratio: actual over predicted decrease of the loss for the last proposed step
-        (``-inf`` when the step or the loss at the trial point was not finite).
+        (`-inf` when the step or the loss at the trial point was not finite).
       step_norm: Euclidean norm of the last returned direction (0 if it was refused).
-      num_rejected: number of refused steps so far (``int32``, saturating).
+      num_rejected: number of refused steps so far (`int32`, saturating).
       cg_iterations: conjugate-gradient iterations (Hessian-vector products) of the
         last update.
       negative_curvature: whether the last update's CG met a direction of
@@ -55,14 +55,14 @@ class ScaleByNewtonCGState(NamedTuple):
 
 
 def _vdot(a: Any, b: Any, dtype: jnp.dtype) -> jax.Array:
-    """Euclidean inner product of two pytrees, accumulated in ``dtype``."""
+    """Euclidean inner product of two pytrees, accumulated in `dtype`."""
     pairs = zip(jax.tree.leaves(a), jax.tree.leaves(b))
     parts = [jnp.vdot(x, y).astype(dtype) for x, y in pairs]
     return sum(parts, jnp.zeros([], dtype))
 
 
 def _axpy(alpha: jax.Array, x: Any, y: Any) -> Any:
-    """``alpha * x + y`` leaf by leaf, ``alpha`` cast to each leaf's dtype."""
+    """`alpha * x + y` leaf by leaf, `alpha` cast to each leaf's dtype."""
     return jax.tree.map(lambda a, b: jnp.asarray(alpha, a.dtype) * a + b, x, y)
 
 
@@ -83,16 +83,16 @@ def steihaug_cg(
     tol: jax.Array,
     maxiter: int,
 ) -> tuple[Any, Any, jax.Array, jax.Array, jax.Array]:
-    r"""Truncated CG on :math:`(H + \lambda I) z = g` with a negative-curvature exit.
+    r"""Truncated CG on $(H + \lambda I) z = g$ with a negative-curvature exit.
 
     Nocedal & Wright, Algorithm 7.1 (line-search Newton-CG): stop when
-    :math:`\|r_j\| \le` ``tol``, after ``maxiter`` iterations, or at the first search
-    direction :math:`p_j` with :math:`p_j^\top (H + \lambda I) p_j \le 0`, returning
+    $\|r_j\| \le$ `tol`, after `maxiter` iterations, or at the first search
+    direction $p_j$ with $p_j^\top (H + \lambda I) p_j \le 0$, returning
     the iterate reached so far (all of them are descent directions).
 
     Returns:
-      ``(z, r, iterations, status, first_curvature)`` where ``r = g - (H + λI) z`` and
-      ``first_curvature`` is :math:`g^\top (H + \lambda I) g`.
+      `(z, r, iterations, status, first_curvature)` where `r = g - (H + λI) z` and
+      `first_curvature` is $g^\top (H + \lambda I) g$.
     """
     dtype = damping.dtype
     rr0 = _vdot(g, g, dtype)
@@ -150,49 +150,53 @@ def scale_by_newton_cg(
 ) -> GradientTransformationExtraArgs:
     r"""Matrix-free (truncated) Newton: conjugate gradients on Hessian-vector products.
 
-    With :math:`g` the incoming updates (the gradient), solve approximately
+    With $g$ the incoming updates (the gradient), solve approximately
 
-    .. math::  (H + \lambda I)\, d = g, \qquad H v = \frac{\partial}{\partial t}
-               \nabla f(x + t v)\Big|_{t=0}
+    $$
+    (H + \lambda I)\, d = g, \qquad H v = \frac{\partial}{\partial t}
+                   \nabla f(x + t v)\Big|_{t=0}
+    $$
 
-    by conjugate gradients, each product :math:`Hv` forward-over-reverse on the params
-    pytree (``jax.linearize`` of ``jax.grad``: one gradient's residuals, reused by every
-    product). No Hessian is formed and nothing is raveled, so memory is :math:`O(N)`.
-    CG stops when :math:`\|g - (H + \lambda I) d\| \le \eta_k \|g\|` with the forcing
+    by conjugate gradients, each product $Hv$ forward-over-reverse on the params
+    pytree (`jax.linearize` of `jax.grad`: one gradient's residuals, reused by every
+    product). No Hessian is formed and nothing is raveled, so memory is $O(N)$.
+    CG stops when $\|g - (H + \lambda I) d\| \le \eta_k \|g\|$ with the forcing
     term
 
-    .. math::  \eta_k = \min(0.5, \sqrt{\|g\|}) \ \text{(superlinear)}, \quad
-               \min(0.5, \|g\|) \ \text{(quadratic)}, \ \text{or a constant},
+    $$
+    \eta_k = \min(0.5, \sqrt{\|g\|}) \ \text{(superlinear)}, \quad
+                   \min(0.5, \|g\|) \ \text{(quadratic)}, \ \text{or a constant},
+    $$
 
-    after ``maxiter`` iterations, or at the first direction of non-positive curvature
-    (Steihaug), returning the last iterate, or :math:`g` itself if that happens at once.
-    The direction has the sign of the gradient (:func:`newton_cg` flips it).
+    after `maxiter` iterations, or at the first direction of non-positive curvature
+    (Steihaug), returning the last iterate, or $g$ itself if that happens at once.
+    The direction has the sign of the gradient ([`lrjax.newton_cg`][] flips it).
 
-    The loss arrives as ``value_fn`` and every step is checked at the trial point
-    :math:`x - d` exactly as in :func:`scale_by_newton`: a non-finite step or loss is
-    refused (zero update), and ``adaptive_damping`` runs Levenberg–Marquardt on the
+    The loss arrives as `value_fn` and every step is checked at the trial point
+    $x - d$ exactly as in [`lrjax.scale_by_newton`][]: a non-finite step or loss is
+    refused (zero update), and `adaptive_damping` runs Levenberg–Marquardt on the
     ratio of actual to predicted decrease, the prediction
-    :math:`g^\top d - \frac12 d^\top H d` coming from CG's own residual at no extra
+    $g^\top d - \frac12 d^\top H d$ coming from CG's own residual at no extra
     product.
 
     Args:
-      damping: :math:`\lambda \ge 0`: the fixed damping, or the initial one.
+      damping: $\lambda \ge 0$: the fixed damping, or the initial one.
       maxiter: the most CG iterations (Hessian-vector products) per update.
-      forcing: ``"superlinear"`` (default, as SciPy's Newton-CG), ``"quadratic"``, or a
-        constant :math:`\eta \in (0, 1)`.
-      adaptive_damping: adapt :math:`\lambda` from the ratio (Levenberg–Marquardt).
-      damping_factor: the factor (> 1) by which :math:`\lambda` is raised or lowered.
+      forcing: `"superlinear"` (default, as SciPy's Newton-CG), `"quadratic"`, or a
+        constant $\eta \in (0, 1)$.
+      adaptive_damping: adapt $\lambda$ from the ratio (Levenberg–Marquardt).
+      damping_factor: the factor (> 1) by which $\lambda$ is raised or lowered.
       min_relative_damping: a raise starts from at least this times the curvature
         along the gradient; a lowering below it gives 0.
       accept_ratio: with adaptive damping, the smallest ratio accepted, in
-        :math:`[0, 1/4)`.
+        $[0, 1/4)$.
 
     Returns:
-      An optax ``GradientTransformationExtraArgs`` with a
-      :class:`ScaleByNewtonCGState`; ``update`` takes ``value_fn=`` (and optionally
-      ``value=``, ``grad=`` and data keywords) like :func:`scale_by_newton`.
+      An optax `GradientTransformationExtraArgs` with a
+      [`lrjax.ScaleByNewtonCGState`][]; `update` takes `value_fn=` (and optionally
+      `value=`, `grad=` and data keywords) like [`lrjax.scale_by_newton`][].
 
-    Example:
+    Examples:
       >>> import jax, jax.numpy as jnp, lrjax
       >>> A = jnp.array([[3.0, 1.0], [1.0, 2.0]]); b = jnp.array([1.0, -1.0])
       >>> loss = lambda w: 0.5 * w @ A @ w - b @ w
@@ -209,7 +213,7 @@ def scale_by_newton_cg(
       Steihaug, The conjugate gradient method and trust regions in large scale
       optimization, 1983, https://doi.org/10.1137/0720042.
       Pearlmutter, Fast exact multiplication by the Hessian, 1994. SciPy
-      ``minimize(method="Newton-CG")``.
+      `minimize(method="Newton-CG")`.
     """
     check_damping_options(damping, damping_factor, min_relative_damping, accept_ratio)
     maxiter = _validate.positive_int("maxiter", maxiter)
@@ -322,28 +326,30 @@ def newton_cg(
     min_relative_damping: float = 1e-3,
     accept_ratio: float = 1e-4,
 ) -> GradientTransformationExtraArgs:
-    r"""Newton-CG: :func:`scale_by_newton_cg` then :func:`scale_by_learning_rate`.
+    r"""Newton-CG: [`lrjax.scale_by_newton_cg`][] then [`lrjax.scale_by_learning_rate`][].
 
-    .. math::  x_{k+1} = x_k - \eta(k)\, d_k, \qquad
-               (H_k + \lambda_k I)\, d_k \approx \nabla f(x_k) \ \text{by truncated CG}
+    $$
+    x_{k+1} = x_k - \eta(k)\, d_k, \qquad
+                   (H_k + \lambda_k I)\, d_k \approx \nabla f(x_k) \ \text{by truncated CG}
+    $$
 
     Args:
-      learning_rate: :math:`\eta`, a number or a schedule (default 1).
-      damping: the damping :math:`\lambda` (fixed, or initial).
+      learning_rate: $\eta$, a number or a schedule (default 1).
+      damping: the damping $\lambda$ (fixed, or initial).
       maxiter: the most CG iterations per update.
-      forcing: the CG forcing term, see :func:`scale_by_newton_cg`.
+      forcing: the CG forcing term, see [`lrjax.scale_by_newton_cg`][].
       adaptive_damping: Levenberg–Marquardt damping from the ratio.
       damping_factor: the factor by which the damping is raised or lowered.
       min_relative_damping: the smallest non-zero damping, relative to the curvature.
       accept_ratio: with adaptive damping, the smallest ratio accepted.
 
     Returns:
-      An optax ``GradientTransformationExtraArgs``; call ``update`` with
-      ``value_fn=loss``.
+      An optax `GradientTransformationExtraArgs`; call `update` with
+      `value_fn=loss`.
 
-    Example:
+    Examples:
       With a backtracking line search, the loss and gradient it stores are reused by
-      ``optax.value_and_grad_from_state``:
+      `optax.value_and_grad_from_state`:
 
       >>> import jax, jax.numpy as jnp, optax, lrjax
       >>> def loss(w):

@@ -1,19 +1,19 @@
 """Reading back the learning rate that the last update applied: exact, or an error.
 
-``current_learning_rate`` walks an optimizer state by the *type* of each sub-state. Every
+`current_learning_rate` walks an optimizer state by the *type* of each sub-state. Every
 type it meets is in one of these classes, or it refuses:
 
-* records: a rate (``scale_by_learning_rate``, hypergradients, an injected
-  ``learning_rate``) or a scalar factor (lrjax's and optax's plateau scale, the step of
+* records: a rate (`scale_by_learning_rate`, hypergradients, an injected
+  `learning_rate`) or a scalar factor (lrjax's and optax's plateau scale, the step of
   optax's line searches) — they multiply;
 * directions: the state of a transform whose rescaling depends on the data (moments,
   adaptive denominators, momentum, Newton) — not part of the rate;
-* containers: ``chain`` (tuples, ``named_chain``'s dicts) and wrappers (``MultiSteps``,
-  ``skip_nonfinite``, ``apply_if_finite``, ``masked``, ``inject_hyperparams``,
-  ``grouped``, ``multi_transform``) — read through;
-* refused: ``optax.scale_by_schedule`` (its factor is a function of a count, not in the
-  state), ``optax.EmptyState`` (what ``optax.scale(c)`` leaves, indistinguishable from
-  the state of clipping or ``optax.identity``) and any type it does not know.
+* containers: `chain` (tuples, `named_chain`'s dicts) and wrappers (`MultiSteps`,
+  `skip_nonfinite`, `apply_if_finite`, `masked`, `inject_hyperparams`,
+  `grouped`, `multi_transform`) — read through;
+* refused: `optax.scale_by_schedule` (its factor is a function of a count, not in the
+  state), `optax.EmptyState` (what `optax.scale(c)` leaves, indistinguishable from
+  the state of clipping or `optax.identity`) and any type it does not know.
 """
 
 from __future__ import annotations
@@ -234,10 +234,10 @@ def _read(node: Any, where: str, neutral: tuple[type, ...], in_alias: bool) -> A
 
 
 def _read_inject(node: Any, where: str, neutral: tuple[type, ...]) -> Any:
-    """``inject_hyperparams``: an injected ``learning_rate`` is the inner optimizer's.
+    """`inject_hyperparams`: an injected `learning_rate` is the inner optimizer's.
 
     The inner state then belongs to an optimizer built with that rate: an optax alias
-    applies it with ``optax.scale`` (an ``EmptyState``), which is accepted here as that
+    applies it with `optax.scale` (an `EmptyState`), which is accepted here as that
     rate; an lrjax optimizer records it itself, and the record is used instead.
     """
     hyper = node.hyperparams
@@ -250,7 +250,7 @@ def _read_inject(node: Any, where: str, neutral: tuple[type, ...]) -> Any:
 
 
 def _opt_state_of(state: Any) -> Any:
-    """The optax state inside a Flax ``TrainState`` or an NNX ``Optimizer``."""
+    """The optax state inside a Flax `TrainState` or an NNX `Optimizer`."""
     module = type(state).__module__
     if module.startswith("flax") and type(state).__name__ == "State":
         raise ValueError(

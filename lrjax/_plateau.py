@@ -15,18 +15,18 @@ from ._tree import check_like
 
 @records_learning_rate("scale", kind="factor")
 class ReduceOnPlateauState(NamedTuple):
-    """State of :func:`reduce_on_plateau`.
+    """State of [`lrjax.reduce_on_plateau`][].
 
     Attributes:
       scale: the factor the last update was multiplied by (1 until the first cut);
-        :func:`current_learning_rate` multiplies the optimizer's rate by it.
+        [`lrjax.current_learning_rate`][] multiplies the optimizer's rate by it.
       best: the best monitored value so far; before the first decision the largest
-        finite float (its negation in ``"max"`` mode), which every finite value beats
+        finite float (its negation in `"max"` mode), which every finite value beats
         and which keeps the state finite.
       num_bad: decisions without improvement since the last improvement or cut.
       cooldown_counter: decisions left in the cooldown after a cut.
-      count: number of updates so far (``int32``, saturating); it indexes a
-        ``learning_rate`` schedule.
+      count: number of updates so far (`int32`, saturating); it indexes a
+        `learning_rate` schedule.
       accumulated: sum of the values seen since the last decision.
       accumulated_count: number of those values.
     """
@@ -68,91 +68,91 @@ def reduce_on_plateau(
 ) -> GradientTransformationExtraArgs:
     r"""Multiply updates by a factor that is cut when the monitored value plateaus.
 
-    Each call receives the monitored value :math:`a` (a loss, a validation metric) as
-    the keyword argument ``value=``. In ``"min"`` mode :math:`a` improves on the best
-    value :math:`b` when
+    Each call receives the monitored value $a$ (a loss, a validation metric) as
+    the keyword argument `value=`. In `"min"` mode $a$ improves on the best
+    value $b$ when
 
-    .. math::
+    $$
+    a < b - \tau |b| \quad (\text{rel}), \qquad a < b - \tau \quad (\text{abs}),
+    $$
 
-        a < b - \tau |b| \quad (\text{rel}), \qquad a < b - \tau \quad (\text{abs}),
+    and in `"max"` mode when $a > b + \tau |b|$ or $a > b + \tau$. After
+    `patience` values without improvement the scale $s$ (initially 1) becomes
 
-    and in ``"max"`` mode when :math:`a > b + \tau |b|` or :math:`a > b + \tau`. After
-    ``patience`` values without improvement the scale :math:`s` (initially 1) becomes
+    $$
+    s \leftarrow \min\bigl(s,\ \max(\gamma s,\ s_\text{min})\bigr), \qquad
+    s_\text{min} = \max\bigl(\text{min\_scale},\ \text{min\_lr}/\eta(n)\bigr),
+    $$
 
-    .. math::
+    and the next `cooldown` values are not counted. Updates leave multiplied by
+    $s$; placed after an optimizer whose learning rate is $\eta(n)$, the
+    applied rate is $\eta(n)\,s$, which [`lrjax.current_learning_rate`][] reports.
 
-        s \leftarrow \min\bigl(s,\ \max(\gamma s,\ s_\text{min})\bigr), \qquad
-        s_\text{min} = \max\bigl(\text{min\_scale},\ \text{min\_lr}/\eta(n)\bigr),
-
-    and the next ``cooldown`` values are not counted. Updates leave multiplied by
-    :math:`s`; placed after an optimizer whose learning rate is :math:`\eta(n)`, the
-    applied rate is :math:`\eta(n)\,s`, which :func:`current_learning_rate` reports.
-
-    **Counting.** ``convention="pytorch"`` follows ``torch.optim.lr_scheduler.
-    ReduceLROnPlateau``: a cut happens when the number of bad values *exceeds*
-    ``patience``; a value seen during the cooldown is not counted; the cooldown and the
-    count restart after a cut even when ``min_lr`` blocks it; a cut smaller than ``eps``
-    (on :math:`\eta s`, or on :math:`s` when ``learning_rate`` is not given) is skipped.
-    ``convention="keras"`` follows ``keras.callbacks.ReduceLROnPlateau``: a cut happens
-    when the count *reaches* ``patience``; the cooldown counter is decremented before
+    **Counting.** `convention="pytorch"` follows `torch.optim.lr_scheduler.
+    ReduceLROnPlateau`: a cut happens when the number of bad values *exceeds*
+    `patience`; a value seen during the cooldown is not counted; the cooldown and the
+    count restart after a cut even when `min_lr` blocks it; a cut smaller than `eps`
+    (on $\eta s$, or on $s$ when `learning_rate` is not given) is skipped.
+    `convention="keras"` follows `keras.callbacks.ReduceLROnPlateau`: a cut happens
+    when the count *reaches* `patience`; the cooldown counter is decremented before
     the comparison, so the value that ends the cooldown already counts; at the floor no
     cut happens and the count keeps growing. Keras uses an absolute threshold
-    (``min_delta``, default ``1e-4``): ``threshold_mode="abs", convention="keras"``
-    reproduces it. With flat values, ``patience=2`` cuts at the 4th, 7th, ... value
-    (PyTorch) or the 3rd, 5th, ... (Keras); ``patience=1, cooldown=2`` cuts at the 3rd
+    (`min_delta`, default `1e-4`): `threshold_mode="abs", convention="keras"`
+    reproduces it. With flat values, `patience=2` cuts at the 4th, 7th, ... value
+    (PyTorch) or the 3rd, 5th, ... (Keras); `patience=1, cooldown=2` cuts at the 3rd
     and 7th (PyTorch) or the 2nd, 4th, 6th and 8th (Keras).
 
     **Where lrjax departs from PyTorch.** PyTorch's relative test is
-    :math:`a < b(1-\tau)`, which for a negative best :math:`b` accepts values *worse*
-    than :math:`b` as improvements (a flat negative loss is never cut). lrjax uses
-    :math:`b - \tau|b|`, which equals PyTorch's formula for :math:`b \ge 0` and still
-    means "better by the fraction :math:`\tau`" for :math:`b < 0`; with :math:`b = 0`
+    $a < b(1-\tau)$, which for a negative best $b$ accepts values *worse*
+    than $b$ as improvements (a flat negative loss is never cut). lrjax uses
+    $b - \tau|b|$, which equals PyTorch's formula for $b \ge 0$ and still
+    means "better by the fraction $\tau$" for $b < 0$; with $b = 0$
     any strict improvement counts. A NaN value never improves: it counts as bad.
 
     **The floor.** The transform only sees updates, not the learning rate, so the
-    absolute floor ``min_lr`` needs the base rate ``learning_rate`` (a number, or the
+    absolute floor `min_lr` needs the base rate `learning_rate` (a number, or the
     same schedule the optimizer uses; it is evaluated at this transform's own update
-    count, which equals the optimizer's when both sit in one chain). ``min_scale`` is a
-    floor on :math:`s` itself (optax contrib's ``min_scale``). The floor applies when a
+    count, which equals the optimizer's when both sit in one chain). `min_scale` is a
+    floor on $s$ itself (optax contrib's `min_scale`). The floor applies when a
     cut is made: it stops cuts but never raises the scale.
 
     **Evaluations.** To drive the cuts by a validation loss measured every few steps,
-    pass ``has_value=`` too: a scalar bool, traced or not, that says whether ``value``
-    was measured at this call. A call with ``has_value=False`` makes no decision and
-    leaves every decision field as it was (its ``value`` may be anything, NaN
+    pass `has_value=` too: a scalar bool, traced or not, that says whether `value`
+    was measured at this call. A call with `has_value=False` makes no decision and
+    leaves every decision field as it was (its `value` may be anything, NaN
     included, and never enters the state); the scale still multiplies its updates.
-    ``patience`` and ``cooldown`` then count evaluations, as PyTorch's and Keras's
+    `patience` and `cooldown` then count evaluations, as PyTorch's and Keras's
     classes stepped once per evaluation do, inside one jitted training step, and
     everything a decision needs is in the state, so a run resumed between two
-    evaluations continues bit-identically. ``skip_nonfinite`` does not check a value
+    evaluations continues bit-identically. `skip_nonfinite` does not check a value
     marked absent.
 
-    **Accumulation.** With ``accumulation_size = k`` the values of ``k`` calls are
-    averaged and the decision is made on the ``k``-th call (useful when ``value`` is a
-    noisy minibatch loss); ``patience`` and ``cooldown`` then count decisions. The
+    **Accumulation.** With `accumulation_size = k` the values of `k` calls are
+    averaged and the decision is made on the `k`-th call (useful when `value` is a
+    noisy minibatch loss); `patience` and `cooldown` then count decisions. The
     scale decided at a call already applies to that call's updates.
 
     Args:
-      factor: the cut :math:`\gamma \in (0, 1)`.
+      factor: the cut $\gamma \in (0, 1)$.
       patience: number of decisions without improvement tolerated (see *Counting*).
-      threshold: :math:`\tau \ge 0`, the improvement that counts.
-      threshold_mode: ``"rel"`` or ``"abs"``.
+      threshold: $\tau \ge 0$, the improvement that counts.
+      threshold_mode: `"rel"` or `"abs"`.
       cooldown: decisions to wait after a cut before counting again.
-      min_lr: absolute floor on the learning rate; needs ``learning_rate`` when > 0.
-      mode: ``"min"`` (a loss) or ``"max"`` (an accuracy).
-      convention: ``"pytorch"`` or ``"keras"`` counting (see above).
+      min_lr: absolute floor on the learning rate; needs `learning_rate` when > 0.
+      mode: `"min"` (a loss) or `"max"` (an accuracy).
+      convention: `"pytorch"` or `"keras"` counting (see above).
       learning_rate: the optimizer's base learning rate, a number or a schedule; used
-        for ``min_lr`` and ``eps`` only.
-      min_scale: floor on the scale, in :math:`[0, 1]`.
-      eps: PyTorch's minimum change (``convention="pytorch"`` only).
+        for `min_lr` and `eps` only.
+      min_scale: floor on the scale, in $[0, 1]$.
+      eps: PyTorch's minimum change (`convention="pytorch"` only).
       accumulation_size: number of calls whose values are averaged per decision.
 
     Returns:
-      An optax ``GradientTransformationExtraArgs`` with a :class:`ReduceOnPlateauState`;
-      its ``update`` needs the keyword argument ``value`` and takes ``has_value``
-      (default ``True``).
+      An optax `GradientTransformationExtraArgs` with a [`lrjax.ReduceOnPlateauState`][];
+      its `update` needs the keyword argument `value` and takes `has_value`
+      (default `True`).
 
-    Example:
+    Examples:
       >>> import jax.numpy as jnp, lrjax
       >>> opt = lrjax.chain(lrjax.sgd(0.1), lrjax.reduce_on_plateau(patience=1))
       >>> state = opt.init(jnp.zeros(1))
@@ -162,12 +162,12 @@ def reduce_on_plateau(
       0.0100
 
     References:
-      PyTorch ``torch.optim.lr_scheduler.ReduceLROnPlateau``,
+      PyTorch `torch.optim.lr_scheduler.ReduceLROnPlateau`,
       https://pytorch.org/docs/stable/generated/
       torch.optim.lr_scheduler.ReduceLROnPlateau.html;
-      Keras ``keras.callbacks.ReduceLROnPlateau``,
+      Keras `keras.callbacks.ReduceLROnPlateau`,
       https://keras.io/api/callbacks/reduce_lr_on_plateau/;
-      optax ``contrib.reduce_on_plateau`` (its ``accumulation_size`` and ``min_scale``).
+      optax `contrib.reduce_on_plateau` (its `accumulation_size` and `min_scale`).
     """
     _validate.in_range("factor", factor, 0.0, 1.0, low_open=True, high_open=True)
     _check_int("patience", patience, 0)

@@ -36,7 +36,7 @@ def _new_axes(ax: Any) -> Any:
 
 
 def schedule_values(schedule: Any, num_steps: int) -> np.ndarray:
-    """``[schedule(0), ..., schedule(num_steps - 1)]`` as a float64 NumPy array."""
+    """`[schedule(0), ..., schedule(num_steps - 1)]` as a float64 NumPy array."""
     steps = jnp.arange(num_steps, dtype=jnp.int32)
     values = jax.jit(jax.vmap(schedule))(steps)  # one compile, not op-by-op dispatch
     # A schedule that ignores its step (``lambda n: 0.1``) returns a scalar.
@@ -54,27 +54,27 @@ def plot_schedule(
     ylabel: str = "learning rate",
     title: str | None = None,
 ) -> Any:
-    r"""Draw one or several schedules :math:`n \mapsto \eta(n)` for ``n < num_steps``.
+    r"""Draw one or several schedules $n \mapsto \eta(n)$ for `n < num_steps`.
 
-    Each schedule is evaluated at every step :math:`n = 0, \dots, N-1` (vectorised with
-    ``jax.vmap``) and drawn as one line, with the step on the x axis.
+    Each schedule is evaluated at every step $n = 0, \dots, N-1$ (vectorised with
+    `jax.vmap`) and drawn as one line, with the step on the x axis.
 
     Args:
-      schedules: one schedule, a sequence of schedules, or a ``dict`` from label to
+      schedules: one schedule, a sequence of schedules, or a `dict` from label to
         schedule.
-      num_steps: how many steps :math:`N \ge 1` to draw.
-      labels: one label per schedule (a sequence of them); not allowed with a ``dict``,
+      num_steps: how many steps $N \ge 1$ to draw.
+      labels: one label per schedule (a sequence of them); not allowed with a `dict`,
         whose keys are the labels. With labels, a legend is drawn.
       log_scale: use a logarithmic y axis.
-      ax: the matplotlib ``Axes`` to draw on; a new figure is made when ``None``.
+      ax: the matplotlib `Axes` to draw on; a new figure is made when `None`.
       xlabel: the x axis label.
       ylabel: the y axis label.
       title: the title, or `None` for none.
 
     Returns:
-      The matplotlib ``Axes`` (its figure is ``ax.figure``).
+      The matplotlib `Axes` (its figure is `ax.figure`).
 
-    Example:
+    Examples:
       >>> import matplotlib
       >>> matplotlib.use("Agg")
       >>> import lrjax
@@ -88,7 +88,7 @@ def plot_schedule(
       >>> plt.close(ax.figure)
 
     References:
-      fastai ``Recorder.plot_sched``; PyTorch users plot ``scheduler.get_last_lr()``
+      fastai `Recorder.plot_sched`; PyTorch users plot `scheduler.get_last_lr()`
       step by step.
     """
     num_steps = _validate.positive_int("num_steps", num_steps)

@@ -1,4 +1,4 @@
-"""Prodigy (Mishchenko & Defazio, 2023): Adam with a learned distance-to-solution ``d``.
+"""Prodigy (Mishchenko & Defazio, 2023): Adam with a learned distance-to-solution `d`.
 
 The rule is the authors' `prodigyopt` 1.1.2 (`prodigyopt/prodigy.py`, step L101–272),
 with one change of representation: where the reference forms $x_0 - x$, the state keeps

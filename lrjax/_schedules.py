@@ -1,10 +1,10 @@
 """Learning-rate schedules: the seed's three decays and the Keras/PyTorch parity set.
 
-A schedule maps the 0-based update count ``n`` (the ``count`` optax passes; the first
-update uses ``n = 0``) to a learning rate. Each is pure ``jnp`` arithmetic of ``n``: it
+A schedule maps the 0-based update count `n` (the `count` optax passes; the first
+update uses `n = 0`) to a learning rate. Each is pure `jnp` arithmetic of `n`: it
 accepts int or float steps, scalars or arrays (element-wise), traced or concrete, and
 returns the default float dtype (float32, or float64 under x64). Hyperparameters are
-checked when the schedule is built. ``docs/schedules.md`` maps every schedule onto its
+checked when the schedule is built. `docs/schedules.md` maps every schedule onto its
 Keras and PyTorch counterparts, with their step offsets.
 """
 
@@ -34,21 +34,21 @@ _INF = float("inf")
 
 
 def constant(value: float) -> Schedule:
-    r"""A constant learning rate, :math:`\eta(n) = \eta`.
+    r"""A constant learning rate, $\eta(n) = \eta$.
 
     Args:
-      value: :math:`\eta \ge 0`.
+      value: $\eta \ge 0$.
 
     Returns:
       A schedule.
 
-    Example:
+    Examples:
       >>> import lrjax
       >>> print(f"{float(lrjax.constant(0.1)(1000)):.4f}")
       0.1000
 
     References:
-      optax ``constant_schedule``; PyTorch ``ConstantLR`` with ``factor=1``.
+      optax `constant_schedule`; PyTorch `ConstantLR` with `factor=1`.
     """
     _validate.nonnegative("value", value)
 
@@ -66,7 +66,7 @@ _STIRLING = (1 / 12, -1 / 360, 1 / 1260, -1 / 1680, 1 / 1188)  # < 1e-17 at z >=
 
 
 def _stirling_remainder(z: jax.Array) -> jax.Array:
-    """``lgamma(z) - ((z - 1/2) log z - z + log(2π)/2)`` for ``z >= 16``."""
+    """`lgamma(z) - ((z - 1/2) log z - z + log(2π)/2)` for `z >= 16`."""
     inv = 1.0 / z
     inv2 = inv * inv
     acc = jnp.zeros_like(z)
@@ -76,10 +76,10 @@ def _stirling_remainder(z: jax.Array) -> jax.Array:
 
 
 def _xlog1p_minus(y: jax.Array) -> jax.Array:
-    """``(1 + y) log1p(y) - y >= 0`` without cancellation for small ``y``.
+    """`(1 + y) log1p(y) - y >= 0` without cancellation for small `y`.
 
-    With ``u = y / (2 + y)`` it equals ``u^2 (2 + y) Σ_j u^j / (2⌈j/2⌉ + 1)``, a series
-    of positive terms (from ``log1p(y) = 2 atanh(u)``); used for ``y <= 2`` (``u <= 1/2``).
+    With `u = y / (2 + y)` it equals `u^2 (2 + y) Σ_j u^j / (2⌈j/2⌉ + 1)`, a series
+    of positive terms (from `log1p(y) = 2 atanh(u)`); used for `y <= 2` (`u <= 1/2`).
     """
     terms = 24 if y.dtype == jnp.float32 else 56  # u^terms < 1e-8 (1e-17) of the sum
     u = y / (2.0 + y)
@@ -93,15 +93,15 @@ def _xlog1p_minus(y: jax.Array) -> jax.Array:
 
 
 def _log_rising_product(whole: jax.Array, d: jax.Array) -> jax.Array:
-    r""":math:`S(N) = \sum_{k<N} \log(1 + d k)` for integer-valued ``N >= 0``, ``d >= 0``.
+    r"""$S(N) = \sum_{k<N} \log(1 + d k)$ for integer-valued `N >= 0`, `d >= 0`.
 
     The first 16 terms are summed directly. The rest is
-    :math:`\log\Gamma(b + m) - \log\Gamma(b) + m \log d` with :math:`b = 1/d + 16`,
-    :math:`m = N - 16`, rewritten with Stirling's series as
-    :math:`m \log(1 + 16 d) + b\, g(m/b) - \tfrac12 \log(1 + m/b) + \epsilon(b + m) -
-    \epsilon(b)`, :math:`g(y) = (1+y)\log(1+y) - y`: the huge :math:`\log\Gamma` terms
+    $\log\Gamma(b + m) - \log\Gamma(b) + m \log d$ with $b = 1/d + 16$,
+    $m = N - 16$, rewritten with Stirling's series as
+    $m \log(1 + 16 d) + b\, g(m/b) - \tfrac12 \log(1 + m/b) + \epsilon(b + m) -
+    \epsilon(b)$, $g(y) = (1+y)\log(1+y) - y$: the huge $\log\Gamma$ terms
     cancel analytically, every large term is positive, and float32 keeps a relative
-    error of a few ulps in :math:`S` for any ``d`` and ``N`` up to 2^24.
+    error of a few ulps in $S$ for any `d` and `N` up to 2^24.
     """
     tiny = d < 1e-30  # 1/d would overflow; S = d N (N - 1) / 2 to relative O(d N)
     ds = jnp.where(tiny, 1.0, d)
@@ -122,42 +122,42 @@ def _log_rising_product(whole: jax.Array, d: jax.Array) -> jax.Array:
 
 
 def time_based_decay(init_value: float, decay: float) -> Schedule:
-    r"""Time-based decay, the seed formula :math:`\eta_{n+1} = \eta_n / (1 + d\,n)`.
+    r"""Time-based decay, the seed formula $\eta_{n+1} = \eta_n / (1 + d\,n)$.
 
-    .. math::
+    $$
+    \eta(n) = \frac{\eta_0}{\prod_{k=0}^{n-1} (1 + d\,k)}
+            = \eta_0 \exp\Big(-\sum_{k<n} \log(1 + d\,k)\Big)
+    $$
 
-        \eta(n) = \frac{\eta_0}{\prod_{k=0}^{n-1} (1 + d\,k)}
-                = \eta_0 \exp\Big(-\sum_{k<n} \log(1 + d\,k)\Big)
-
-    so :math:`\eta(0) = \eta(1) = \eta_0` and the decay is faster than exponential
-    (:math:`\eta_0 = 0.1`, :math:`d = 0.01`: 2.45e-6 at :math:`n = 50`). It is computed
-    in closed form, with no loop over :math:`n`: the sum is
-    :math:`n \log d + \log\Gamma(n + 1/d) - \log\Gamma(1/d)`, evaluated without the
-    cancellation of its two huge log-gamma terms (see ``docs/schedules.md``). In float32
-    the relative error is at most about :math:`(1 + S)\,` 3e-7 where :math:`S =
-    \log(\eta_0 / \eta(n))`, for every :math:`d` and :math:`n` up to 10^7: the
-    conditioning of ``exp``. The rate underflows to exactly 0 (never NaN) once it falls
-    below the smallest normal float, and stays finite up to :math:`n = 2^{31} - 1`.
-    A float step :math:`n = N + f` interpolates geometrically inside step :math:`N`:
-    :math:`\eta(N + f) = \eta(N) (1 + d N)^{-f}`.
+    so $\eta(0) = \eta(1) = \eta_0$ and the decay is faster than exponential
+    ($\eta_0 = 0.1$, $d = 0.01$: 2.45e-6 at $n = 50$). It is computed
+    in closed form, with no loop over $n$: the sum is
+    $n \log d + \log\Gamma(n + 1/d) - \log\Gamma(1/d)$, evaluated without the
+    cancellation of its two huge log-gamma terms (see `docs/schedules.md`). In float32
+    the relative error is at most about $(1 + S)\,$ 3e-7 where $S =
+    \log(\eta_0 / \eta(n))$, for every $d$ and $n$ up to 10^7: the
+    conditioning of `exp`. The rate underflows to exactly 0 (never NaN) once it falls
+    below the smallest normal float, and stays finite up to $n = 2^{31} - 1$.
+    A float step $n = N + f$ interpolates geometrically inside step $N$:
+    $\eta(N + f) = \eta(N) (1 + d N)^{-f}$.
 
     Args:
-      init_value: :math:`\eta_0 \ge 0`.
-      decay: :math:`d \ge 0` (``0`` gives a constant).
+      init_value: $\eta_0 \ge 0$.
+      decay: $d \ge 0$ (`0` gives a constant).
 
     Returns:
       A schedule.
 
-    Example:
+    Examples:
       >>> import lrjax
       >>> s = lrjax.time_based_decay(0.1, decay=0.01)
       >>> print(" ".join(f"{float(s(n)):.4g}" for n in [0, 1, 2, 50, 10**7]))
       0.1 0.1 0.09901 2.45e-06 0
 
     References:
-      The seed formula; not the same as Keras's ``InverseTimeDecay`` or legacy
-      ``decay=`` argument, :math:`\eta_0/(1 + d\,n)` (that is
-      :func:`inverse_time_decay`). No Keras or PyTorch class computes this product.
+      The seed formula; not the same as Keras's `InverseTimeDecay` or legacy
+      `decay=` argument, $\eta_0/(1 + d\,n)$ (that is
+      [`lrjax.inverse_time_decay`][]). No Keras or PyTorch class computes this product.
     """
     _validate.nonnegative("init_value", init_value)
     _validate.nonnegative("decay", decay)
@@ -176,29 +176,29 @@ def time_based_decay(init_value: float, decay: float) -> Schedule:
 def inverse_time_decay(
     init_value: float, *, decay_rate: float, decay_steps: float = 1, staircase: bool = False
 ) -> Schedule:
-    r"""Inverse-time decay, :math:`\eta(n) = \eta_0 / (1 + r\, n / T)`.
+    r"""Inverse-time decay, $\eta(n) = \eta_0 / (1 + r\, n / T)$.
 
-    With ``staircase`` the exponent uses :math:`\lfloor n / T \rfloor`.
+    With `staircase` the exponent uses $\lfloor n / T \rfloor$.
 
     Args:
-      init_value: :math:`\eta_0 \ge 0`.
-      decay_rate: :math:`r \ge 0`.
-      decay_steps: :math:`T > 0` (real).
-      staircase: decay in whole periods of :math:`T` steps.
+      init_value: $\eta_0 \ge 0$.
+      decay_rate: $r \ge 0$.
+      decay_steps: $T > 0$ (real).
+      staircase: decay in whole periods of $T$ steps.
 
     Returns:
       A schedule.
 
-    Example:
+    Examples:
       >>> import lrjax
       >>> s = lrjax.inverse_time_decay(0.1, decay_rate=0.5, decay_steps=10)
       >>> print(f"{float(s(20)):.4f}")
       0.0500
 
     References:
-      Keras ``InverseTimeDecay(initial_learning_rate, decay_steps, decay_rate,
-      staircase)``: identical at every step. Keras 2's legacy optimizer argument
-      ``decay=r`` is ``decay_steps=1``.
+      Keras `InverseTimeDecay(initial_learning_rate, decay_steps, decay_rate,
+      staircase)`: identical at every step. Keras 2's legacy optimizer argument
+      `decay=r` is `decay_steps=1`.
     """
     _validate.nonnegative("init_value", init_value)
     _validate.nonnegative("decay_rate", decay_rate)
@@ -216,30 +216,30 @@ def inverse_time_decay(
 
 
 def step_decay(init_value: float, *, drop: float, drop_every: int) -> Schedule:
-    r"""Step decay, the seed formula :math:`\eta(n) = \eta_0\, d^{\lfloor (1+n)/r \rfloor}`.
+    r"""Step decay, the seed formula $\eta(n) = \eta_0\, d^{\lfloor (1+n)/r \rfloor}$.
 
-    The first drop happens at :math:`n = r - 1`, one step before PyTorch's ``StepLR``
-    and Keras's ``ExponentialDecay(staircase=True)``, which both compute
-    :math:`\eta_0 d^{\lfloor n/r \rfloor}`: their value at step :math:`n` is this
-    schedule's at :math:`n - 1` (so ``join`` or ``s(n - 1)`` reproduces them).
+    The first drop happens at $n = r - 1$, one step before PyTorch's `StepLR`
+    and Keras's `ExponentialDecay(staircase=True)`, which both compute
+    $\eta_0 d^{\lfloor n/r \rfloor}$: their value at step $n$ is this
+    schedule's at $n - 1$ (so `join` or `s(n - 1)` reproduces them).
 
     Args:
-      init_value: :math:`\eta_0 \ge 0`.
-      drop: the factor :math:`d \in [0, 1]` applied at each drop.
-      drop_every: :math:`r \ge 1` steps between drops.
+      init_value: $\eta_0 \ge 0$.
+      drop: the factor $d \in [0, 1]$ applied at each drop.
+      drop_every: $r \ge 1$ steps between drops.
 
     Returns:
       A schedule.
 
-    Example:
+    Examples:
       >>> import lrjax
       >>> s = lrjax.step_decay(0.1, drop=0.5, drop_every=10)
       >>> print(" ".join(f"{float(s(n)):.3f}" for n in [0, 8, 9, 19, 29]))
       0.100 0.100 0.050 0.025 0.013
 
     References:
-      The seed formula; PyTorch ``StepLR(step_size=r, gamma=d)`` and Keras
-      ``ExponentialDecay(η0, r, d, staircase=True)`` at step ``n`` equal this at ``n - 1``.
+      The seed formula; PyTorch `StepLR(step_size=r, gamma=d)` and Keras
+      `ExponentialDecay(η0, r, d, staircase=True)` at step `n` equal this at `n - 1`.
     """
     _validate.nonnegative("init_value", init_value)
     checked = _validate.in_range("drop", drop, 0.0, 1.0)
@@ -254,28 +254,28 @@ def step_decay(init_value: float, *, drop: float, drop_every: int) -> Schedule:
 
 
 def exponential_decay(init_value: float, *, decay: float) -> Schedule:
-    r"""Exponential decay, the seed formula :math:`\eta(n) = \eta_0\, e^{-d\,n}`.
+    r"""Exponential decay, the seed formula $\eta(n) = \eta_0\, e^{-d\,n}$.
 
-    Computed as :math:`e^{-d\,n}` with the integer part of :math:`n` split so that float32
-    keeps a few ulps of relative error at any :math:`d\,n` (a naive ``exp(-d * n)`` loses
-    :math:`d\,n` ulps).
+    Computed as $e^{-d\,n}$ with the integer part of $n$ split so that float32
+    keeps a few ulps of relative error at any $d\,n$ (a naive `exp(-d * n)` loses
+    $d\,n$ ulps).
 
     Args:
-      init_value: :math:`\eta_0 \ge 0`.
-      decay: :math:`d \ge 0`.
+      init_value: $\eta_0 \ge 0$.
+      decay: $d \ge 0$.
 
     Returns:
       A schedule.
 
-    Example:
+    Examples:
       >>> import lrjax
       >>> s = lrjax.exponential_decay(0.1, decay=0.05)
       >>> print(f"{float(s(20)):.5f}")
       0.03679
 
     References:
-      The seed formula. PyTorch ``ExponentialLR(gamma=γ)`` is ``decay = -log γ``; Keras
-      ``ExponentialDecay(η0, T, ρ)`` (``staircase=False``) is ``decay = -log(ρ) / T``;
+      The seed formula. PyTorch `ExponentialLR(gamma=γ)` is `decay = -log γ`; Keras
+      `ExponentialDecay(η0, T, ρ)` (`staircase=False`) is `decay = -log(ρ) / T`;
       both identical at every step.
     """
     _validate.nonnegative("init_value", init_value)
@@ -294,27 +294,27 @@ def exponential_decay(init_value: float, *, decay: float) -> Schedule:
 
 
 def multistep_decay(init_value: float, milestones: Sequence[int], factor: float) -> Schedule:
-    r"""Multiply by :math:`\gamma` at each milestone, :math:`\eta_0\gamma^{\#\{m_i \le n\}}`.
+    r"""Multiply by $\gamma$ at each milestone, $\eta_0\gamma^{\#\{m_i \le n\}}$.
 
     Args:
-      init_value: :math:`\eta_0 \ge 0`.
-      milestones: non-decreasing steps :math:`m_i \ge 0`; a repeated milestone applies
-        :math:`\gamma` once per repetition (as PyTorch does).
-      factor: :math:`\gamma \ge 0`.
+      init_value: $\eta_0 \ge 0$.
+      milestones: non-decreasing steps $m_i \ge 0$; a repeated milestone applies
+        $\gamma$ once per repetition (as PyTorch does).
+      factor: $\gamma \ge 0$.
 
     Returns:
       A schedule.
 
-    Example:
+    Examples:
       >>> import lrjax
       >>> s = lrjax.multistep_decay(1.0, milestones=[3, 6], factor=0.1)
       >>> print(" ".join(f"{float(s(n)):.2f}" for n in [0, 2, 3, 5, 6]))
       1.00 1.00 0.10 0.10 0.01
 
     References:
-      PyTorch ``MultiStepLR(milestones, gamma)``: identical at every step (it switches at
-      :math:`n \ge m_i` as here). optax ``piecewise_constant_schedule`` with scales
-      :math:`\gamma` at the milestones.
+      PyTorch `MultiStepLR(milestones, gamma)`: identical at every step (it switches at
+      $n \ge m_i$ as here). optax `piecewise_constant_schedule` with scales
+      $\gamma$ at the milestones.
     """
     init_checked = _validate.nonnegative("init_value", init_value)
     marks = _validate.increasing_ints("milestones", milestones, strict=False)
@@ -349,37 +349,37 @@ def polynomial_decay(
     power: float = 1.0,
     cycle: bool = False,
 ) -> Schedule:
-    r"""Polynomial decay from :math:`\eta_0` to :math:`\eta_T` over :math:`T` steps.
+    r"""Polynomial decay from $\eta_0$ to $\eta_T$ over $T$ steps.
 
-    .. math::
+    $$
+    \eta(n) = (\eta_0 - \eta_T)(1 - \min(n, T)/T)^p + \eta_T
+    $$
 
-        \eta(n) = (\eta_0 - \eta_T)(1 - \min(n, T)/T)^p + \eta_T
-
-    With ``cycle``, :math:`T` is replaced by :math:`T \lceil n/T \rceil` (and :math:`T` at
-    :math:`n = 0`), so the decay restarts from a lower value each period instead of
-    staying at :math:`\eta_T`.
+    With `cycle`, $T$ is replaced by $T \lceil n/T \rceil$ (and $T$ at
+    $n = 0$), so the decay restarts from a lower value each period instead of
+    staying at $\eta_T$.
 
     Args:
-      init_value: :math:`\eta_0 \ge 0`.
-      end_value: :math:`\eta_T \ge 0` (may exceed :math:`\eta_0`).
-      decay_steps: :math:`T \ge 1`.
-      power: :math:`p > 0`.
+      init_value: $\eta_0 \ge 0$.
+      end_value: $\eta_T \ge 0$ (may exceed $\eta_0$).
+      decay_steps: $T \ge 1$.
+      power: $p > 0$.
       cycle: restart as Keras does.
 
     Returns:
       A schedule.
 
-    Example:
+    Examples:
       >>> import lrjax
       >>> s = lrjax.polynomial_decay(1.0, end_value=0.0, decay_steps=10, power=2.0)
       >>> print(" ".join(f"{float(s(n)):.2f}" for n in [0, 5, 10, 20]))
       1.00 0.25 0.00 0.00
 
     References:
-      Keras ``PolynomialDecay(initial_learning_rate, decay_steps, end_learning_rate,
-      power, cycle)``: identical at every step. PyTorch ``PolynomialLR(total_iters=T,
-      power=p)`` is ``polynomial_decay(lr, end_value=0.0, decay_steps=T, power=p)``. optax
-      ``polynomial_schedule`` (no ``cycle``).
+      Keras `PolynomialDecay(initial_learning_rate, decay_steps, end_learning_rate,
+      power, cycle)`: identical at every step. PyTorch `PolynomialLR(total_iters=T,
+      power=p)` is `polynomial_decay(lr, end_value=0.0, decay_steps=T, power=p)`. optax
+      `polynomial_schedule` (no `cycle`).
     """
     _validate.nonnegative("init_value", init_value)
     _validate.nonnegative("end_value", end_value)
@@ -411,26 +411,26 @@ def polynomial_decay(
 def linear_schedule(
     init_value: float, *, end_value: float, transition_steps: int
 ) -> Schedule:
-    r"""Linear interpolation, then constant: :math:`\eta_0 + (\eta_T - \eta_0)\min(n,T)/T`.
+    r"""Linear interpolation, then constant: $\eta_0 + (\eta_T - \eta_0)\min(n,T)/T$.
 
     Args:
-      init_value: :math:`\eta_0 \ge 0`.
-      end_value: :math:`\eta_T \ge 0`.
-      transition_steps: :math:`T \ge 1`.
+      init_value: $\eta_0 \ge 0$.
+      end_value: $\eta_T \ge 0$.
+      transition_steps: $T \ge 1$.
 
     Returns:
       A schedule.
 
-    Example:
+    Examples:
       >>> import lrjax
       >>> s = lrjax.linear_schedule(0.0, end_value=1.0, transition_steps=4)
       >>> print(" ".join(f"{float(s(n)):.2f}" for n in range(6)))
       0.00 0.25 0.50 0.75 1.00 1.00
 
     References:
-      optax ``linear_schedule`` (identical). PyTorch ``LinearLR(start_factor=a,
-      end_factor=b, total_iters=T)`` on a base rate :math:`\eta` is
-      ``linear_schedule(a * η, end_value=b * η, transition_steps=T)``, identical at
+      optax `linear_schedule` (identical). PyTorch `LinearLR(start_factor=a,
+      end_factor=b, total_iters=T)` on a base rate $\eta$ is
+      `linear_schedule(a * η, end_value=b * η, transition_steps=T)`, identical at
       every step.
     """
     _validate.nonnegative("init_value", init_value)
@@ -447,25 +447,25 @@ def linear_schedule(
 
 
 def cosine_decay(init_value: float, decay_steps: int, *, alpha: float = 0.0) -> Schedule:
-    r"""Cosine annealing from :math:`\eta_0` to :math:`\alpha\eta_0` over :math:`T` steps.
+    r"""Cosine annealing from $\eta_0$ to $\alpha\eta_0$ over $T$ steps.
 
-    .. math::
+    $$
+    \eta(n) = \eta_0\Big((1 - \alpha)\tfrac12\big(1 + \cos(\pi \min(n,T)/T)\big)
+              + \alpha\Big)
+    $$
 
-        \eta(n) = \eta_0\Big((1 - \alpha)\tfrac12\big(1 + \cos(\pi \min(n,T)/T)\big)
-                  + \alpha\Big)
-
-    then constant at :math:`\alpha\eta_0`. Computed through half-angle squares, so the
-    rate keeps its float32 relative accuracy as it approaches :math:`\alpha\eta_0 = 0`.
+    then constant at $\alpha\eta_0$. Computed through half-angle squares, so the
+    rate keeps its float32 relative accuracy as it approaches $\alpha\eta_0 = 0$.
 
     Args:
-      init_value: :math:`\eta_0 \ge 0`.
-      decay_steps: :math:`T \ge 1`.
-      alpha: the final rate as a fraction of :math:`\eta_0`, in :math:`[0, 1]`.
+      init_value: $\eta_0 \ge 0$.
+      decay_steps: $T \ge 1$.
+      alpha: the final rate as a fraction of $\eta_0$, in $[0, 1]$.
 
     Returns:
       A schedule.
 
-    Example:
+    Examples:
       >>> import lrjax
       >>> s = lrjax.cosine_decay(1.0, decay_steps=10, alpha=0.1)
       >>> print(" ".join(f"{float(s(n)):.3f}" for n in [0, 5, 10, 15]))
@@ -473,10 +473,10 @@ def cosine_decay(init_value: float, decay_steps: int, *, alpha: float = 0.0) -> 
 
     References:
       Loshchilov & Hutter, SGDR: Stochastic Gradient Descent with Warm Restarts, 2017,
-      https://arxiv.org/abs/1608.03983. Keras ``CosineDecay(η0, T, alpha)`` (no
-      warm-up) and optax ``cosine_decay_schedule``: identical at every step. PyTorch
-      ``CosineAnnealingLR(T_max=T, eta_min=α η0)``: identical for :math:`n \le T`; after
-      :math:`T` PyTorch keeps following the cosine back up, this stays at the floor.
+      https://arxiv.org/abs/1608.03983. Keras `CosineDecay(η0, T, alpha)` (no
+      warm-up) and optax `cosine_decay_schedule`: identical at every step. PyTorch
+      `CosineAnnealingLR(T_max=T, eta_min=α η0)`: identical for $n \le T$; after
+      $T$ PyTorch keeps following the cosine back up, this stays at the floor.
     """
     _validate.nonnegative("init_value", init_value)
     steps = _validate.positive_int("decay_steps", decay_steps)
@@ -492,7 +492,7 @@ def cosine_decay(init_value: float, decay_steps: int, *, alpha: float = 0.0) -> 
 
 
 def _restart_starts(first: int, t_mul: float) -> np.ndarray | None:
-    """Cycle start steps ``T (t^i - 1)/(t - 1)`` in float64, up to past 2**31."""
+    """Cycle start steps `T (t^i - 1)/(t - 1)` in float64, up to past 2**31."""
     starts, length = [0.0], float(first)
     while starts[-1] <= 2.0**31:
         if len(starts) > 2**15:
@@ -512,29 +512,29 @@ def cosine_restarts(
 ) -> Schedule:
     r"""Cosine annealing with warm restarts (SGDR).
 
-    Cycle :math:`i = 0, 1, \dots` starts at :math:`S_i = T (t^i - 1)/(t - 1)` (:math:`iT`
-    if :math:`t = 1`) and lasts :math:`T_i = T t^i` steps; with :math:`f = (n - S_i)/T_i`
+    Cycle $i = 0, 1, \dots$ starts at $S_i = T (t^i - 1)/(t - 1)$ ($iT$
+    if $t = 1$) and lasts $T_i = T t^i$ steps; with $f = (n - S_i)/T_i$
 
-    .. math::
+    $$
+    \eta(n) = \eta_0\Big((1 - \alpha)\, m^i\, \tfrac12\big(1 + \cos \pi f\big)
+              + \alpha\Big)
+    $$
 
-        \eta(n) = \eta_0\Big((1 - \alpha)\, m^i\, \tfrac12\big(1 + \cos \pi f\big)
-                  + \alpha\Big)
-
-    The floor :math:`\alpha\eta_0` is not multiplied by :math:`m^i` (as in Keras). Cycle
+    The floor $\alpha\eta_0$ is not multiplied by $m^i$ (as in Keras). Cycle
     boundaries are found exactly (from a float64 table built once), so a restart lands
     on its step even in float32.
 
     Args:
-      init_value: :math:`\eta_0 \ge 0`.
-      first_decay_steps: :math:`T \ge 1`, the length of the first cycle.
-      t_mul: :math:`t \ge 1`, each cycle is :math:`t` times longer than the last.
-      m_mul: :math:`m \ge 0`, each cycle starts :math:`m` times lower.
-      alpha: the floor as a fraction of :math:`\eta_0`, in :math:`[0, 1]`.
+      init_value: $\eta_0 \ge 0$.
+      first_decay_steps: $T \ge 1$, the length of the first cycle.
+      t_mul: $t \ge 1$, each cycle is $t$ times longer than the last.
+      m_mul: $m \ge 0$, each cycle starts $m$ times lower.
+      alpha: the floor as a fraction of $\eta_0$, in $[0, 1]$.
 
     Returns:
       A schedule.
 
-    Example:
+    Examples:
       >>> import lrjax
       >>> s = lrjax.cosine_restarts(1.0, first_decay_steps=4, t_mul=2.0, m_mul=0.5)
       >>> print(" ".join(f"{float(s(n)):.3f}" for n in [0, 2, 4, 8, 12]))
@@ -542,10 +542,10 @@ def cosine_restarts(
 
     References:
       Loshchilov & Hutter, SGDR: Stochastic Gradient Descent with Warm Restarts, 2017,
-      https://arxiv.org/abs/1608.03983. Keras ``CosineDecayRestarts(η0, T, t_mul,
-      m_mul, alpha)``: identical at every step. PyTorch
-      ``CosineAnnealingWarmRestarts(T_0=T, T_mult=t, eta_min=α η0)`` (integer
-      :math:`t`, :math:`m = 1`): identical at every step.
+      https://arxiv.org/abs/1608.03983. Keras `CosineDecayRestarts(η0, T, t_mul,
+      m_mul, alpha)`: identical at every step. PyTorch
+      `CosineAnnealingWarmRestarts(T_0=T, T_mult=t, eta_min=α η0)` (integer
+      $t$, $m = 1$): identical at every step.
     """
     _validate.nonnegative("init_value", init_value)
     first = _validate.positive_int("first_decay_steps", first_decay_steps)
@@ -555,7 +555,7 @@ def cosine_restarts(
     table = None if t == 1.0 else _restart_starts(first, t)
 
     def locate(n):
-        """Restart index ``i``, steps into the cycle, steps left, and cycle length."""
+        """Restart index `i`, steps into the cycle, steps left, and cycle length."""
         if t == 1.0:
             i = floor_div(n, first)
             start = i * first
@@ -594,30 +594,30 @@ def cosine_restarts(
 
 
 def piecewise_constant(boundaries: Sequence[int], values: Sequence[float]) -> Schedule:
-    r"""Piecewise-constant rates, :math:`\eta(n) = v_i` for :math:`b_i \le n < b_{i+1}`.
+    r"""Piecewise-constant rates, $\eta(n) = v_i$ for $b_i \le n < b_{i+1}$.
 
-    With :math:`b_0 = 0` and :math:`b_{k+1} = \infty`: the value switches at
-    :math:`n \ge b_i`.
+    With $b_0 = 0$ and $b_{k+1} = \infty$: the value switches at
+    $n \ge b_i$.
 
     Args:
-      boundaries: ``k`` strictly increasing steps :math:`b_i \ge 0`.
-      values: ``k + 1`` rates :math:`v_i \ge 0`.
+      boundaries: `k` strictly increasing steps $b_i \ge 0$.
+      values: `k + 1` rates $v_i \ge 0$.
 
     Returns:
       A schedule.
 
-    Example:
+    Examples:
       >>> import lrjax
       >>> s = lrjax.piecewise_constant([2, 4], [0.1, 0.01, 0.001])
       >>> print(" ".join(f"{float(s(n)):.3f}" for n in range(6)))
       0.100 0.100 0.010 0.010 0.001 0.001
 
     References:
-      optax ``piecewise_constant_schedule`` and PyTorch ``MultiStepLR`` switch at the
-      same steps. Keras ``PiecewiseConstantDecay(boundaries, values)`` keeps
-      :math:`v_i` while :math:`n \le b_{i+1}`, switching one step later: its value at
-      step :math:`n` is this schedule's at :math:`n - 1` (equivalently, Keras with
-      boundaries :math:`b_i - 1` equals this one).
+      optax `piecewise_constant_schedule` and PyTorch `MultiStepLR` switch at the
+      same steps. Keras `PiecewiseConstantDecay(boundaries, values)` keeps
+      $v_i$ while $n \le b_{i+1}$, switching one step later: its value at
+      step $n$ is this schedule's at $n - 1$ (equivalently, Keras with
+      boundaries $b_i - 1$ equals this one).
     """
     bounds = _validate.increasing_ints("boundaries", boundaries)
     if hasattr(values, "__iter__") and not isinstance(values, (str, bytes)):
@@ -646,7 +646,7 @@ _CYCLIC_MODES = ("triangular", "triangular2", "exp_range")
 
 
 def _cyclic_weight(step_size_up, step_size_down, mode, gamma):
-    """The height :math:`w(n) \\in [0, 1]` of PyTorch ``CyclicLR``'s triangle wave."""
+    """The height $w(n) \\in [0, 1]$ of PyTorch `CyclicLR`'s triangle wave."""
     up = _validate.positive_int("step_size_up", step_size_up)
     down = up if step_size_down is None else step_size_down
     down = _validate.positive_int("step_size_down", down)
@@ -679,31 +679,31 @@ def cyclic(
     mode: str = "triangular",
     gamma: float = 1.0,
 ) -> Schedule:
-    r"""Cyclical learning rate: a triangle wave between ``base_value`` and ``max_value``.
+    r"""Cyclical learning rate: a triangle wave between `base_value` and `max_value`.
 
-    With :math:`U` = ``step_size_up``, :math:`D` = ``step_size_down``, cycle
-    :math:`c = \lfloor n/(U+D) \rfloor` and :math:`r = n - c(U + D)`:
+    With $U$ = `step_size_up`, $D$ = `step_size_down`, cycle
+    $c = \lfloor n/(U+D) \rfloor$ and $r = n - c(U + D)$:
 
-    .. math::
+    $$
+    \eta(n) = \eta_b + (\eta_m - \eta_b)\, h(r)\, f, \qquad
+    h(r) = \begin{cases} r/U & r \le U \\ (U + D - r)/D & r > U \end{cases}
+    $$
 
-        \eta(n) = \eta_b + (\eta_m - \eta_b)\, h(r)\, f, \qquad
-        h(r) = \begin{cases} r/U & r \le U \\ (U + D - r)/D & r > U \end{cases}
-
-    with :math:`f = 1` (``"triangular"``), :math:`2^{-c}` (``"triangular2"``) or
-    :math:`\gamma^n` (``"exp_range"``).
+    with $f = 1$ (`"triangular"`), $2^{-c}$ (`"triangular2"`) or
+    $\gamma^n$ (`"exp_range"`).
 
     Args:
-      base_value: :math:`\eta_b \ge 0`, the lower bound.
-      max_value: :math:`\eta_m \ge \eta_b`, the upper bound.
-      step_size_up: :math:`U \ge 1` steps rising.
-      step_size_down: :math:`D \ge 1` steps falling; ``None`` means :math:`U`.
-      mode: ``"triangular"``, ``"triangular2"`` or ``"exp_range"``.
-      gamma: :math:`\gamma \in (0, 1]` for ``"exp_range"``.
+      base_value: $\eta_b \ge 0$, the lower bound.
+      max_value: $\eta_m \ge \eta_b$, the upper bound.
+      step_size_up: $U \ge 1$ steps rising.
+      step_size_down: $D \ge 1$ steps falling; `None` means $U$.
+      mode: `"triangular"`, `"triangular2"` or `"exp_range"`.
+      gamma: $\gamma \in (0, 1]$ for `"exp_range"`.
 
     Returns:
       A schedule.
 
-    Example:
+    Examples:
       >>> import lrjax
       >>> s = lrjax.cyclic(0.1, max_value=1.0, step_size_up=2, mode="triangular2")
       >>> print(" ".join(f"{float(s(n)):.3f}" for n in range(7)))
@@ -711,9 +711,9 @@ def cyclic(
 
     References:
       Smith, Cyclical Learning Rates for Training Neural Networks, 2017,
-      https://arxiv.org/abs/1506.01186. PyTorch ``CyclicLR(base_lr, max_lr, step_size_up,
-      step_size_down, mode, gamma)``: identical at every step. :func:`cyclic_momentum`
-      gives its ``cycle_momentum``.
+      https://arxiv.org/abs/1506.01186. PyTorch `CyclicLR(base_lr, max_lr, step_size_up,
+      step_size_down, mode, gamma)`: identical at every step. [`lrjax.cyclic_momentum`][]
+      gives its `cycle_momentum`.
     """
     b = _validate.nonnegative("base_value", base_value)
     m = _validate.nonnegative("max_value", max_value)
@@ -747,26 +747,28 @@ def cyclic_momentum(
     base_momentum: float = 0.8,
     max_momentum: float = 0.9,
 ) -> Schedule:
-    r"""The momentum that PyTorch's ``CyclicLR`` cycles opposite to the learning rate.
+    r"""The momentum that PyTorch's `CyclicLR` cycles opposite to the learning rate.
 
-    .. math::  \mu(n) = \mu_m - (\mu_m - \mu_b)\, h(r)\, f
+    $$
+    \mu(n) = \mu_m - (\mu_m - \mu_b)\, h(r)\, f
+    $$
 
-    with :math:`h` and :math:`f` as in :func:`cyclic`: momentum is :math:`\mu_m` when the
-    rate is lowest and :math:`\mu_b` when it peaks. Pass it as ``trace``'s ``decay`` (or a
-    later ``b1``) to reproduce ``CyclicLR(cycle_momentum=True)``.
+    with $h$ and $f$ as in [`lrjax.cyclic`][]: momentum is $\mu_m$ when the
+    rate is lowest and $\mu_b$ when it peaks. Pass it as `trace`'s `decay` (or a
+    later `b1`) to reproduce `CyclicLR(cycle_momentum=True)`.
 
     Args:
-      step_size_up: :math:`U \ge 1`.
-      step_size_down: :math:`D \ge 1`; ``None`` means :math:`U`.
-      mode: ``"triangular"``, ``"triangular2"`` or ``"exp_range"``.
-      gamma: :math:`\gamma \in (0, 1]` for ``"exp_range"``.
-      base_momentum: :math:`\mu_b \in [0, 1)`.
-      max_momentum: :math:`\mu_m \in [\mu_b, 1)`.
+      step_size_up: $U \ge 1$.
+      step_size_down: $D \ge 1$; `None` means $U$.
+      mode: `"triangular"`, `"triangular2"` or `"exp_range"`.
+      gamma: $\gamma \in (0, 1]$ for `"exp_range"`.
+      base_momentum: $\mu_b \in [0, 1)$.
+      max_momentum: $\mu_m \in [\mu_b, 1)$.
 
     Returns:
       A schedule.
 
-    Example:
+    Examples:
       >>> import lrjax
       >>> s = lrjax.cyclic_momentum(2)
       >>> print(" ".join(f"{float(s(n)):.3f}" for n in range(5)))
@@ -774,8 +776,8 @@ def cyclic_momentum(
 
     References:
       Smith, A disciplined approach to neural network hyper-parameters, 2018,
-      https://arxiv.org/abs/1803.09820. PyTorch ``CyclicLR(..., base_momentum,
-      max_momentum)``: identical to the ``momentum`` it writes at every step.
+      https://arxiv.org/abs/1803.09820. PyTorch `CyclicLR(..., base_momentum,
+      max_momentum)`: identical to the `momentum` it writes at every step.
     """
     _momenta(base_momentum, max_momentum)
     weight = _cyclic_weight(step_size_up, step_size_down, mode, gamma)
@@ -790,7 +792,7 @@ def cyclic_momentum(
 
 def _one_cycle_ends(total_steps, pct_start, three_phase) -> list[float]:
     _validate.boolean("three_phase", three_phase)
-    """PyTorch ``OneCycleLR``'s phase end steps, computed as it does in float64."""
+    """PyTorch `OneCycleLR`'s phase end steps, computed as it does in float64."""
     total = _validate.positive_int("total_steps", total_steps)
     pct = _validate.in_range("pct_start", pct_start, 0.0, 1.0, low_open=True, high_open=True)
     pct = concrete("pct_start", pct, pct_start)
@@ -812,7 +814,7 @@ def _one_cycle_ends(total_steps, pct_start, three_phase) -> list[float]:
 
 
 def _anneal(n, ends, pairs, anneal):
-    """Piecewise annealing between ``pairs[k] = (start, end)`` up to ``ends[k]``."""
+    """Piecewise annealing between `pairs[k] = (start, end)` up to `ends[k]`."""
     values, start = [], 0.0
     for end, (a, b) in zip(ends, pairs):
         p, q = fractions(n - start, end - n, end - start)
@@ -838,31 +840,31 @@ def one_cycle(
     final_div_factor: float = 1e4,
     three_phase: bool = False,
 ) -> Schedule:
-    r"""The 1cycle policy: warm up to ``max_value``, then anneal far below the start.
+    r"""The 1cycle policy: warm up to `max_value`, then anneal far below the start.
 
-    With :math:`\eta_i = \eta_m/\text{div}`, :math:`\eta_f = \eta_i/\text{final\_div}`
-    and :math:`e_1 = \text{pct} \cdot N - 1`, the rate anneals (cosine or linear)
-    :math:`\eta_i \to \eta_m` over :math:`[0, e_1]` and :math:`\eta_m \to \eta_f` over
-    :math:`[e_1, N - 1]`. With ``three_phase``: :math:`\eta_i \to \eta_m` over
-    :math:`[0, e_1]`, :math:`\eta_m \to \eta_i` over :math:`[e_1, 2\,\text{pct}\,N - 2]`,
-    then :math:`\eta_i \to \eta_f` until :math:`N - 1`. Cosine annealing from :math:`a`
-    to :math:`b` over a fraction :math:`p` is :math:`b + (a - b)(1 + \cos\pi p)/2`.
-    After :math:`N - 1` the rate stays at :math:`\eta_f`.
+    With $\eta_i = \eta_m/\text{div}$, $\eta_f = \eta_i/\text{final\_div}$
+    and $e_1 = \text{pct} \cdot N - 1$, the rate anneals (cosine or linear)
+    $\eta_i \to \eta_m$ over $[0, e_1]$ and $\eta_m \to \eta_f$ over
+    $[e_1, N - 1]$. With `three_phase`: $\eta_i \to \eta_m$ over
+    $[0, e_1]$, $\eta_m \to \eta_i$ over $[e_1, 2\,\text{pct}\,N - 2]$,
+    then $\eta_i \to \eta_f$ until $N - 1$. Cosine annealing from $a$
+    to $b$ over a fraction $p$ is $b + (a - b)(1 + \cos\pi p)/2$.
+    After $N - 1$ the rate stays at $\eta_f$.
 
     Args:
-      max_value: :math:`\eta_m \ge 0`, the peak.
-      total_steps: :math:`N \ge 2`, the length of the cycle.
-      pct_start: the fraction of :math:`N` spent rising, in :math:`(0, 1)`, with
-        :math:`\text{pct}\,N > 1`.
-      anneal: ``"cos"`` or ``"linear"``.
-      div_factor: :math:`\text{div} > 0`.
-      final_div_factor: :math:`\text{final\_div} > 0`.
-      three_phase: add the symmetric descent back to :math:`\eta_i` (fastai's variant).
+      max_value: $\eta_m \ge 0$, the peak.
+      total_steps: $N \ge 2$, the length of the cycle.
+      pct_start: the fraction of $N$ spent rising, in $(0, 1)$, with
+        $\text{pct}\,N > 1$.
+      anneal: `"cos"` or `"linear"`.
+      div_factor: $\text{div} > 0$.
+      final_div_factor: $\text{final\_div} > 0$.
+      three_phase: add the symmetric descent back to $\eta_i$ (fastai's variant).
 
     Returns:
       A schedule.
 
-    Example:
+    Examples:
       >>> import lrjax
       >>> s = lrjax.one_cycle(1.0, total_steps=10, pct_start=0.5, anneal="linear")
       >>> print(" ".join(f"{float(s(n)):.3f}" for n in [0, 2, 4, 5, 9]))
@@ -871,10 +873,10 @@ def one_cycle(
     References:
       Smith & Topin, Super-Convergence: Very Fast Training of Neural Networks Using Large
       Learning Rates, 2018, https://arxiv.org/abs/1708.07120. PyTorch
-      ``OneCycleLR(max_lr, total_steps, pct_start, anneal_strategy, div_factor,
-      final_div_factor, three_phase)``: identical for :math:`n \le N - 1` (PyTorch
-      raises after :math:`N`). optax ``cosine_onecycle_schedule`` peaks one step later.
-      :func:`one_cycle_momentum` gives its ``cycle_momentum``.
+      `OneCycleLR(max_lr, total_steps, pct_start, anneal_strategy, div_factor,
+      final_div_factor, three_phase)`: identical for $n \le N - 1$ (PyTorch
+      raises after $N$). optax `cosine_onecycle_schedule` peaks one step later.
+      [`lrjax.one_cycle_momentum`][] gives its `cycle_momentum`.
     """
     _validate.nonnegative("max_value", max_value)
     _validate.positive("div_factor", div_factor)
@@ -903,24 +905,24 @@ def one_cycle_momentum(
     base_momentum: float = 0.85,
     max_momentum: float = 0.95,
 ) -> Schedule:
-    r"""The momentum that PyTorch's ``OneCycleLR`` cycles opposite to the learning rate.
+    r"""The momentum that PyTorch's `OneCycleLR` cycles opposite to the learning rate.
 
-    Anneals :math:`\mu_m \to \mu_b` while the rate rises and :math:`\mu_b \to \mu_m` while
-    it falls (with ``three_phase``, then holds :math:`\mu_m`), over the phases of
-    :func:`one_cycle` with the same arguments.
+    Anneals $\mu_m \to \mu_b$ while the rate rises and $\mu_b \to \mu_m$ while
+    it falls (with `three_phase`, then holds $\mu_m$), over the phases of
+    [`lrjax.one_cycle`][] with the same arguments.
 
     Args:
-      total_steps: :math:`N \ge 2`.
-      pct_start: as in :func:`one_cycle`.
-      anneal: ``"cos"`` or ``"linear"``.
-      three_phase: as in :func:`one_cycle`.
-      base_momentum: :math:`\mu_b \in [0, 1)`, reached at the peak rate.
-      max_momentum: :math:`\mu_m \in [\mu_b, 1)`.
+      total_steps: $N \ge 2$.
+      pct_start: as in [`lrjax.one_cycle`][].
+      anneal: `"cos"` or `"linear"`.
+      three_phase: as in [`lrjax.one_cycle`][].
+      base_momentum: $\mu_b \in [0, 1)$, reached at the peak rate.
+      max_momentum: $\mu_m \in [\mu_b, 1)$.
 
     Returns:
       A schedule.
 
-    Example:
+    Examples:
       >>> import lrjax
       >>> s = lrjax.one_cycle_momentum(10, pct_start=0.5, anneal="linear")
       >>> print(" ".join(f"{float(s(n)):.3f}" for n in [0, 2, 4, 9]))
@@ -928,8 +930,8 @@ def one_cycle_momentum(
 
     References:
       Smith, A disciplined approach to neural network hyper-parameters, 2018,
-      https://arxiv.org/abs/1803.09820. PyTorch ``OneCycleLR(..., base_momentum,
-      max_momentum)``: identical to the ``momentum`` it writes at every step.
+      https://arxiv.org/abs/1803.09820. PyTorch `OneCycleLR(..., base_momentum,
+      max_momentum)`: identical to the `momentum` it writes at every step.
     """
     _momenta(base_momentum, max_momentum)
     _validate.choice("anneal", anneal, ("cos", "linear"))

@@ -30,10 +30,10 @@ _SHAPES = ("linear", "cosine", "1-sqrt")
 
 
 def _step(count: Any, dtype: jnp.dtype) -> jax.Array:
-    """A step as a float array in ``dtype``, never overflowing an integer type.
+    """A step as a float array in `dtype`, never overflowing an integer type.
 
-    A Python or NumPy integer goes through a float64 first: ``jnp.asarray(2**63 - 1)``
-    overflows with x64 off, ``float(2**63 - 1)`` does not.
+    A Python or NumPy integer goes through a float64 first: `jnp.asarray(2**63 - 1)`
+    overflows with x64 off, `float(2**63 - 1)` does not.
     """
     if isinstance(count, (numbers.Integral, np.integer)) and not isinstance(count, bool):
         return jnp.asarray(float(count), dtype)
@@ -43,16 +43,16 @@ def _step(count: Any, dtype: jnp.dtype) -> jax.Array:
 
 
 def _sqrt(x: jax.Array) -> jax.Array:
-    """``sqrt(x)`` for ``x >= 0`` whose gradient is finite (0) at ``x = 0``."""
+    """`sqrt(x)` for `x >= 0` whose gradient is finite (0) at `x = 0`."""
     positive = x > 0
     return jnp.where(positive, jnp.sqrt(jnp.where(positive, x, 1.0)), 0.0)
 
 
 def _cosine(done: jax.Array, length: float, half_waves: float) -> jax.Array:
-    r"""$\tfrac12(1 + \cos(\pi h\, k / L))$ for $k$ = ``done`` and $h$ = ``half_waves``.
+    r"""$\tfrac12(1 + \cos(\pi h\, k / L))$ for $k$ = `done` and $h$ = `half_waves`.
 
     The angle is reduced to $[0, \pi]$ in units of steps ($h k$ modulo $2L$, folded),
-    so the half-angle form of ``cos_weights`` keeps its relative accuracy near every
+    so the half-angle form of `cos_weights` keeps its relative accuracy near every
     zero of the cosine; exact for integer $k$ and dyadic $h$ (½, 1, 1.5, 2, …).
     """
     m = done * half_waves
@@ -64,7 +64,7 @@ def _cosine(done: jax.Array, length: float, half_waves: float) -> jax.Array:
 
 
 def _floored(factor: jax.Array, min_ratio: Any, dtype: jnp.dtype) -> jax.Array:
-    """``factor (1 - m) + m``, exactly ``factor`` when ``m == 0``."""
+    """`factor (1 - m) + m`, exactly `factor` when `m == 0`."""
     m = cast(min_ratio, dtype)
     return factor * (1.0 - m) + m
 
@@ -86,7 +86,7 @@ def inverse_sqrt_decay(
     \end{cases}
     $$
 
-    with $\tau$ = ``timescale``, by default $W$ (or $10^4$ when $W = 0$), as Hugging
+    with $\tau$ = `timescale`, by default $W$ (or $10^4$ when $W = 0$), as Hugging
     Face does. The rate is $\eta$ at $n = W$ and halves every time $n - W + \tau$
     quadruples.
 
@@ -154,7 +154,7 @@ def noam(d_model: float, *, warmup_steps: int, factor: float = 1.0) -> Schedule:
     References:
       Vaswani et al., Attention Is All You Need, 2017,
       https://arxiv.org/abs/1706.03762, §5.3. Equals
-      ``lrjax.inverse_sqrt_decay(f / sqrt(d W), warmup_steps=W)`` at ``n + 1``, so
+      `lrjax.inverse_sqrt_decay(f / sqrt(d W), warmup_steps=W)` at `n + 1`, so
       Hugging Face's `inverse_sqrt` (timescale $W$) on a base rate $f/\sqrt{dW}$
       gives, at step $n + 1$, this schedule's value at $n$: an offset of one step.
     """
@@ -205,7 +205,7 @@ def warmup_stable_decay(
 ) -> Schedule:
     r"""Warm-up, stable, decay (WSD): a constant rate with a short cooldown at the end.
 
-    With $m$ = ``min_ratio``, $W, S, D$ the three lengths and $q$ the fraction of the
+    With $m$ = `min_ratio`, $W, S, D$ the three lengths and $q$ the fraction of the
     current phase done,
 
     $$
@@ -217,9 +217,9 @@ def warmup_stable_decay(
     \end{cases}
     $$
 
-    with warm-ups $f(q) = q$ (``"linear"``), $\tfrac12(1 - \cos\pi q)$ (``"cosine"``),
-    $1 - \sqrt{1 - q}$ (``"1-sqrt"``) and decays $g(q) = 1 - q$, $\tfrac12(1 + \cos
-    2\pi c q)$ ($c$ = ``num_cycles``), $1 - \sqrt q$ (Hägele et al.'s cooldown). The
+    with warm-ups $f(q) = q$ (`"linear"`), $\tfrac12(1 - \cos\pi q)$ (`"cosine"`),
+    $1 - \sqrt{1 - q}$ (`"1-sqrt"`) and decays $g(q) = 1 - q$, $\tfrac12(1 + \cos
+    2\pi c q)$ ($c$ = `num_cycles`), $1 - \sqrt q$ (Hägele et al.'s cooldown). The
     warm-up starts from the floor $m\eta$, as in Hugging Face. Because the stable phase
     is constant, a run can be continued from any stable-phase checkpoint and cooled
     down later: the schedule depends on $n$ alone (see the guide).
@@ -229,9 +229,9 @@ def warmup_stable_decay(
       warmup_steps: $W \ge 0$.
       stable_steps: $S \ge 0$.
       decay_steps: $D \ge 1$.
-      warmup_type: ``"linear"``, ``"cosine"`` or ``"1-sqrt"``.
-      decay_type: ``"linear"`` (the default here; Hugging Face's default is
-        ``"cosine"``), ``"cosine"`` or ``"1-sqrt"``.
+      warmup_type: `"linear"`, `"cosine"` or `"1-sqrt"`.
+      decay_type: `"linear"` (the default here; Hugging Face's default is
+        `"cosine"`), `"cosine"` or `"1-sqrt"`.
       min_ratio: $m \in [0, 1]$, the floor as a fraction of $\eta$.
       num_cycles: $c > 0$ for the cosine decay (½: one half-wave down to the floor).
 
@@ -299,7 +299,7 @@ def warmup_cosine(
     r"""Linear warm-up, then cosine decay to a floor; Hugging Face's cosine family.
 
     With $W$ warm-up steps, $T$ total steps, $p = (n - W)/(T - W)$, floor $m$ and $c$
-    = ``num_cycles``:
+    = `num_cycles`:
 
     $$
     \eta(n) = \eta \cdot \begin{cases}
@@ -308,18 +308,18 @@ def warmup_cosine(
     \end{cases}
     $$
 
-    ($r$ = ``warmup_start_ratio``, 0 by default). With ``restarts`` the cosine is
+    ($r$ = `warmup_start_ratio`, 0 by default). With `restarts` the cosine is
     $\tfrac12(1 + \cos(\pi \{c\,p\}))$ ($\{\cdot\}$ the fractional part): $c$ hard
     restarts, each a half-wave from $\eta$ to the floor; $c$ must then be a whole
     number (Hugging Face's `cosine_with_restarts` defaults to 1).
 
-    After $T$ (``after_total``): ``"hold"`` (the default) keeps the value reached at
+    After $T$ (`after_total`): `"hold"` (the default) keeps the value reached at
     $T$, the floor for $c = ½$, as optax and [`lrjax.cosine_decay`][] do;
-    ``"continue"`` follows the cosine past $T$, so the rate rises again, as Hugging
+    `"continue"` follows the cosine past $T$, so the rate rises again, as Hugging
     Face's `cosine`, `cosine_with_min_lr` and `cosine_warmup_with_min_lr` do. With
-    ``restarts`` the rate is the floor from $T$ on (Hugging Face drops to 0) in both.
+    `restarts` the rate is the floor from $T$ on (Hugging Face drops to 0) in both.
 
-    ``one_step_ahead`` is Hugging Face's `cosine_warmup_with_min_lr` convention: the
+    `one_step_ahead` is Hugging Face's `cosine_warmup_with_min_lr` convention: the
     warm-up is $(n + 1)/W$ (or, with $r$ given, $r + (1 - r)\, n/\max(1, W - 1)$), and
     the cosine uses $p' = (n - W + 1)/(T - W)$, one step ahead of the others.
 
@@ -330,10 +330,10 @@ def warmup_cosine(
       num_cycles: $c > 0$ (½: one half-wave from $\eta$ down to the floor).
       min_ratio: $m \in [0, 1]$, the floor as a fraction of $\eta$.
       restarts: hard restarts (Hugging Face's `cosine_with_restarts`).
-      after_total: ``"hold"`` or ``"continue"``, the rate after $T$.
+      after_total: `"hold"` or `"continue"`, the rate after $T$.
       one_step_ahead: Hugging Face's `cosine_warmup_with_min_lr` offsets.
       warmup_start_ratio: $r \in [0, 1]$, the warm-up's first value over $\eta$;
-        `None` means 0, or $1/W$ with ``one_step_ahead``.
+        `None` means 0, or $1/W$ with `one_step_ahead`.
 
     Returns:
       A schedule.
@@ -351,11 +351,11 @@ def warmup_cosine(
     References:
       Loshchilov & Hutter, SGDR, 2017, https://arxiv.org/abs/1608.03983. Hugging Face
       `get_scheduler` with `num_warmup_steps=W, num_training_steps=T`: `cosine`
-      (`num_cycles`) is ``min_ratio=0``, `cosine_with_min_lr` (`min_lr_rate`) is
-      ``min_ratio=m``, `cosine_with_restarts` (`num_cycles`) is ``restarts=True``,
+      (`num_cycles`) is `min_ratio=0`, `cosine_with_min_lr` (`min_lr_rate`) is
+      `min_ratio=m`, `cosine_with_restarts` (`num_cycles`) is `restarts=True`,
       `cosine_warmup_with_min_lr` (`min_lr_rate`, `warmup_lr_rate`) is
-      ``one_step_ahead=True, min_ratio=m, warmup_start_ratio=r``: identical at every
-      step up to $T$, and after it with ``after_total="continue"``.
+      `one_step_ahead=True, min_ratio=m, warmup_start_ratio=r`: identical at every
+      step up to $T$, and after it with `after_total="continue"`.
     """
     _validate.nonnegative("peak_value", peak_value)
     warm = _validate.nonnegative_int("warmup_steps", warmup_steps)

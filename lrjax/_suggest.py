@@ -1,6 +1,6 @@
 """The range test's suggestion rules, and the part of the curve they may look at.
 
-fastai's four rules (``fastai/callback/schedule.py``) are transcribed exactly. What
+fastai's four rules (`fastai/callback/schedule.py`) are transcribed exactly. What
 lrjax changes is the curve it hands them: by default only the part of the sweep before
 the smoothed loss is lowest, so that no rule can answer with a rate from the diverging
 part, and only when that part holds a descent larger than the curve's own noise.
@@ -114,7 +114,7 @@ def _finite_prefix(*arrays: np.ndarray) -> tuple[np.ndarray, ...]:
 def fastai_curve(
     lrs: np.ndarray, smoothed: np.ndarray, stop: int, skip_start: int, skip_end: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """fastai's ``lr_find`` curve: ``recorded[skip_start:-skip_end]``, cut at the first
+    """fastai's `lr_find` curve: `recorded[skip_start:-skip_end]`, cut at the first
     non-finite loss."""
     end = max(stop - skip_end, 0)
     lrs = np.asarray(lrs[:stop][skip_start:end], np.float64)
@@ -125,7 +125,7 @@ def fastai_curve(
 def before_minimum(
     lrs: np.ndarray, raw: np.ndarray, smoothed: np.ndarray, stop: int, skip_start: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(lrs, raw, smoothed)`` of the recorded sweep from ``skip_start`` up to and
+    """`(lrs, raw, smoothed)` of the recorded sweep from `skip_start` up to and
     including the point where the smoothed loss is lowest."""
     lrs = np.asarray(lrs[skip_start:stop], np.float64)
     raw = np.asarray(raw[skip_start:stop], np.float64)
@@ -163,11 +163,11 @@ def descent_is_significant(
 ) -> tuple[bool, str]:
     """Whether the curve before its minimum descends by more than its noise.
 
-    ``smoothed`` is the curve from ``skip_start`` to its minimum; ``raw`` holds the raw
+    `smoothed` is the curve from `skip_start` to its minimum; `raw` holds the raw
     losses from the first step to that minimum, from which the noise is estimated (the
     early steps at tiny rates are a clean sample of it).
-    The drop ``smoothed[0] - smoothed[-1]`` must exceed ``NOISE_SIGMAS`` standard
-    deviations of the difference of two smoothed values, and ``RELATIVE_FLOOR`` of the
+    The drop `smoothed[0] - smoothed[-1]` must exceed `NOISE_SIGMAS` standard
+    deviations of the difference of two smoothed values, and `RELATIVE_FLOOR` of the
     starting loss. Returns the verdict and, when it is no, the reason.
     """
     if smoothed.size < 2:

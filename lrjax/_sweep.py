@@ -77,7 +77,7 @@ def _sweep_program(
     eval_fn: Callable[[Any], jax.Array] | None,
     chunk_size: int | None,
 ) -> Callable[[Any, Any, jax.Array], tuple]:
-    """The jitted grid ``(params, data, rates) -> (losses (K, T), scores (K,))``."""
+    """The jitted grid `(params, data, rates) -> (losses (K, T), scores (K,))`."""
 
     def train(params, data, lr):
         try:

@@ -1,9 +1,9 @@
-"""The check that an update's gradient tree is shaped like the params given to ``init``.
+"""The check that an update's gradient tree is shaped like the params given to `init`.
 
 A gradient tree that differs from the parameters (a renamed layer, a transposed kernel,
-bfloat16 gradients for float32 statistics) otherwise fails deep inside ``jax.tree.map``
+bfloat16 gradients for float32 statistics) otherwise fails deep inside `jax.tree.map`
 with a message about tree definitions, or, worse, broadcasts silently. The check runs
-in Python on shapes and dtypes only, so under ``jit`` it costs nothing after tracing.
+in Python on shapes and dtypes only, so under `jit` it costs nothing after tracing.
 """
 
 from __future__ import annotations
@@ -18,12 +18,12 @@ _GRAD = "the gradient tree passed to update()"
 
 
 def scalar_like(x: Any, like: Any) -> Any:
-    """The hyperparameter ``x`` in the dtype of the leaf ``like`` that it multiplies.
+    """The hyperparameter `x` in the dtype of the leaf `like` that it multiplies.
 
-    A Python number becomes a NumPy scalar, which jit embeds as a literal: ``jnp.asarray``
+    A Python number becomes a NumPy scalar, which jit embeds as a literal: `jnp.asarray`
     would place an array on the device for every leaf and hyperparameter, a third of
-    the trace of a 300-leaf Adam. A traced ``x`` (``inject_hyperparams``) is cast.
-    Write ``scalar_like(1 - b, t)``, never ``1 - scalar_like(b, t)``: in bfloat16 0.999
+    the trace of a 300-leaf Adam. A traced `x` (`inject_hyperparams`) is cast.
+    Write `scalar_like(1 - b, t)`, never `1 - scalar_like(b, t)`: in bfloat16 0.999
     rounds to 1.
     """
     if isinstance(x, (int, float, np.number)):
@@ -64,14 +64,14 @@ def check_like(
     against: str = "the params given to init",
     dtypes: bool = True,
 ) -> None:
-    """Raise if ``updates`` differs from ``reference`` in structure, shapes or dtypes.
+    """Raise if `updates` differs from `reference` in structure, shapes or dtypes.
 
     Args:
-      updates: the gradient (or update) tree passed to ``update``.
-      reference: a tree with the structure, shapes and (if ``dtypes``) dtypes that the
-        transform's state recorded at ``init``: a statistic built with ``zeros_like``
+      updates: the gradient (or update) tree passed to `update`.
+      reference: a tree with the structure, shapes and (if `dtypes`) dtypes that the
+        transform's state recorded at `init`: a statistic built with `zeros_like`
         of the params, or the params themselves.
-      against: how the error message names ``reference``.
+      against: how the error message names `reference`.
       dtypes: also compare dtypes. Leaves without a dtype (Python scalars) are not
         compared.
 

@@ -38,19 +38,19 @@ def _is_none(x: Any) -> bool:
 
 
 def leaf_mask(*, min_rank: int = 0, exclude: Optional[str] = None) -> Callable[[Any], Any]:
-    r"""A mask of the leaves with rank $\ge$ ``min_rank`` whose path ``exclude`` misses.
+    r"""A mask of the leaves with rank $\ge$ `min_rank` whose path `exclude` misses.
 
     The path is the leaf's `jax.tree_util.keystr`, e.g. `['params']['Dense_0']['bias']`,
-    searched with `re.search`. ``leaf_mask(min_rank=2)`` keeps kernels and drops
+    searched with `re.search`. `leaf_mask(min_rank=2)` keeps kernels and drops
     biases and normalisation scales (vectors), as pytorch_optimizer's LARS does;
-    ``leaf_mask(exclude=r"bias|scale|norm")`` drops them by name.
+    `leaf_mask(exclude=r"bias|scale|norm")` drops them by name.
 
     Args:
       min_rank: the smallest `ndim` a leaf needs to be selected, $\ge 0$.
       exclude: a regular expression; leaves whose path matches are not selected.
 
     Returns:
-      A function `params -> tree of bool`, to pass as a ``mask`` argument.
+      A function `params -> tree of bool`, to pass as a `mask` argument.
 
     Examples:
       >>> import jax.numpy as jnp, lrjax
@@ -86,7 +86,7 @@ def leaf_mask(*, min_rank: int = 0, exclude: Optional[str] = None) -> Callable[[
 
 
 def _mask_tree(name: str, mask: MaskOrFn, params: Any) -> Any:
-    """``mask`` as a tree of Python bools with the structure of ``params``."""
+    """`mask` as a tree of Python bools with the structure of `params`."""
     if mask is None:
         mask = True
     tree = mask(params) if callable(mask) else mask
@@ -145,8 +145,8 @@ def scale_by_trust_ratio(
 ) -> GradientTransformation:
     r"""Scale each leaf by its trust ratio, optionally adding weight decay first.
 
-    Per leaf, with $\lambda$ the weight decay (0 where ``weight_decay_mask`` is
-    False), $d = g + \lambda w$ and $c$ = ``trust_coefficient``:
+    Per leaf, with $\lambda$ the weight decay (0 where `weight_decay_mask` is
+    False), $d = g + \lambda w$ and $c$ = `trust_coefficient`:
 
     $$
     u = \rho\, d, \qquad \rho = \begin{cases}
@@ -156,10 +156,10 @@ def scale_by_trust_ratio(
     \end{cases}
     $$
 
-    and $\rho = 1$ where $\lVert w\rVert$ or the denominator is 0. ``"update"`` is
-    optax's (and LAMB's, where $g$ is Adam's direction); ``"sum"`` is the LARS paper's
-    and pytorch_optimizer's. Norms are clipped below at ``min_norm``. Leaves that
-    ``mask`` leaves out get $u = d$. With the defaults this is optax's
+    and $\rho = 1$ where $\lVert w\rVert$ or the denominator is 0. `"update"` is
+    optax's (and LAMB's, where $g$ is Adam's direction); `"sum"` is the LARS paper's
+    and pytorch_optimizer's. Norms are clipped below at `min_norm`. Leaves that
+    `mask` leaves out get $u = d$. With the defaults this is optax's
     `scale_by_trust_ratio`.
 
     Args:
@@ -169,7 +169,7 @@ def scale_by_trust_ratio(
       mask: which leaves get a trust ratio (see [`lrjax.leaf_mask`][]); `None`: all.
       weight_decay: $\lambda \ge 0$, or a schedule of it.
       weight_decay_mask: which leaves decay; `None`: all.
-      denominator: ``"update"`` or ``"sum"``.
+      denominator: `"update"` or `"sum"`.
 
     Returns:
       An optax `GradientTransformation`; its `update` needs `params`.
@@ -254,17 +254,17 @@ def lars(
     w_{n+1} = w_n - t_n
     $$
 
-    with $\rho$ from [`lrjax.scale_by_trust_ratio`][] (``denominator``: ``"update"``,
-    $c\lVert w\rVert/\lVert g + \lambda w\rVert$, optax's; ``"sum"``,
+    with $\rho$ from [`lrjax.scale_by_trust_ratio`][] (`denominator`: `"update"`,
+    $c\lVert w\rVert/\lVert g + \lambda w\rVert$, optax's; `"sum"`,
     $c\lVert w\rVert/(\lVert g\rVert + \lambda\lVert w\rVert)$, You et al.'s and
-    pytorch_optimizer's). With ``lr_in_momentum=False`` the buffer holds $d_n$ and
+    pytorch_optimizer's). With `lr_in_momentum=False` the buffer holds $d_n$ and
     $\eta(n)$ multiplies it afterwards (pytorch_optimizer); the two agree for a
     constant rate. [`lrjax.current_learning_rate`][] reports $\eta(n)$; each layer's
     step is $\eta(n)\rho_n$, which depends on its weights and gradients.
 
     pytorch_optimizer's `LARS(lr, weight_decay=λ, momentum=μ, trust_coefficient=c,
-    nesterov=…)` is ``lars(lr, λ, m, c, 0.0, m, μ, nesterov, denominator="sum",
-    lr_in_momentum=False)`` with ``m = lrjax.leaf_mask(min_rank=2)``: it leaves
+    nesterov=…)` is `lars(lr, λ, m, c, 0.0, m, μ, nesterov, denominator="sum",
+    lr_in_momentum=False)` with `m = lrjax.leaf_mask(min_rank=2)`: it leaves
     tensors of rank $\le 1$ to plain momentum SGD (no decay, no ratio).
 
     Args:
@@ -276,7 +276,7 @@ def lars(
       trust_ratio_mask: which leaves get a trust ratio (`True`: all, as optax).
       momentum: $\mu \in [0, 1)$, a schedule, or `None` for none.
       nesterov: Nesterov momentum.
-      denominator: ``"update"`` (optax) or ``"sum"`` (the paper).
+      denominator: `"update"` (optax) or `"sum"` (the paper).
       lr_in_momentum: the rate inside the buffer (optax) or after it (PyTorch).
 
     Returns:
@@ -370,14 +370,14 @@ def lamb(
     With $a_n = \hat m_n / (\sqrt{\hat v_n + \bar\epsilon} + \epsilon)$ (Adam's
     direction) and $\rho(x) = \lVert w\rVert / \lVert x\rVert$ (1 where a norm is 0):
 
-    * ``weight_decay_placement="optax"`` (the default, the paper's):
+    * `weight_decay_placement="optax"` (the default, the paper's):
       $u_n = -\eta(n)\,\rho(a_n + \lambda w_n)(a_n + \lambda w_n)$, equal to
       `optax.lamb` with the same arguments;
-    * ``"keras"``: the weights decay first, outside the ratio, as Keras 3's `Lamb`
+    * `"keras"`: the weights decay first, outside the ratio, as Keras 3's `Lamb`
       with `weight_decay=λ` does:
       $u_n = -\eta\lambda w_n - |1 - \eta\lambda|\,\eta\,\rho(a_n)\, a_n$.
 
-    Without decay the two are the same, and equal Keras 3's `Lamb` when ``eps`` is
+    Without decay the two are the same, and equal Keras 3's `Lamb` when `eps` is
     passed equal (Keras's default is 1e-7, optax's 1e-6). [`lrjax.current_learning_rate`][]
     reports $\eta(n)$; each layer's step is $\eta(n)\rho$, data-dependent.
 
@@ -390,8 +390,8 @@ def lamb(
       weight_decay: $\lambda \ge 0$, or a schedule.
       mask: which leaves decay (optax's `mask`); `None`: all.
       trust_ratio_mask: which leaves get a trust ratio; `None`: all, as optax and
-        Keras. ``lrjax.leaf_mask(min_rank=2)`` leaves biases and norms to Adam.
-      weight_decay_placement: ``"optax"`` or ``"keras"``.
+        Keras. `lrjax.leaf_mask(min_rank=2)` leaves biases and norms to Adam.
+      weight_decay_placement: `"optax"` or `"keras"`.
 
     Returns:
       An optax `GradientTransformation`.

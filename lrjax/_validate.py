@@ -1,11 +1,11 @@
 """Hyperparameter checks run when a schedule or transform is built.
 
-Every check raises a ``ValueError`` (or ``TypeError`` for a wrong kind of value) whose
+Every check raises a `ValueError` (or `TypeError` for a wrong kind of value) whose
 message names the argument and the value, so a mistyped hyperparameter is caught before
 the first step rather than after a night of NaNs.
 
-Values that are JAX tracers are not checked: ``optax.inject_hyperparams`` calls an
-optimizer factory inside ``jit`` with traced hyperparameters, and those were checked
+Values that are JAX tracers are not checked: `optax.inject_hyperparams` calls an
+optimizer factory inside `jit` with traced hyperparameters, and those were checked
 when the user built the optimizer.
 """
 
@@ -21,12 +21,12 @@ import numpy as np
 
 
 def is_traced(value: Any) -> bool:
-    """Whether ``value`` is an abstract JAX value that cannot be inspected in Python."""
+    """Whether `value` is an abstract JAX value that cannot be inspected in Python."""
     return isinstance(value, jax.core.Tracer)
 
 
 def _as_float(name: str, value: Any) -> float | None:
-    """``value`` as a Python float, ``None`` if traced; ``TypeError`` if not a number."""
+    """`value` as a Python float, `None` if traced; `TypeError` if not a number."""
     if is_traced(value):
         return None
     if isinstance(value, bool) or value is None:
@@ -45,7 +45,7 @@ def _as_float(name: str, value: Any) -> float | None:
 
 
 def real(name: str, value: Any) -> float | None:
-    """Check that ``value`` is a finite real number."""
+    """Check that `value` is a finite real number."""
     x = _as_float(name, value)
     if x is not None and not math.isfinite(x):
         raise ValueError(f"{name} must be finite, got {value!r}")
@@ -53,7 +53,7 @@ def real(name: str, value: Any) -> float | None:
 
 
 def nonnegative(name: str, value: Any) -> float | None:
-    """Check ``0 <= value < inf``."""
+    """Check `0 <= value < inf`."""
     x = real(name, value)
     if x is not None and x < 0:
         raise ValueError(f"{name} must be >= 0, got {value!r}")
@@ -61,7 +61,7 @@ def nonnegative(name: str, value: Any) -> float | None:
 
 
 def positive(name: str, value: Any) -> float | None:
-    """Check ``0 < value < inf``."""
+    """Check `0 < value < inf`."""
     x = real(name, value)
     if x is not None and x <= 0:
         raise ValueError(f"{name} must be > 0, got {value!r}")
@@ -77,10 +77,10 @@ def in_range(
     low_open: bool = False,
     high_open: bool = False,
 ) -> float | None:
-    """Check that ``value`` lies in the interval from ``low`` to ``high``.
+    """Check that `value` lies in the interval from `low` to `high`.
 
-    ``low_open`` and ``high_open`` exclude the end points, so the default checks the
-    closed interval ``[low, high]``.
+    `low_open` and `high_open` exclude the end points, so the default checks the
+    closed interval `[low, high]`.
     """
     x = real(name, value)
     if x is None:
@@ -95,17 +95,17 @@ def in_range(
 
 
 def decay_rate(name: str, value: Any) -> float | None:
-    """Check a moment decay or beta: ``0 <= value < 1``."""
+    """Check a moment decay or beta: `0 <= value < 1`."""
     return in_range(name, value, 0.0, 1.0, high_open=True)
 
 
 def positive_int(name: str, value: Any) -> int:
-    """Check that ``value`` is an integer ``>= 1`` (a period or a number of steps)."""
+    """Check that `value` is an integer `>= 1` (a period or a number of steps)."""
     return _integer(name, value, minimum=1)
 
 
 def nonnegative_int(name: str, value: Any) -> int:
-    """Check that ``value`` is an integer ``>= 0``."""
+    """Check that `value` is an integer `>= 0`."""
     return _integer(name, value, minimum=0)
 
 
@@ -135,14 +135,14 @@ def _integer(name: str, value: Any, *, minimum: int) -> int:
 
 
 def boolean(name: str, value: Any) -> bool:
-    """Check a flag: ``True`` or ``False`` (NumPy booleans too), not a truthy value."""
+    """Check a flag: `True` or `False` (NumPy booleans too), not a truthy value."""
     if isinstance(value, (bool, np.bool_)):
         return bool(value)
     raise TypeError(f"{name} must be True or False, got {value!r}")
 
 
 def choice(name: str, value: Any, options: Sequence[str]) -> str:
-    """Check that ``value`` is one of the strings in ``options``."""
+    """Check that `value` is one of the strings in `options`."""
     if not isinstance(value, str):
         raise TypeError(f"{name} must be one of {list(options)}, got {value!r}")
     if value not in options:
@@ -151,7 +151,7 @@ def choice(name: str, value: Any, options: Sequence[str]) -> str:
 
 
 def learning_rate(name: str, value: Any) -> None:
-    """Check a learning rate: a callable schedule, or a finite number ``>= 0``."""
+    """Check a learning rate: a callable schedule, or a finite number `>= 0`."""
     if callable(value):
         return
     nonnegative(name, value)
@@ -160,7 +160,7 @@ def learning_rate(name: str, value: Any) -> None:
 def increasing_ints(name: str, values: Any, *, strict: bool = True) -> list[int]:
     """Check a sequence of integer step boundaries that never decreases.
 
-    With ``strict`` the sequence must increase at every entry.
+    With `strict` the sequence must increase at every entry.
     """
     if isinstance(values, (str, bytes)) or not isinstance(values, (Sequence, np.ndarray)):
         if hasattr(values, "__iter__"):
@@ -179,19 +179,19 @@ def increasing_ints(name: str, values: Any, *, strict: bool = True) -> list[int]
 def real_sequence(
     name: str, values: Any, check: Callable[[str, Any], Any] = real
 ) -> list[float]:
-    """Check a sequence of numbers element-wise with ``check``."""
+    """Check a sequence of numbers element-wise with `check`."""
     if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
         raise TypeError(f"{name} must be a sequence of numbers, got {values!r}")
     return [check(f"{name}[{i}]", v) for i, v in enumerate(values)]
 
 
 def transform(name: str, value: Any) -> None:
-    """Check that ``value`` is an optax ``GradientTransformation`` (has init and update)."""
+    """Check that `value` is an optax `GradientTransformation` (has init and update)."""
     if not (callable(getattr(value, "init", None)) and callable(getattr(value, "update", None))):
         raise TypeError(f"{name} must be an optax GradientTransformation, got {value!r}")
 
 
 def callable_(name: str, value: Any) -> None:
-    """Check that ``value`` is callable."""
+    """Check that `value` is callable."""
     if not callable(value):
         raise TypeError(f"{name} must be callable, got {value!r}")

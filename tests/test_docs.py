@@ -46,18 +46,6 @@ def test_code_blocks_run(page, capsys):
                 )
 
 
-def test_site_builds_strict(tmp_path):
-    if shutil.which("mkdocs", path=str(pathlib.Path(sys.executable).parent)) is None:
-        pytest.importorskip("mkdocs")
-    pytest.importorskip("mkdocstrings")
-    proc = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "-q", "-d", str(tmp_path)],
-        cwd=ROOT, capture_output=True, text=True, timeout=300,
-    )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert (tmp_path / "index.html").exists()
-
-
 def test_gallery_is_up_to_date():
     """docs/gallery.md and its pictures come from scripts/gallery.py, for every schedule."""
     proc = subprocess.run(
