@@ -18,7 +18,7 @@ from . import _validate
 from ._adaptive import _bias_correction, _c
 from ._base import GradientTransformation
 from ._learning_rate import lr_dtype, safe_increment, value_at
-from ._tree import check_like
+from ._tree import canonical_inputs, check_like
 
 
 class ScaleByAdamState(NamedTuple):
@@ -194,7 +194,7 @@ def scale_by_adam(
         mu = jax.tree.map(lambda m, old: m.astype(old.dtype), mu, state.mu)
         return out, ScaleByAdamState(count, mu, nu)
 
-    return GradientTransformation(init_fn, update_fn)
+    return GradientTransformation(*canonical_inputs(init_fn, update_fn))
 
 
 def scale_by_amsgrad(
@@ -289,7 +289,7 @@ def scale_by_amsgrad(
         mu = jax.tree.map(lambda m, old: m.astype(old.dtype), mu, state.mu)
         return out, ScaleByAmsgradState(count, mu, nu, nu_max)
 
-    return GradientTransformation(init_fn, update_fn)
+    return GradientTransformation(*canonical_inputs(init_fn, update_fn))
 
 
 def scale_by_nadam(
@@ -394,7 +394,7 @@ def scale_by_nadam(
         mu = jax.tree.map(lambda m, old: m.astype(old.dtype), mu, state.mu)
         return out, ScaleByNadamState(count, mu, nu, prod.astype(state.mu_product.dtype))
 
-    return GradientTransformation(init_fn, update_fn)
+    return GradientTransformation(*canonical_inputs(init_fn, update_fn))
 
 
 def scale_by_adamax(
@@ -473,4 +473,4 @@ def scale_by_adamax(
         )
         return out, ScaleByAdamState(count, mu, nu)
 
-    return GradientTransformation(init_fn, update_fn)
+    return GradientTransformation(*canonical_inputs(init_fn, update_fn))

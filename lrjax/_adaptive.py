@@ -17,7 +17,7 @@ import jax.numpy as jnp
 from . import _validate
 from ._base import GradientTransformation, ScalarOrSchedule
 from ._learning_rate import initial_count, lr_dtype, safe_increment, value_at
-from ._tree import check_like
+from ._tree import canonical_inputs, check_like
 from ._tree import scalar_like as _c
 
 
@@ -107,7 +107,7 @@ def scale_by_adagrad(
 
         return jax.tree.map(direction, updates, sums), ScaleByAdagradState(sums)
 
-    return GradientTransformation(init_fn, update_fn)
+    return GradientTransformation(*canonical_inputs(init_fn, update_fn))
 
 
 class ScaleByAdadeltaState(NamedTuple):
@@ -178,7 +178,7 @@ def scale_by_adadelta(rho: float = 0.9, eps: float = 1e-6) -> GradientTransforma
         )
         return out, ScaleByAdadeltaState(e_g, e_x)
 
-    return GradientTransformation(init_fn, update_fn)
+    return GradientTransformation(*canonical_inputs(init_fn, update_fn))
 
 
 class ScaleByRmspropState(NamedTuple):
@@ -325,7 +325,7 @@ def scale_by_rmsprop(
                 out = tr
         return out, ScaleByRmspropState(count, nu, mu, tr)
 
-    return GradientTransformation(init_fn, update_fn)
+    return GradientTransformation(*canonical_inputs(init_fn, update_fn))
 
 
 class ScaleByAdagradNormState(NamedTuple):
@@ -408,4 +408,4 @@ def scale_by_adagrad_norm(b0: float = 0.1, eps: float = 0.0) -> GradientTransfor
         out = jax.tree.map(lambda g: (scale * g.astype(dt)).astype(g.dtype), updates)
         return out, ScaleByAdagradNormState(acc)
 
-    return GradientTransformation(init_fn, update_fn)
+    return GradientTransformation(*canonical_inputs(init_fn, update_fn))

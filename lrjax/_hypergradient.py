@@ -14,7 +14,7 @@ from ._adam import scale_by_adam
 from ._base import GradientTransformation, GradientTransformationExtraArgs
 from ._learning_rate import lr_dtype, records_learning_rate, safe_increment
 from ._momentum import trace
-from ._tree import check_like
+from ._tree import canonical_inputs, check_like
 
 #: Default ``hyper_lr`` of the multiplicative rule: the rate may grow or shrink by at
 #: most 5% a step, so 15 fully agreeing steps double it. Measured on digits MLPs of
@@ -231,7 +231,7 @@ def scale_by_hypergradient(
         )
         return out, new_state
 
-    return GradientTransformationExtraArgs(init_fn, update_fn)
+    return GradientTransformationExtraArgs(*canonical_inputs(init_fn, update_fn))
 
 
 def sgd_hd(

@@ -10,7 +10,7 @@ import optax
 
 from . import _validate
 from ._base import GradientTransformation, ScalarOrSchedule
-from ._tree import check_like, scalar_like
+from ._tree import canonical_inputs, check_like, scalar_like
 
 _INT32_MAX = jnp.iinfo(jnp.int32).max
 
@@ -203,7 +203,7 @@ def scale_by_learning_rate(
             return updates, static
         return updates, ScaleByLearningRateState(safe_increment(state.count), lr)
 
-    return GradientTransformation(init_fn, update_fn)
+    return GradientTransformation(*canonical_inputs(init_fn, update_fn))
 
 
 def _inject_states() -> tuple[type, ...]:

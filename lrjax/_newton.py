@@ -20,7 +20,7 @@ import numpy as np
 from . import _validate
 from ._base import GradientTransformationExtraArgs, ScalarOrSchedule, chain
 from ._learning_rate import safe_increment, scale_by_learning_rate
-from ._tree import check_like
+from ._tree import canonical_inputs, check_like
 
 _SOLVERS = ("cholesky", "lu", "eigh")
 
@@ -486,7 +486,7 @@ def scale_by_newton(
         )
         return unravel_updates(d), new_state
 
-    return GradientTransformationExtraArgs(init_fn, update_fn)
+    return GradientTransformationExtraArgs(*canonical_inputs(init_fn, update_fn))
 
 
 def newton(

@@ -22,6 +22,7 @@ from ._newton import (
     scalar_loss,
     step_back,
 )
+from ._tree import canonical_inputs
 
 _FORCING = ("superlinear", "quadratic")
 
@@ -308,7 +309,7 @@ def scale_by_newton_cg(
         )
         return out, new_state
 
-    return GradientTransformationExtraArgs(init_fn, update_fn)
+    return GradientTransformationExtraArgs(*canonical_inputs(init_fn, update_fn))
 
 
 def newton_cg(

@@ -295,3 +295,27 @@ def test_mismatched_gradient_tree_names_the_path(case, damage):
         tx.update(g, state, p, **_extra(case, p))
     assert path in str(info.value), str(info.value)
     assert "params given to init" in str(info.value)
+    if damage == "dtype":  # the message names the dtype that was passed, and the one wanted
+        assert "bfloat16" in str(info.value) and "float32" in str(info.value)
+
+
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_numpy_float64_inputs_are_float32_as_in_optax(case):
+    """With x64 off, NumPy float64 params, gradients and losses are float32 to JAX and
+    to optax: the step equals the float32 one, and no error or warning names a float64
+    that the user's JAX cannot compute in."""
+    to_numpy = lambda t: jax.tree.map(lambda x: np.asarray(x, np.float64), t)  # noqa: E731
+    p32 = params(jnp.float32)
+    g32 = jax.grad(loss)(p32)
+    p64, g64 = to_numpy(p32), to_numpy(g32)
+    extra = {}
+    if case.needs_loss:
+        extra = dict(value=np.float64(loss(p32)), grad=g64, value_fn=loss)
+    tx = case.make(case.lr)
+    u, state = tx.update(g64, tx.init(p64), p64, **extra)
+    u_ref, state_ref = tx.update(g32, tx.init(p32), p32, **_extra(case, p32))
+    assert jax.tree.structure(state) == jax.tree.structure(state_ref)
+    for a, b in zip(jax.tree.leaves((u, state)), jax.tree.leaves((u_ref, state_ref))):
+        assert jnp.result_type(a) == jnp.result_type(b)
+        # The same float32 arithmetic, eager, on both sides.
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=RTOL_F32)

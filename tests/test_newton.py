@@ -563,3 +563,19 @@ def test_call_errors():
         tx.update(x, tx.init(x), x)  # the loss is required, as for optax's line searches
     with pytest.raises(TypeError, match="floating"):
         lrjax.scale_by_newton_cg().init(jnp.ones(2, jnp.int32))
+
+
+@pytest.mark.parametrize("kind", ["newton", "newton_cg"])
+def test_numpy_float64_params_with_x64_off_are_float32(kind):
+    # The case: NumPy float64 params, float32 gradients from jax.grad. optax
+    # (and jnp) see the params as float32; Newton used to raise a TypeError naming a
+    # float64 that JAX, with x64 off, cannot compute in.
+    loss = lambda w: jnp.sum((w - 1.0) ** 2) + 0.25 * jnp.sum(w**4)  # noqa: E731
+    params = np.asarray([0.5, -1.0, 2.0], np.float64)
+    tx = getattr(lrjax, kind)()
+    grads = jax.grad(loss)(jnp.asarray(params))
+    u, _ = tx.update(grads, tx.init(params), params, value_fn=loss)
+    want, _ = tx.update(grads, tx.init(jnp.asarray(params)), jnp.asarray(params),
+                        value_fn=loss)
+    assert u.dtype == jnp.float32
+    np.testing.assert_array_equal(np.asarray(u), np.asarray(want))
