@@ -28,11 +28,18 @@ def test_every_page_is_in_the_nav():
 def test_code_blocks_run(page, capsys):
     """Run a page's Python blocks in order, in one namespace, as a reader would."""
     namespace: dict = {"__name__": f"docs_{page.stem}"}
-    # A reader runs the guides with JAX's defaults, not the suite's strict float64.
-    with jax.numpy_dtype_promotion("standard"), jax.enable_x64(False):
-        for i, block in enumerate(FENCE.findall(page.read_text())):
-            code = compile(block, f"{page.name}[block {i}]", "exec")
-            exec(code, namespace)  # noqa: S102 - the docs are this repo's own code
+    # A reader runs the guides with JAX's defaults, not the suite's strict promotion. A
+    # page may turn x64 on globally (the Newton guide does, as a user would); it is
+    # turned back off afterwards, or every later test in this process would run in
+    # float64.
+    saved = bool(jax.config.jax_enable_x64)
+    try:
+        with jax.numpy_dtype_promotion("standard"), jax.enable_x64(False):
+            for i, block in enumerate(FENCE.findall(page.read_text())):
+                code = compile(block, f"{page.name}[block {i}]", "exec")
+                exec(code, namespace)  # noqa: S102 - the docs are this repo's own code
+    finally:
+        jax.config.update("jax_enable_x64", saved)
 
 
 def test_site_builds_strict(tmp_path):
