@@ -18,7 +18,7 @@ from . import _validate
 from ._adaptive import _bias_correction, _c
 from ._base import GradientTransformation
 from ._learning_rate import lr_dtype, safe_increment, value_at
-from ._tree import canonical_inputs, check_like
+from ._tree import abs_sq, canonical_inputs, check_like
 
 
 class ScaleByAdamState(NamedTuple):
@@ -60,9 +60,13 @@ def _check_dtype(name: str, dtype: Any) -> Optional[jnp.dtype]:
     try:
         dt = jnp.dtype(dtype)
     except TypeError as err:
-        raise TypeError(f"{name} must be a floating dtype or None, got {dtype!r}") from err
-    if not jnp.issubdtype(dt, jnp.floating):
-        raise ValueError(f"{name} must be a floating dtype or None, got {dtype!r}")
+        raise TypeError(
+            f"{name} must be a floating or complex dtype or None, got {dtype!r}"
+        ) from err
+    # Complex, as optax allows, for complex params (a complex first moment of real
+    # params would be refused by the update's dtype check).
+    if not jnp.issubdtype(dt, jnp.inexact):
+        raise ValueError(f"{name} must be a floating or complex dtype or None, got {dtype!r}")
     return dt
 
 
@@ -71,6 +75,8 @@ def _wider(a: jnp.dtype, b: jnp.dtype) -> jnp.dtype:
     a, b = jnp.dtype(a), jnp.dtype(b)
     if a == b:
         return a
+    if jnp.issubdtype(a, jnp.complexfloating) or jnp.issubdtype(b, jnp.complexfloating):
+        return jnp.dtype(jnp.promote_types(a, b))
     if a.itemsize != b.itemsize:
         return a if a.itemsize > b.itemsize else b
     return jnp.dtype(jnp.float32)  # float16 with bfloat16
@@ -85,7 +91,7 @@ def _moments(updates, mu, nu, b1, b2):
         return _c(1 - b1, m) * g + _c(b1, m) * m
 
     def second(g, v):
-        return _c(1 - b2, v) * jnp.square(g.astype(v.dtype)) + _c(b2, v) * v
+        return _c(1 - b2, v) * abs_sq(g.astype(v.dtype)) + _c(b2, v) * v
 
     return jax.tree.map(first, updates, mu), jax.tree.map(second, updates, nu)
 
@@ -456,14 +462,14 @@ def scale_by_adamax(
         )
         if eps_in_max:
             nu = jax.tree.map(
-                lambda g, u: jnp.maximum(jnp.abs(g.astype(u.dtype)) + _c(eps, u),
+                lambda g, u: jnp.maximum(jnp.abs(g).astype(u.dtype) + _c(eps, u),
                                          _c(b2, u) * u),
                 updates, state.nu,
             )
             denom = nu
         else:
             nu = jax.tree.map(
-                lambda g, u: jnp.maximum(_c(b2, u) * u, jnp.abs(g.astype(u.dtype))),
+                lambda g, u: jnp.maximum(_c(b2, u) * u, jnp.abs(g).astype(u.dtype)),
                 updates, state.nu,
             )
             denom = jax.tree.map(lambda u: u + _c(eps, u), nu)

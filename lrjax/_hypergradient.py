@@ -49,7 +49,15 @@ def _dot(a: Any, b: Any) -> jax.Array:
         # Half-precision products summed over a large leaf lose the sign of a small
         # dot product; float32 and float64 leaves accumulate in their own dtype.
         acc = dt if dt.itemsize >= 4 else jnp.dtype(jnp.float32)
-        out = out + jnp.sum(x.astype(acc) * y.astype(acc)).astype(out.dtype)
+        if jnp.issubdtype(dt, jnp.complexfloating):
+            # The real inner product Re<x, y> = Σ Re(x) Re(y) + Im(x) Im(y): complex
+            # params are points of R^2, and this is the derivative of the loss along
+            # the step, as for real params.
+            x, y = x.astype(acc), y.astype(acc)
+            prod = x.real * y.real + x.imag * y.imag
+        else:
+            prod = x.astype(acc) * y.astype(acc)
+        out = out + jnp.sum(prod).astype(out.dtype)
     return out
 
 

@@ -20,7 +20,7 @@ import numpy as np
 from . import _validate
 from ._base import GradientTransformationExtraArgs, ScalarOrSchedule, chain
 from ._learning_rate import safe_increment, scale_by_learning_rate
-from ._tree import canonical_inputs, check_like
+from ._tree import canonical_inputs, check_like, refuse_complex
 
 _SOLVERS = ("cholesky", "lu", "eigh")
 
@@ -417,6 +417,9 @@ def scale_by_newton(
     adaptive = bool(adaptive_damping)
 
     def init_fn(params: Any) -> ScaleByNewtonState:
+        # The Hessian of a real loss in complex params is not a complex matrix (the
+        # loss is not holomorphic): refused rather than silently wrong.
+        refuse_complex(params, "scale_by_newton")
         dtype = compute_dtype(params)
         # A fresh buffer per field: one array held twice cannot be donated.
         zero = lambda: jnp.zeros([], dtype)  # noqa: E731

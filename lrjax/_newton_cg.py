@@ -22,7 +22,7 @@ from ._newton import (
     scalar_loss,
     step_back,
 )
-from ._tree import canonical_inputs
+from ._tree import canonical_inputs, refuse_complex
 
 _FORCING = ("superlinear", "quadratic")
 
@@ -229,6 +229,9 @@ def scale_by_newton_cg(
         return jnp.asarray(forcing, grad_norm.dtype)
 
     def init_fn(params: Any) -> ScaleByNewtonCGState:
+        # The Hessian of a real loss in complex params is not a complex matrix (the
+        # loss is not holomorphic): refused rather than silently wrong.
+        refuse_complex(params, "scale_by_newton_cg")
         dtype = compute_dtype(params)
         # A fresh buffer per field: one array held twice cannot be donated.
         zero = lambda: jnp.zeros([], dtype)  # noqa: E731

@@ -74,6 +74,31 @@ def canonical_inputs(
     return init, update
 
 
+def abs_sq(x: jax.Array) -> jax.Array:
+    """``|x|^2`` in ``x``'s dtype: ``x * x`` for real ``x``, and ``Re(conj(x) x)`` (real
+    part only, imaginary part 0) for complex ``x``, as optax's ``abs_sq``.
+
+    Where the real formula squares a gradient, a complex gradient needs its squared
+    magnitude: ``g * g`` is complex and its root is not a scale.
+    """
+    if jnp.iscomplexobj(x):
+        return (x.real * x.real + x.imag * x.imag).astype(x.dtype)
+    return jnp.square(x)
+
+
+def refuse_complex(params: Any, name: str) -> None:
+    """``TypeError`` naming the first complex leaf of ``params``, for a transform
+    that has no complex form (see ``docs/conventions.md``)."""
+    for path, leaf in jax.tree_util.tree_flatten_with_path(params)[0]:
+        if jnp.iscomplexobj(leaf):
+            where = jax.tree_util.keystr(path) or "<root>"
+            raise TypeError(
+                f"{name} does not support complex parameters: the params given to init "
+                f"have dtype {jnp.dtype(jnp.result_type(leaf))} at {where}. Split each "
+                "complex leaf into its real and imaginary parts to use it."
+            )
+
+
 def _describe(leaf: Any) -> str:
     dtype = getattr(leaf, "dtype", None)
     shape = tuple(jnp.shape(leaf))

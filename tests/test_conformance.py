@@ -15,7 +15,7 @@ import optax
 import pytest
 
 import lrjax
-from conformance import Case, all_cases, loss, params
+from conformance import Case, all_cases, complex_verdict, loss, params
 
 CASES = all_cases()
 # The suite runs with x64 off, as users do. float64 is covered by the x64 variant of
@@ -319,3 +319,42 @@ def test_numpy_float64_inputs_are_float32_as_in_optax(case):
         assert jnp.result_type(a) == jnp.result_type(b)
         # The same float32 arithmetic, eager, on both sides.
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=RTOL_F32)
+
+
+def _complex_loss(p):
+    """The conformance loss of complex params, through |z|² (a real number)."""
+    a, b = p["a"], p["b"]
+    c = jnp.arange(1, 4).astype(jnp.real(a).dtype)
+    sq = lambda z: jnp.real(z * jnp.conj(z))  # noqa: E731
+    return 0.5 * jnp.sum(c * sq(a - 1)) + 0.25 * jnp.sum(sq(b)) + 0.5 * sq(jnp.sum(b))
+
+
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_complex_params(case):
+    """complex64 params: a supported transform steps under jit in complex64 with a
+    stable state and descends; a refused one raises a TypeError at init naming the
+    first complex leaf (see conformance.COMPLEX_VERDICTS)."""
+    p = jax.tree.map(lambda x: jax.lax.complex(x, 0.5 * x), params(jnp.float32))
+    tx = case.make(case.lr)
+    if complex_verdict(case) == "refused":
+        with pytest.raises(TypeError, match=r"complex64 at \['a'\]"):
+            tx.init(p)
+        return
+
+    def step(p, state):
+        # The descent direction of a real loss of complex params: conj(jax.grad).
+        g = jax.tree.map(jnp.conj, jax.grad(_complex_loss)(p))
+        extra = {}
+        if case.needs_loss:
+            extra = dict(value=_complex_loss(p), grad=g, value_fn=_complex_loss)
+        u, state = tx.update(g, state, p, **extra)
+        return optax.apply_updates(p, u), state, u
+
+    state = tx.init(p)
+    new_p, new_state, u = jax.jit(step)(p, state)
+    for leaf_u, leaf_p in zip(jax.tree.leaves(u), jax.tree.leaves(p)):
+        assert leaf_u.dtype == jnp.complex64
+        assert bool(jnp.all(jnp.isfinite(leaf_u)))
+    shapes = lambda s: jax.tree.map(lambda x: (jnp.shape(x), jnp.result_type(x)), s)  # noqa: E731
+    assert shapes(new_state) == shapes(state)
+    assert float(_complex_loss(new_p)) < float(_complex_loss(p))
