@@ -141,7 +141,8 @@ def scale_by_adam(
       b2: :math:`\beta_2 \in [0, 1)`.
       eps: :math:`\epsilon \ge 0`, outside the root.
       eps_root: :math:`\bar\epsilon \ge 0`, inside the root (for meta-gradients).
-      mu_dtype: dtype of the first moment; ``None`` keeps each parameter's dtype.
+      mu_dtype: dtype of the first moment (complex for complex params); ``None`` keeps
+        each parameter's dtype.
       nesterov: Dozat's Nesterov form, as optax's ``nesterov=True``.
       epsilon_hat: scale ``eps`` by :math:`1/\sqrt{1-\beta_2^t}` (Keras ``Adam``).
 
@@ -234,7 +235,8 @@ def scale_by_amsgrad(
       b2: :math:`\beta_2 \in [0, 1)`.
       eps: :math:`\epsilon \ge 0`, outside the root.
       eps_root: :math:`\bar\epsilon \ge 0`, inside the root.
-      mu_dtype: dtype of the first moment; ``None`` keeps each parameter's dtype.
+      mu_dtype: dtype of the first moment (complex for complex params); ``None`` keeps
+        each parameter's dtype.
       bias_correction_mu: divide :math:`m` by :math:`1-\beta_1^t` (Reddi et al. do
         not).
       bias_correction_nu: divide :math:`v` by :math:`1-\beta_2^t` (Reddi et al. do
@@ -329,7 +331,8 @@ def scale_by_nadam(
       b2: :math:`\beta_2 \in [0, 1)`.
       eps: :math:`\epsilon \ge 0`, outside the root.
       eps_root: :math:`\bar\epsilon \ge 0`, inside the root.
-      mu_dtype: dtype of the first moment; ``None`` keeps each parameter's dtype.
+      mu_dtype: dtype of the first moment (complex for complex params); ``None`` keeps
+        each parameter's dtype.
       momentum_decay: :math:`\psi \ge 0` of the momentum schedule, or ``None`` for a
         constant :math:`\beta_1`.
 
