@@ -545,7 +545,7 @@ def newton(
       0.5005 -0.6270
       >>> def not_done(carry):
       ...     w, _, k = carry
-      ...     return (jnp.linalg.norm(jax.grad(loss)(w)) > 1e-10) & (k < 50)
+      ...     return (jnp.linalg.norm(jax.grad(loss)(w)) > 1e-5) & (k < 50)
       >>> def body(carry):
       ...     w, state, k = carry
       ...     w, state = step(w, state)
@@ -553,8 +553,8 @@ def newton(
       >>> w0 = jnp.zeros(2)
       >>> w, state, k = jax.jit(lambda w: jax.lax.while_loop(
       ...     not_done, body, (w, opt.init(w), 0)))(w0)
-      >>> print(int(k), f"{float(loss(w)):.6f}")
-      5 -0.618109
+      >>> print(int(k), f"{float(loss(w)):.6f}")  # float32: |g| to 1e-5
+      4 -0.618109
 
     References:
       Nocedal & Wright, Numerical Optimization, 2nd ed., 2006, Chapter 3.

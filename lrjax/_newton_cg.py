@@ -197,7 +197,7 @@ def scale_by_newton_cg(
       >>> import jax, jax.numpy as jnp, lrjax
       >>> A = jnp.array([[3.0, 1.0], [1.0, 2.0]]); b = jnp.array([1.0, -1.0])
       >>> loss = lambda w: 0.5 * w @ A @ w - b @ w
-      >>> tx = lrjax.scale_by_newton_cg(forcing=1e-12)
+      >>> tx = lrjax.scale_by_newton_cg(forcing=1e-6)
       >>> w = jnp.zeros(2); state = tx.init(w)
       >>> d, state = tx.update(jax.grad(loss)(w), state, w, value_fn=loss)
       >>> w = w - d
@@ -366,7 +366,8 @@ def newton_cg(
       >>> w = jnp.full(3, 2.0); state = opt.init(w)
       >>> for _ in range(10):
       ...     w, state = step(w, state)
-      >>> print(f"{float(w[0]):.4f}", bool(jnp.linalg.norm(jax.grad(loss)(w)) < 1e-12))
+      >>> # float32 (x64 off): the line search stops where the loss stops resolving
+      >>> print(f"{float(w[0]):.4f}", bool(jnp.linalg.norm(jax.grad(loss)(w)) < 1e-3))
       0.4393 True
 
     References:
