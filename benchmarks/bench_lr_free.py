@@ -49,13 +49,13 @@ sys.path.insert(0, os.path.join(HERE, "..", "tests"))
 sys.path.insert(0, os.path.join(HERE, ".."))
 sys.path.insert(0, HERE)
 
-import digits  # noqa: E402
-import lr_free_dog_cocob_polyak_momo  # noqa: E402
-import lr_free_prodigy_dadapt  # noqa: E402
-import lr_free_schedule_free_mechanic  # noqa: E402
-from _common import interleave, machine, med  # noqa: E402
+import digits
+import lr_free_dog_cocob_polyak_momo
+import lr_free_prodigy_dadapt
+import lr_free_schedule_free_mechanic
+from _common import interleave, machine, med
 
-import lrjax  # noqa: E402
+import lrjax
 
 METHODS = {
     **lr_free_prodigy_dadapt.METHODS,
@@ -267,7 +267,7 @@ def _fmt_loss(x: float) -> str:
         return "0"
     if not math.isfinite(x):
         return "nan" if math.isnan(x) else "inf"
-    return f"{x:.2g}" if x >= 1e-3 else f"{x:.0e}"
+    return f"{x:.3g}" if x >= 1e-3 else f"{x:.0e}"
 
 
 def _cell(r: dict | None, seeds: int) -> str:
@@ -284,12 +284,12 @@ def tables(res: dict, times: dict, seeds: int, problems: tuple, seconds: float) 
     target = ", ".join(f"{p} {TARGETS[p]:g}" for p in problems)
     head = "| method | " + " | ".join(f"{p}: lrjax | {p}: optax" for p in problems) + " |"
     lines = [
-        f"Steps to target · final loss, median of {seeds} seeds, every method at its "
+        (f"Steps to target · final loss, median of {seeds} seeds, every method at its "
         f"defaults; '-': the target not reached within the budget ({budget} steps); "
         f"targets: {target}. optax: optax.contrib's same method at its defaults (— where "
         "it has none). Adam: the grid's best of 1e-4 .. 10 (half decades) per problem "
         "(the fewest steps among the rates that end below the target), "
-        f"its rate in brackets. {seconds / 60:.1f} min on this machine.",
+        f"its rate in brackets. {seconds / 60:.1f} min on this machine."),
         "",
         head,
         "|---|" + "---|---|" * len(problems),
@@ -304,9 +304,9 @@ def tables(res: dict, times: dict, seeds: int, problems: tuple, seconds: float) 
         lines.append(f"| `{name}` | " + " | ".join(cells) + " |")
     lines += [
         "",
-        "Step time on the digits MLP's parameter tree (64-128-128-10, 26k floats): update "
+        ("Step time on the digits MLP's parameter tree (64-128-128-10, 26k floats): update "
         "+ apply_updates, jitted, donated, interleaved with optax.contrib's same method, "
-        "median.",
+        "median."),
         "",
         "| method | lrjax (µs) | optax.contrib (µs) | lrjax / optax |",
         "|---|---|---|---|",
@@ -321,13 +321,15 @@ def tables(res: dict, times: dict, seeds: int, problems: tuple, seconds: float) 
 
 def write_docs(body: str) -> None:
     path = os.path.join(HERE, "..", "docs", "lr_free.md")
-    text = open(path).read()
+    with open(path) as f:
+        text = f.read()
     new = f"{START}\n<!-- written by benchmarks/bench_lr_free.py -->\n{body}{END}"
     text, n = re.subn(re.escape(START) + ".*?" + re.escape(END), lambda m: new, text,
-                      flags=re.S)
+                      flags=re.DOTALL)
     if n != 1:
         raise SystemExit(f"docs/lr_free.md has no {START} ... {END} markers")
-    open(path, "w").write(text)
+    with open(path, "w") as f:
+        f.write(text)
 
 
 # ----------------------------------------------------------------------------- main
