@@ -226,7 +226,7 @@ def scale_by_trust_ratio(
             den = den + scalar_like(eps, den)
             ratio = scalar_like(trust_coefficient, w_norm) * w_norm / den
             safe = jnp.where((w_norm == 0) | (den == 0), 1.0, ratio).astype(ratio.dtype)
-            return d * safe.astype(jnp.real(d).dtype)
+            return d * safe.astype(d.dtype)  # a real ratio, complex for a complex leaf
 
         out = jax.tree.map(leaf, updates, params, trusted, decayed, is_leaf=_is_none)
         return out, ScaleByTrustRatioState(safe_increment(state.count))

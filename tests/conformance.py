@@ -62,9 +62,19 @@ COMPLEX_VERDICTS = {
             "amsgrad", "scale_by_amsgrad", "nadam", "scale_by_nadam",
             "adamax", "scale_by_adamax", "adagrad_norm", "scale_by_adagrad_norm",
             "sgd_hd", "adam_hd", "scale_by_hypergradient", "reduce_on_plateau",
-            "skip_nonfinite", "grouped",
+            "skip_nonfinite", "grouped", "lamb", "lars", "scale_by_trust_ratio",
+            "schedule_free", "schedule_free_sgd",
         ],
         "supported",
+    ),
+    **dict.fromkeys(
+        [
+            "prodigy", "scale_by_prodigy", "dadapt_adam", "scale_by_dadapt_adam",
+            "dadapt_adamw", "dadapt_sgd", "scale_by_dadapt_sgd", "dadapt_adagrad",
+            "scale_by_dadapt_adagrad", "schedule_free_adamw", "mechanize", "dog", "l_dog",
+            "dowg", "cocob", "polyak_sgd", "momo", "momo_adam",
+        ],
+        "refused",
     ),
     **dict.fromkeys(
         ["newton", "scale_by_newton", "newton_cg", "scale_by_newton_cg"], "refused"
