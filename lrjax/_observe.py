@@ -44,6 +44,7 @@ from ._momentum import AddDecayedWeightsState, TraceState
 from ._newton import ScaleByNewtonState
 from ._newton_cg import ScaleByNewtonCGState
 from ._schedule_free import ScheduleFreeState
+from ._trust_ratio import ScaleByTrustRatioState
 
 
 def _optax_types(*names: str) -> tuple[type, ...]:
@@ -55,11 +56,15 @@ DIRECTIONS: set[type] = {
     ScaleByAdamState, ScaleByAmsgradState, ScaleByNadamState, ScaleByAdadeltaState,
     ScaleByAdagradNormState, ScaleByAdagradState, ScaleByRmspropState,
     AddDecayedWeightsState, TraceState, ScaleByNewtonState, ScaleByNewtonCGState,
+    # A trust ratio rescales each layer by a data-dependent amount, as clipping does:
+    # part of the direction, not of the rate (lars and lamb report their base rate).
+    ScaleByTrustRatioState,
     *_optax_types(
         "ScaleByAdamState", "ScaleByAmsgradState", "ScaleByAdaDeltaState",
         "ScaleByAdanState", "ScaleByBeliefState", "ScaleByLBFGSState", "ScaleByLionState",
         "ScaleByNovogradState", "ScaleByRStdDevState", "ScaleByRmsState",
         "ScaleByRpropState", "ScaleByRssState", "ScaleBySM3State", "TraceState",
+        "ScaleByTrustRatioState",
         "EmaState", "FactoredState", "AddNoiseState", "ZeroNansState", "MaskedNode",
     ),
 }
