@@ -44,7 +44,7 @@ from ._momentum import AddDecayedWeightsState, TraceState
 from ._newton import ScaleByNewtonState
 from ._newton_cg import ScaleByNewtonCGState
 from ._schedule_free import ScheduleFreeState
-from ._trust_ratio import ScaleByTrustRatioState
+from ._trust_ratio import KerasDecayState, ScaleByTrustRatioState
 
 
 def _optax_types(*names: str) -> tuple[type, ...]:
@@ -58,7 +58,7 @@ DIRECTIONS: set[type] = {
     AddDecayedWeightsState, TraceState, ScaleByNewtonState, ScaleByNewtonCGState,
     # A trust ratio rescales each layer by a data-dependent amount, as clipping does:
     # part of the direction, not of the rate (lars and lamb report their base rate).
-    ScaleByTrustRatioState,
+    ScaleByTrustRatioState, KerasDecayState,
     *_optax_types(
         "ScaleByAdamState", "ScaleByAmsgradState", "ScaleByAdaDeltaState",
         "ScaleByAdanState", "ScaleByBeliefState", "ScaleByLBFGSState", "ScaleByLionState",

@@ -317,7 +317,7 @@ def lars(
     return chain(ratio, lr, tr) if lr_in_momentum else chain(ratio, tr, lr)
 
 
-class _KerasDecayState(NamedTuple):
+class KerasDecayState(NamedTuple):
     count: jax.Array | tuple
 
 
@@ -332,7 +332,7 @@ def _keras_decay(learning_rate, weight_decay, mask) -> GradientTransformation:
 
     def init_fn(params):
         del params
-        return _KerasDecayState(initial_count(scheduled))
+        return KerasDecayState(initial_count(scheduled))
 
     def update_fn(updates, state, params=None):
         if params is None:
@@ -348,7 +348,7 @@ def _keras_decay(learning_rate, weight_decay, mask) -> GradientTransformation:
             return scalar_like(keep, v) * v - scalar_like(rate, v) * w.astype(v.dtype)
 
         out = jax.tree.map(leaf, updates, params, decays, is_leaf=_is_none)
-        return out, _KerasDecayState(safe_increment(state.count))
+        return out, KerasDecayState(safe_increment(state.count))
 
     return GradientTransformation(init_fn, update_fn)
 

@@ -89,7 +89,7 @@ LENGTHS = [(0, 100), (1, 50), (10, 100), (37, 500)]  # (warm-up W, total T)
 def test_hf_constant_and_constant_with_warmup(hf, w, t):
     n = np.arange(t + 30)
     check("constant", f32(lrjax.constant(PEAK), n), hf_lrs(hf, "constant", n.size))
-    ours = f32(lrjax.warmup(lrjax.constant(PEAK), w), n)
+    ours = f32(lrjax.warmup(lrjax.constant(PEAK), warmup_steps=w), n)
     check(f"constant_with_warmup[{w}]", ours,
           hf_lrs(hf, "constant_with_warmup", n.size, warmup=w))
 
@@ -97,7 +97,7 @@ def test_hf_constant_and_constant_with_warmup(hf, w, t):
 @pytest.mark.parametrize("w,t", LENGTHS)
 def test_hf_linear(hf, w, t):
     n = np.arange(t + 30)  # past T: 0 in both
-    ours = f32(lrjax.warmup(lrjax.linear_schedule(PEAK, 0.0, t - w), w), n)
+    ours = f32(lrjax.warmup(lrjax.linear_schedule(PEAK, end_value=0.0, transition_steps=t - w), warmup_steps=w), n)
     check(f"linear[{w},{t}]", ours, hf_lrs(hf, "linear", n.size, warmup=w, total=t))
 
 
@@ -105,7 +105,7 @@ def test_hf_linear(hf, w, t):
 @pytest.mark.parametrize("w,t", LENGTHS[1:])
 def test_hf_polynomial(hf, w, t, power, lr_end):
     n = np.arange(t + 30)  # past T: lr_end in both
-    ours = f32(lrjax.warmup(lrjax.polynomial_decay(PEAK, lr_end, t - w, power), w), n)
+    ours = f32(lrjax.warmup(lrjax.polynomial_decay(PEAK, end_value=lr_end, decay_steps=t - w, power=power), warmup_steps=w), n)
     theirs = hf_lrs(hf, "polynomial", n.size, warmup=w, total=t, lr_end=lr_end,
                     power=power)
     check(f"polynomial[{w},{t},{power}]", ours, theirs)
@@ -125,7 +125,7 @@ def test_hf_cosine(hf, w, t, cycles):
     check(f"cosine[{w},{t},{cycles},hold]", held[: t + 1], theirs[: t + 1])
     np.testing.assert_array_equal(held[t:], held[t])
     if cycles == 0.5:  # the default equals lrjax's existing warm-up + cosine_decay
-        old = f32(lrjax.warmup(lrjax.cosine_decay(PEAK, t - w), w), n)
+        old = f32(lrjax.warmup(lrjax.cosine_decay(PEAK, t - w), warmup_steps=w), n)
         np.testing.assert_allclose(held, old, rtol=8 * U, atol=1e-12 * PEAK)
 
 
@@ -166,7 +166,7 @@ def test_hf_cosine_with_min_lr(hf, w, t, m):
                             after_total="continue")
     check(f"cosine_with_min_lr[{w},{t},min_lr]", f32(s, n), theirs)
     # Up to T, lrjax's existing warm-up + cosine_decay(alpha=m) is the same schedule.
-    old = f32(lrjax.warmup(lrjax.cosine_decay(PEAK, t - w, alpha=m), w), n)
+    old = f32(lrjax.warmup(lrjax.cosine_decay(PEAK, t - w, alpha=m), warmup_steps=w), n)
     check(f"cosine_with_min_lr[{w},{t},{m},cosine_decay]", old[: t + 1],
           hf_lrs(hf, "cosine_with_min_lr", t + 1, warmup=w, total=t, min_lr_rate=m))
 

@@ -157,7 +157,7 @@ def test_lamb_keras_placement_with_a_schedule_and_exclusions():
     theirs = keras_run(make)
     with jax.enable_x64(False):
         ours, state = run_lrjax(lrjax.lamb(
-            lrjax.exponential_decay(2e-2, -math.log(0.97)),
+            lrjax.exponential_decay(2e-2, decay=-math.log(0.97)),
             weight_decay=0.1, mask=lrjax.leaf_mask(exclude="bias"),
             weight_decay_placement="keras"), jnp.float32)
     err = rel(ours, theirs)
