@@ -99,7 +99,10 @@ b2s = st.floats(0.5, 0.9999)
 
 FAMILIES = {
     "sgd": Family(
-        lambda lr, hp, o: lrjax.sgd(lr, hp["mu"] if o["momentum"] else None, o["nesterov"]),
+        # Nesterov needs a momentum (sgd refuses nesterov=True without one).
+        lambda lr, hp, o: lrjax.sgd(
+            lr, hp["mu"] if o["momentum"] else None, o["nesterov"] and o["momentum"]
+        ),
         {"mu": decays},
         {"momentum": st.booleans(), "nesterov": st.booleans()},
         lambda hp, t, g, o: g / (1 - (hp["mu"][:, None] if o["momentum"] else 0.0)),
