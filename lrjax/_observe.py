@@ -64,7 +64,6 @@ DIRECTIONS: set[type] = {
         "ScaleByAdanState", "ScaleByBeliefState", "ScaleByLBFGSState", "ScaleByLionState",
         "ScaleByNovogradState", "ScaleByRStdDevState", "ScaleByRmsState",
         "ScaleByRpropState", "ScaleByRssState", "ScaleBySM3State", "TraceState",
-        "ScaleByTrustRatioState",
         "EmaState", "FactoredState", "AddNoiseState", "ZeroNansState", "MaskedNode",
     ),
 }
