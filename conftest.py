@@ -1,4 +1,4 @@
-"""Test-wide settings: strict dtype promotion, float64 available, warnings as errors.
+"""Test-wide settings: strict dtype promotion, JAX's default float32 mode, warnings as errors.
 
 Warnings become errors through ``filterwarnings = ["error"]`` in pyproject.toml.
 """
@@ -12,10 +12,10 @@ import jax  # noqa: E402
 import pytest  # noqa: E402
 
 # Strict promotion turns an accidental float32 + float64 mix into an error instead of a
-# silent upcast; x64 lets the references run in float64. Tests that need float32 ask
-# for it explicitly.
+# silent upcast. The suite runs in JAX's default mode, x64 off, which is what users run;
+# references are NumPy float64, and a test that needs float64 in JAX opts in with
+# ``@pytest.mark.x64``.
 jax.config.update("jax_numpy_dtype_promotion", "strict")
-jax.config.update("jax_enable_x64", True)
 
 
 @pytest.fixture(autouse=True)

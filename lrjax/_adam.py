@@ -18,7 +18,7 @@ from . import _validate
 from ._adaptive import _bias_correction, _c
 from ._base import GradientTransformation
 from ._learning_rate import lr_dtype, safe_increment, value_at
-from ._tree import check_like
+from ._tree import abs_sq, canonical_inputs, check_like
 
 
 class ScaleByAdamState(NamedTuple):
@@ -60,9 +60,13 @@ def _check_dtype(name: str, dtype: Any) -> Optional[jnp.dtype]:
     try:
         dt = jnp.dtype(dtype)
     except TypeError as err:
-        raise TypeError(f"{name} must be a floating dtype or None, got {dtype!r}") from err
-    if not jnp.issubdtype(dt, jnp.floating):
-        raise ValueError(f"{name} must be a floating dtype or None, got {dtype!r}")
+        raise TypeError(
+            f"{name} must be a floating or complex dtype or None, got {dtype!r}"
+        ) from err
+    # Complex, as optax allows, for complex params (a complex first moment of real
+    # params would be refused by the update's dtype check).
+    if not jnp.issubdtype(dt, jnp.inexact):
+        raise ValueError(f"{name} must be a floating or complex dtype or None, got {dtype!r}")
     return dt
 
 
@@ -71,6 +75,8 @@ def _wider(a: jnp.dtype, b: jnp.dtype) -> jnp.dtype:
     a, b = jnp.dtype(a), jnp.dtype(b)
     if a == b:
         return a
+    if jnp.issubdtype(a, jnp.complexfloating) or jnp.issubdtype(b, jnp.complexfloating):
+        return jnp.dtype(jnp.promote_types(a, b))
     if a.itemsize != b.itemsize:
         return a if a.itemsize > b.itemsize else b
     return jnp.dtype(jnp.float32)  # float16 with bfloat16
@@ -85,7 +91,7 @@ def _moments(updates, mu, nu, b1, b2):
         return _c(1 - b1, m) * g + _c(b1, m) * m
 
     def second(g, v):
-        return _c(1 - b2, v) * jnp.square(g.astype(v.dtype)) + _c(b2, v) * v
+        return _c(1 - b2, v) * abs_sq(g.astype(v.dtype)) + _c(b2, v) * v
 
     return jax.tree.map(first, updates, mu), jax.tree.map(second, updates, nu)
 
@@ -137,7 +143,8 @@ def scale_by_adam(
       b2: $\beta_2 \in [0, 1)$.
       eps: $\epsilon \ge 0$, outside the root.
       eps_root: $\bar\epsilon \ge 0$, inside the root (for meta-gradients).
-      mu_dtype: dtype of the first moment; `None` keeps each parameter's dtype.
+      mu_dtype: dtype of the first moment (complex for complex params); `None` keeps
+        each parameter's dtype.
       nesterov: Dozat's Nesterov form, as optax's `nesterov=True`.
       epsilon_hat: scale `eps` by $1/\sqrt{1-\beta_2^t}$ (Keras `Adam`).
 
@@ -196,7 +203,7 @@ def scale_by_adam(
         mu = jax.tree.map(lambda m, old: m.astype(old.dtype), mu, state.mu)
         return out, ScaleByAdamState(count, mu, nu)
 
-    return GradientTransformation(init_fn, update_fn)
+    return GradientTransformation(*canonical_inputs(init_fn, update_fn))
 
 
 def scale_by_amsgrad(
@@ -230,7 +237,8 @@ def scale_by_amsgrad(
       b2: $\beta_2 \in [0, 1)$.
       eps: $\epsilon \ge 0$, outside the root.
       eps_root: $\bar\epsilon \ge 0$, inside the root.
-      mu_dtype: dtype of the first moment; `None` keeps each parameter's dtype.
+      mu_dtype: dtype of the first moment (complex for complex params); `None` keeps
+        each parameter's dtype.
       bias_correction_mu: divide $m$ by $1-\beta_1^t$ (Reddi et al. do
         not).
       bias_correction_nu: divide $v$ by $1-\beta_2^t$ (Reddi et al. do
@@ -291,7 +299,7 @@ def scale_by_amsgrad(
         mu = jax.tree.map(lambda m, old: m.astype(old.dtype), mu, state.mu)
         return out, ScaleByAmsgradState(count, mu, nu, nu_max)
 
-    return GradientTransformation(init_fn, update_fn)
+    return GradientTransformation(*canonical_inputs(init_fn, update_fn))
 
 
 def scale_by_nadam(
@@ -327,7 +335,8 @@ def scale_by_nadam(
       b2: $\beta_2 \in [0, 1)$.
       eps: $\epsilon \ge 0$, outside the root.
       eps_root: $\bar\epsilon \ge 0$, inside the root.
-      mu_dtype: dtype of the first moment; `None` keeps each parameter's dtype.
+      mu_dtype: dtype of the first moment (complex for complex params); `None` keeps
+        each parameter's dtype.
       momentum_decay: $\psi \ge 0$ of the momentum schedule, or `None` for a
         constant $\beta_1$.
 
@@ -398,7 +407,7 @@ def scale_by_nadam(
         mu = jax.tree.map(lambda m, old: m.astype(old.dtype), mu, state.mu)
         return out, ScaleByNadamState(count, mu, nu, prod.astype(state.mu_product.dtype))
 
-    return GradientTransformation(init_fn, update_fn)
+    return GradientTransformation(*canonical_inputs(init_fn, update_fn))
 
 
 def scale_by_adamax(
@@ -460,14 +469,14 @@ def scale_by_adamax(
         )
         if eps_in_max:
             nu = jax.tree.map(
-                lambda g, u: jnp.maximum(jnp.abs(g.astype(u.dtype)) + _c(eps, u),
+                lambda g, u: jnp.maximum(jnp.abs(g).astype(u.dtype) + _c(eps, u),
                                          _c(b2, u) * u),
                 updates, state.nu,
             )
             denom = nu
         else:
             nu = jax.tree.map(
-                lambda g, u: jnp.maximum(_c(b2, u) * u, jnp.abs(g.astype(u.dtype))),
+                lambda g, u: jnp.maximum(_c(b2, u) * u, jnp.abs(g).astype(u.dtype)),
                 updates, state.nu,
             )
             denom = jax.tree.map(lambda u: u + _c(eps, u), nu)
@@ -477,4 +486,4 @@ def scale_by_adamax(
         )
         return out, ScaleByAdamState(count, mu, nu)
 
-    return GradientTransformation(init_fn, update_fn)
+    return GradientTransformation(*canonical_inputs(init_fn, update_fn))

@@ -17,7 +17,7 @@ import jax.numpy as jnp
 from . import _validate
 from ._base import GradientTransformation, ScalarOrSchedule
 from ._learning_rate import initial_count, lr_dtype, safe_increment, value_at
-from ._tree import check_like
+from ._tree import abs_sq, canonical_inputs, check_like
 from ._tree import scalar_like as _c
 
 
@@ -94,7 +94,7 @@ def scale_by_adagrad(
     def update_fn(updates, state, params=None):
         del params
         check_like(updates, state.sum_of_squares)
-        sums = jax.tree.map(lambda g, s: s + jnp.square(g), updates, state.sum_of_squares)
+        sums = jax.tree.map(lambda g, s: s + abs_sq(g), updates, state.sum_of_squares)
 
         def direction(g, s):
             if eps_in_sqrt:
@@ -107,7 +107,7 @@ def scale_by_adagrad(
 
         return jax.tree.map(direction, updates, sums), ScaleByAdagradState(sums)
 
-    return GradientTransformation(init_fn, update_fn)
+    return GradientTransformation(*canonical_inputs(init_fn, update_fn))
 
 
 class ScaleByAdadeltaState(NamedTuple):
@@ -167,7 +167,7 @@ def scale_by_adadelta(rho: float = 0.9, eps: float = 1e-6) -> GradientTransforma
         del params
         check_like(updates, state.e_g)
         e_g = jax.tree.map(
-            lambda g, t: _c(1 - rho, t) * jnp.square(g) + _c(rho, t) * t,
+            lambda g, t: _c(1 - rho, t) * abs_sq(g) + _c(rho, t) * t,
             updates, state.e_g,
         )
         out = jax.tree.map(
@@ -175,12 +175,12 @@ def scale_by_adadelta(rho: float = 0.9, eps: float = 1e-6) -> GradientTransforma
             updates, e_g, state.e_x,
         )
         e_x = jax.tree.map(
-            lambda d, t: _c(1 - rho, t) * jnp.square(d) + _c(rho, t) * t,
+            lambda d, t: _c(1 - rho, t) * abs_sq(d) + _c(rho, t) * t,
             out, state.e_x,
         )
         return out, ScaleByAdadeltaState(e_g, e_x)
 
-    return GradientTransformation(init_fn, update_fn)
+    return GradientTransformation(*canonical_inputs(init_fn, update_fn))
 
 
 class ScaleByRmspropState(NamedTuple):
@@ -207,7 +207,7 @@ def _centered_variance(nu: jax.Array, mu: jax.Array) -> jax.Array:
     inf − inf would be NaN; the variance of such gradients is (at least) huge, so the
     direction g/√r goes to 0 there, as it does in the uncentered form.
     """
-    mu2 = jnp.square(mu)
+    mu2 = abs_sq(mu)
     overflow = jnp.isinf(nu) | jnp.isinf(mu2)
     return jnp.where(overflow, jnp.asarray(jnp.inf, nu.dtype), jnp.maximum(nu - mu2, 0))
 
@@ -294,7 +294,7 @@ def scale_by_rmsprop(
         check_like(updates, state.nu)
         count = safe_increment(state.count)
         nu = jax.tree.map(
-            lambda g, t: _c(1 - decay, t) * jnp.square(g) + _c(decay, t) * t,
+            lambda g, t: _c(1 - decay, t) * abs_sq(g) + _c(decay, t) * t,
             updates, state.nu,
         )
         nu_hat = nu
@@ -329,7 +329,7 @@ def scale_by_rmsprop(
                 out = tr
         return out, ScaleByRmspropState(count, nu, mu, tr)
 
-    return GradientTransformation(init_fn, update_fn)
+    return GradientTransformation(*canonical_inputs(init_fn, update_fn))
 
 
 class ScaleByAdagradNormState(NamedTuple):
@@ -341,7 +341,8 @@ class ScaleByAdagradNormState(NamedTuple):
 def _accumulator_dtype(params: Any) -> jnp.dtype:
     """float64 if any leaf is float64, else float32 (never a 16-bit running sum)."""
     leaves = jax.tree.leaves(params)
-    if any(jnp.dtype(jnp.result_type(x)) == jnp.float64 for x in leaves):
+    wide = (jnp.float64, jnp.complex128)
+    if any(jnp.dtype(jnp.result_type(x)) in wide for x in leaves):
         return jnp.dtype(jnp.float64)
     return jnp.dtype(jnp.float32)
 
@@ -403,13 +404,20 @@ def scale_by_adagrad_norm(b0: float = 0.1, eps: float = 0.0) -> GradientTransfor
             check_like(updates, params, dtypes=False)
         acc = state.sum_of_squares
         dt = acc.dtype
+        # |g|^2 of a complex leaf, in the real accumulator dtype.
         sq = sum(
-            (jnp.sum(jnp.square(g.astype(dt))) for g in jax.tree.leaves(updates)),
+            (jnp.sum(jnp.real(abs_sq(g)).astype(dt)) for g in jax.tree.leaves(updates)),
             jnp.zeros([], dt),
         )
         acc = acc + sq
         scale = 1 / (jnp.sqrt(acc) + jnp.asarray(eps, dt))
-        out = jax.tree.map(lambda g: (scale * g.astype(dt)).astype(g.dtype), updates)
+
+        def scaled(g):
+            if jnp.iscomplexobj(g):  # a real scale of a complex leaf, in its dtype
+                return scale.astype(g.dtype) * g
+            return (scale * g.astype(dt)).astype(g.dtype)
+
+        out = jax.tree.map(scaled, updates)
         return out, ScaleByAdagradNormState(acc)
 
-    return GradientTransformation(init_fn, update_fn)
+    return GradientTransformation(*canonical_inputs(init_fn, update_fn))

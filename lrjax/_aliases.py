@@ -308,7 +308,8 @@ def adam(
       b2: $\beta_2 \in [0, 1)$.
       eps: $\epsilon \ge 0$, outside the root.
       eps_root: $\bar\epsilon \ge 0$, inside the root.
-      mu_dtype: dtype of the first moment; `None` keeps each parameter's dtype.
+      mu_dtype: dtype of the first moment (complex for complex params); `None` keeps
+        each parameter's dtype.
       nesterov: optax's NAdam form.
       epsilon_hat: Keras's ε̂ form.
 
@@ -368,7 +369,8 @@ def adamw(
       b2: $\beta_2 \in [0, 1)$.
       eps: $\epsilon \ge 0$, outside the root.
       eps_root: $\bar\epsilon \ge 0$, inside the root.
-      mu_dtype: dtype of the first moment; `None` keeps each parameter's dtype.
+      mu_dtype: dtype of the first moment (complex for complex params); `None` keeps
+        each parameter's dtype.
       weight_decay: $\lambda \ge 0$ (optax's default 1e-4), or a schedule.
       mask: which leaves decay, see [`lrjax.add_decayed_weights`][].
       nesterov: optax's NAdamW form.
@@ -422,7 +424,8 @@ def amsgrad(
       b2: $\beta_2 \in [0, 1)$.
       eps: $\epsilon \ge 0$, outside the root.
       eps_root: $\bar\epsilon \ge 0$, inside the root.
-      mu_dtype: dtype of the first moment; `None` keeps each parameter's dtype.
+      mu_dtype: dtype of the first moment (complex for complex params); `None` keeps
+        each parameter's dtype.
       bias_correction_mu: bias-correct the first moment.
       bias_correction_nu: bias-correct the second moment.
       max_before_correction: maximum of the raw second moment (PyTorch, Keras).
@@ -476,7 +479,8 @@ def nadam(
       b2: $\beta_2 \in [0, 1)$.
       eps: $\epsilon \ge 0$, outside the root.
       eps_root: $\bar\epsilon \ge 0$, inside the root.
-      mu_dtype: dtype of the first moment; `None` keeps each parameter's dtype.
+      mu_dtype: dtype of the first moment (complex for complex params); `None` keeps
+        each parameter's dtype.
       momentum_decay: $\psi$ of Dozat's momentum schedule, or `None`.
 
     Returns:

@@ -17,6 +17,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from . import _validate
 from ._base import Schedule
@@ -27,9 +28,64 @@ def float_dtype() -> jnp.dtype:
     return jnp.dtype(jnp.result_type(float))
 
 
+def _is_host(step: Any) -> bool:
+    """A Python number or NumPy value: converted on the host, in float64."""
+    return isinstance(step, (int, float, np.ndarray, np.generic)) and not isinstance(
+        step, jax.Array
+    )
+
+
 def as_float(step: Any, dtype: jnp.dtype) -> jax.Array:
-    """A step (int or float, traced or not) as a float array; exact below 2**mantissa."""
+    """A step (int or float, traced or not) as a float array; exact below 2**mantissa.
+
+    Python ints (to 2**63 - 1) and NumPy int64 arrays go through NumPy float64, so a step
+    past 2**31 is rounded to `dtype` instead of overflowing (or wrapping: with x64 off
+    `jnp.asarray` reads an int64 array as int32).
+    """
+    if _is_host(step):
+        return jnp.asarray(np.asarray(step, np.float64).astype(dtype))
     return jnp.asarray(step).astype(dtype)
+
+
+def _int_array(step: Any) -> bool:
+    """A JAX integer array (or tracer), whose dtype holds its values exactly."""
+    return not _is_host(step) and jnp.issubdtype(jnp.result_type(step), jnp.integer)
+
+
+def below(step: Any, bound: int, dtype: jnp.dtype) -> jax.Array:
+    """`step < bound` for an integer `bound >= 0`, as a boolean array.
+
+    Exact for JAX integer steps (an int32 count is compared as an int32, and a bound past
+    its range is never reached); other steps compare as `dtype` floats, like the rest
+    of the schedule's arithmetic.
+    """
+    if _int_array(step):
+        if bound > jnp.iinfo(jnp.result_type(step)).max:
+            return jnp.ones(jnp.shape(step), bool)
+        return step < np.asarray(bound, jnp.result_type(step))
+    return as_float(step, dtype) < float(bound)
+
+
+def shift(step: Any, offset: int) -> Any:
+    """`step - offset` for an integer `offset >= 0`, without integer overflow.
+
+    Python and NumPy ints subtract exactly on the host; a JAX integer step subtracts in
+    its own dtype when `offset` fits it, else (the result is then unused by `join`
+    and `warmup`, whose `below` holds) as a float.
+    """
+    if isinstance(step, (int, np.integer)) and not isinstance(step, bool):
+        return int(step) - offset
+    if isinstance(step, float):
+        return step - offset
+    if isinstance(step, np.ndarray) and np.issubdtype(step.dtype, np.integer):
+        return step.astype(np.int64) - offset
+    if _int_array(step):
+        if offset > jnp.iinfo(jnp.result_type(step)).max:
+            return as_float(step, float_dtype()) - float(offset)
+        return step - np.asarray(offset, jnp.result_type(step))
+    if _is_host(step):
+        return np.asarray(step, np.float64) - float(offset)
+    return step - float(offset)
 
 
 def cast(value: Any, dtype: jnp.dtype) -> jax.Array:
@@ -75,6 +131,8 @@ def floor_div(n: jax.Array, r: Any) -> jax.Array:
     `jnp.floor(n / r)` alone is not: XLA may compile `n / r` as `n * (1/r)`, and
     `90 * float32(1/30)` is just above 3. One correction step each way repairs it.
     """
+    if isinstance(r, int):
+        r = float(r)  # a Python int past 2**31 would overflow as an int32 operand
     q = jnp.floor(n / r)
     q = jnp.where(q * r > n, q - 1.0, q)
     return jnp.where((q + 1.0) * r <= n, q + 1.0, q)
@@ -104,7 +162,12 @@ def exp_times(k: jax.Array, log_base: Any) -> jax.Array:
     # Clipping at 2^20 changes nothing representable (|log2| of any float < 1100) and
     # keeps huge exponents finite, so that they saturate to 0 or inf instead of NaN.
     parts = (k1 * (hi * scale), k0 * hi, k * lo)  # the first two exact below 2^(2h)
-    parts = [jnp.clip(x, -(2.0**20), 2.0**20) for x in parts]
+    # |lo| < 2^-h |hi|, so once |k lo| passes 2^10 the hi parts exceed 2^20 - 2^12 in
+    # magnitude and decide the sign of the exponent. Clipping the lo part lower keeps
+    # the sum on that side: with the same bound the two could cancel, and a float32
+    # step of 2^40 gave exp(0) = 1 instead of 0.
+    bounds = (2.0**20, 2.0**20, 2.0**10)
+    parts = [jnp.clip(x, -b, b) for x, b in zip(parts, bounds)]
     whole_parts = [jnp.round(x) for x in parts]
     # Each difference is exact and at most 1/2: the fraction is ~1 in size, so its
     # rounding costs ~1 ulp whatever the size of k * log_base.
@@ -201,11 +264,11 @@ def warmup(schedule: Schedule, *, warmup_steps: int, init_value: float = 0.0) ->
     def warmed(count):
         dtype = float_dtype()
         n = as_float(count, dtype)
-        start = cast(schedule(jnp.zeros_like(count)), dtype)
-        after = cast(schedule(count - steps), dtype)
-        p, q = fractions(n, steps - n, float(steps))
+        start = cast(schedule(jnp.zeros(jnp.shape(count), jnp.int32)), dtype)
+        after = cast(schedule(shift(count, steps)), dtype)
+        p, q = fractions(n, float(steps) - n, float(steps))
         ramp = cast(init_value, dtype) * q + start * p
-        return jnp.where(n < steps, ramp, after)
+        return jnp.where(below(count, steps, dtype), ramp, after)
 
     return warmed
 
@@ -253,7 +316,7 @@ def join(schedules: Sequence[Schedule], boundaries: Sequence[int]) -> Schedule:
         dtype = float_dtype()
         out = cast(schedules[0](count), dtype)
         for b, s in zip(bounds, schedules[1:]):
-            out = jnp.where(count < b, out, cast(s(count - b), dtype))
+            out = jnp.where(below(count, b, dtype), out, cast(s(shift(count, b)), dtype))
         return out
 
     return joined

@@ -30,7 +30,7 @@ import optax
 
 from . import _validate
 from ._base import GradientTransformationExtraArgs
-from ._tree import check_like
+from ._tree import canonical_inputs, check_like
 
 # A group of at most this many leaves is one stack: at most this many distinct kernels.
 _DIRECT_UNSTACK = 16
@@ -250,4 +250,4 @@ def grouped(
         )
         return jax.tree.unflatten(treedef, _ungroup(out, layout)), GroupedState(inner_state)
 
-    return GradientTransformationExtraArgs(init_fn, update_fn)
+    return GradientTransformationExtraArgs(*canonical_inputs(init_fn, update_fn))

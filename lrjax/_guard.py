@@ -11,6 +11,7 @@ import optax
 from . import _validate
 from ._base import GradientTransformation, GradientTransformationExtraArgs
 from ._learning_rate import safe_increment
+from ._tree import canonical_inputs
 
 
 class SkipNonfiniteState(NamedTuple):
@@ -110,4 +111,4 @@ def skip_nonfinite(inner: GradientTransformation) -> GradientTransformationExtra
         total = jnp.where(ok, state.total, safe_increment(state.total)).astype(jnp.int32)
         return out, SkipNonfiniteState(kept, consecutive, total, ok)
 
-    return GradientTransformationExtraArgs(init_fn, update_fn)
+    return GradientTransformationExtraArgs(*canonical_inputs(init_fn, update_fn))

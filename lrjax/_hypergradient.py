@@ -14,7 +14,7 @@ from ._adam import scale_by_adam
 from ._base import GradientTransformation, GradientTransformationExtraArgs
 from ._learning_rate import lr_dtype, records_learning_rate, safe_increment
 from ._momentum import trace
-from ._tree import check_like
+from ._tree import canonical_inputs, check_like
 
 #: Default ``hyper_lr`` of the multiplicative rule: the rate may grow or shrink by at
 #: most 5% a step, so 15 fully agreeing steps double it. Measured on digits MLPs of
@@ -49,7 +49,15 @@ def _dot(a: Any, b: Any) -> jax.Array:
         # Half-precision products summed over a large leaf lose the sign of a small
         # dot product; float32 and float64 leaves accumulate in their own dtype.
         acc = dt if dt.itemsize >= 4 else jnp.dtype(jnp.float32)
-        out = out + jnp.sum(x.astype(acc) * y.astype(acc)).astype(out.dtype)
+        if jnp.issubdtype(dt, jnp.complexfloating):
+            # The real inner product Re<x, y> = Σ Re(x) Re(y) + Im(x) Im(y): complex
+            # params are points of R^2, and this is the derivative of the loss along
+            # the step, as for real params.
+            x, y = x.astype(acc), y.astype(acc)
+            prod = x.real * y.real + x.imag * y.imag
+        else:
+            prod = x.astype(acc) * y.astype(acc)
+        out = out + jnp.sum(prod).astype(out.dtype)
     return out
 
 
@@ -231,7 +239,7 @@ def scale_by_hypergradient(
         )
         return out, new_state
 
-    return GradientTransformationExtraArgs(init_fn, update_fn)
+    return GradientTransformationExtraArgs(*canonical_inputs(init_fn, update_fn))
 
 
 def sgd_hd(

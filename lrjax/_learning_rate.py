@@ -9,7 +9,7 @@ import jax.numpy as jnp
 
 from . import _validate
 from ._base import GradientTransformation, ScalarOrSchedule
-from ._tree import check_like, scalar_like
+from ._tree import canonical_inputs, check_like, scalar_like
 
 _INT32_MAX = jnp.iinfo(jnp.int32).max
 
@@ -150,4 +150,4 @@ def scale_by_learning_rate(
         updates = jax.tree.map(lambda u: scalar_like(step, u) * u, updates)
         return updates, ScaleByLearningRateState(safe_increment(state.count), lr)
 
-    return GradientTransformation(init_fn, update_fn)
+    return GradientTransformation(*canonical_inputs(init_fn, update_fn))

@@ -11,7 +11,7 @@ import jax.numpy as jnp
 from . import _validate
 from ._base import GradientTransformation, ScalarOrSchedule
 from ._learning_rate import initial_count, safe_increment, value_at
-from ._tree import check_like, scalar_like
+from ._tree import canonical_inputs, check_like, scalar_like
 
 
 class TraceState(NamedTuple):
@@ -110,7 +110,7 @@ def trace(
             out = jax.tree.map(lambda g, t: t.astype(g.dtype), updates, new_trace)
         return out, TraceState(safe_increment(state.count), new_trace)
 
-    return GradientTransformation(init_fn, update_fn)
+    return GradientTransformation(*canonical_inputs(init_fn, update_fn))
 
 
 class AddDecayedWeightsState(NamedTuple):
@@ -211,4 +211,4 @@ def add_decayed_weights(
         out = jax.tree.map(apply_sub, mask_tree, updates, params)
         return out, new_state
 
-    return GradientTransformation(init_fn, update_fn)
+    return GradientTransformation(*canonical_inputs(init_fn, update_fn))

@@ -22,6 +22,7 @@ from ._newton import (
     scalar_loss,
     step_back,
 )
+from ._tree import canonical_inputs, refuse_complex
 
 _FORCING = ("superlinear", "quadratic")
 
@@ -200,7 +201,7 @@ def scale_by_newton_cg(
       >>> import jax, jax.numpy as jnp, lrjax
       >>> A = jnp.array([[3.0, 1.0], [1.0, 2.0]]); b = jnp.array([1.0, -1.0])
       >>> loss = lambda w: 0.5 * w @ A @ w - b @ w
-      >>> tx = lrjax.scale_by_newton_cg(forcing=1e-12)
+      >>> tx = lrjax.scale_by_newton_cg(forcing=1e-6)
       >>> w = jnp.zeros(2); state = tx.init(w)
       >>> d, state = tx.update(jax.grad(loss)(w), state, w, value_fn=loss)
       >>> w = w - d
@@ -232,6 +233,9 @@ def scale_by_newton_cg(
         return jnp.asarray(forcing, grad_norm.dtype)
 
     def init_fn(params: Any) -> ScaleByNewtonCGState:
+        # The Hessian of a real loss in complex params is not a complex matrix (the
+        # loss is not holomorphic): refused rather than silently wrong.
+        refuse_complex(params, "scale_by_newton_cg")
         dtype = compute_dtype(params)
         # A fresh buffer per field: one array held twice cannot be donated.
         zero = lambda: jnp.zeros([], dtype)  # noqa: E731
@@ -312,7 +316,7 @@ def scale_by_newton_cg(
         )
         return out, new_state
 
-    return GradientTransformationExtraArgs(init_fn, update_fn)
+    return GradientTransformationExtraArgs(*canonical_inputs(init_fn, update_fn))
 
 
 def newton_cg(
@@ -368,7 +372,8 @@ def newton_cg(
       >>> w = jnp.full(3, 2.0); state = opt.init(w)
       >>> for _ in range(10):
       ...     w, state = step(w, state)
-      >>> print(f"{float(w[0]):.4f}", bool(jnp.linalg.norm(jax.grad(loss)(w)) < 1e-12))
+      >>> # float32 (x64 off): the line search stops where the loss stops resolving
+      >>> print(f"{float(w[0]):.4f}", bool(jnp.linalg.norm(jax.grad(loss)(w)) < 1e-3))
       0.4393 True
 
     References:

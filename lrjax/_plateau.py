@@ -10,7 +10,7 @@ import jax.numpy as jnp
 from . import _validate
 from ._base import GradientTransformationExtraArgs, ScalarOrSchedule
 from ._learning_rate import evaluate, lr_dtype, records_learning_rate, safe_increment
-from ._tree import check_like
+from ._tree import canonical_inputs, check_like
 
 
 @records_learning_rate("scale", kind="factor")
@@ -298,4 +298,4 @@ def reduce_on_plateau(
         updates = jax.tree.map(lambda u: jnp.asarray(scale, u.dtype) * u, updates)
         return updates, new_state
 
-    return GradientTransformationExtraArgs(init_fn, update_fn)
+    return GradientTransformationExtraArgs(*canonical_inputs(init_fn, update_fn))

@@ -20,6 +20,7 @@ from . import _validate
 from ._base import Schedule
 from ._combine import (
     as_float,
+    below,
     cast,
     concrete,
     cos_weights,
@@ -326,7 +327,7 @@ def multistep_decay(init_value: float, milestones: Sequence[int], factor: float)
         if checked is None:  # a traced factor (inject_hyperparams): the exact power
             passed = jnp.zeros_like(n)
             for mark in marks:
-                passed = passed + (n >= mark).astype(dtype)
+                passed = passed + (~below(count, mark, dtype)).astype(dtype)
             return cast(init_value, dtype) * _power(factor, passed, checked)
         # The M + 1 possible values, eta_0 gamma^k, in float64 (correctly rounded once
         # to dtype), and one select per milestone: as cheap as optax's piecewise
@@ -335,7 +336,7 @@ def multistep_decay(init_value: float, milestones: Sequence[int], factor: float)
         values = [scale * checked**k for k in range(len(marks) + 1)]
         out = jnp.full_like(n, values[0])
         for k, mark in enumerate(marks, start=1):
-            out = jnp.where(n >= mark, jnp.asarray(values[k], dtype), out)
+            out = jnp.where(below(count, mark, dtype), out, jnp.asarray(values[k], dtype))
         return out if init_checked is not None else cast(init_value, dtype) * out
 
     return schedule
@@ -392,7 +393,7 @@ def polynomial_decay(
         dtype = float_dtype()
         n = jnp.maximum(as_float(count, dtype), 0.0)
         if cycle:
-            length = steps * jnp.maximum(-floor_div(-n, steps), 1.0)  # T ceil(n/T)
+            length = float(steps) * jnp.maximum(-floor_div(-n, steps), 1.0)  # T ceil(n/T)
         else:
             length = jnp.asarray(float(steps), dtype)
             n = jnp.minimum(n, length)
@@ -439,8 +440,9 @@ def linear_schedule(
 
     def schedule(count):
         dtype = float_dtype()
-        n = jnp.clip(as_float(count, dtype), 0.0, steps)
-        p, q = fractions(n, steps - n, float(steps))
+        # float(steps): a Python int past 2**31 would overflow as an int32 operand.
+        n = jnp.clip(as_float(count, dtype), 0.0, float(steps))
+        p, q = fractions(n, float(steps) - n, float(steps))
         return cast(init_value, dtype) * q + cast(end_value, dtype) * p
 
     return schedule
@@ -484,17 +486,17 @@ def cosine_decay(init_value: float, decay_steps: int, *, alpha: float = 0.0) -> 
 
     def schedule(count):
         dtype = float_dtype()
-        n = jnp.clip(as_float(count, dtype), 0.0, steps)
-        c, s = cos_weights(*fractions(n, steps - n, float(steps)))
+        n = jnp.clip(as_float(count, dtype), 0.0, float(steps))
+        c, s = cos_weights(*fractions(n, float(steps) - n, float(steps)))
         return cast(init_value, dtype) * (c + cast(alpha, dtype) * s)
 
     return schedule
 
 
 def _restart_starts(first: int, t_mul: float) -> np.ndarray | None:
-    """Cycle start steps `T (t^i - 1)/(t - 1)` in float64, up to past 2**31."""
+    """Cycle start steps `T (t^i - 1)/(t - 1)` in float64, up to past 2**63."""
     starts, length = [0.0], float(first)
-    while starts[-1] <= 2.0**31:
+    while starts[-1] <= 2.0**63:
         if len(starts) > 2**15:
             return None  # t_mul so close to 1 that a table is too long
         starts.append(starts[-1] + length)
@@ -557,9 +559,13 @@ def cosine_restarts(
     def locate(n):
         """Restart index `i`, steps into the cycle, steps left, and cycle length."""
         if t == 1.0:
-            i = floor_div(n, first)
-            start = i * first
-            return i, n - start, start + first - n, jnp.asarray(float(first), n.dtype)
+            # The remainder is exact in floating point (IEEE fmod), so the phase stays
+            # in its cycle for any step, even where n - floor(n/T) T would round to
+            # outside it (a float32 step past 2**24 is a multiple of its ulp).
+            length = jnp.asarray(float(first), n.dtype)
+            done = jax.lax.rem(n, length)
+            i = jnp.round((n - done) / length)
+            return i, done, length - done, length
         if table is not None:
             starts = jnp.asarray(table, n.dtype)
             # Tables hold <= 33 starts for t_mul >= 2: comparing against all of them
@@ -573,9 +579,9 @@ def cosine_restarts(
         log_t = math.log(t)
 
         def start_of(i):
-            return first * jnp.expm1(i * log_t) / (t - 1.0)
+            return float(first) * jnp.expm1(i * log_t) / (t - 1.0)
 
-        i = jnp.floor(jnp.log1p(n * (t - 1.0) / first) / log_t)
+        i = jnp.floor(jnp.log1p(n * (t - 1.0) / float(first)) / log_t)
         i = jnp.where(n < start_of(i), i - 1.0, i)
         i = jnp.where(n >= start_of(i + 1.0), i + 1.0, i)
         start, end = start_of(i), start_of(i + 1.0)
@@ -632,9 +638,9 @@ def piecewise_constant(boundaries: Sequence[int], values: Sequence[float]) -> Sc
 
     def schedule(count):
         dtype = float_dtype()
-        n = as_float(count, dtype)
         table = jnp.stack([cast(v, dtype) for v in vals])
-        index = jnp.sum(n[..., None] >= jnp.asarray(bounds, dtype), -1)
+        index = sum(((~below(count, b, dtype)).astype(jnp.int32) for b in bounds),
+                    jnp.zeros(jnp.shape(count), jnp.int32))
         return jnp.take(table, index)
 
     return schedule
@@ -652,17 +658,20 @@ def _cyclic_weight(step_size_up, step_size_down, mode, gamma):
     down = _validate.positive_int("step_size_down", down)
     _validate.choice("mode", mode, _CYCLIC_MODES)
     g = _validate.in_range("gamma", gamma, 0.0, 1.0, low_open=True)
-    total = up + down
+    # Floats: Python ints past 2**31 would overflow as int32 operands.
+    total, up, down = float(up + down), float(up), float(down)
 
     def weight(count):
         dtype = float_dtype()
         n = as_float(count, dtype)
-        cycle = floor_div(n, total)
-        # Exact below 2**mantissa; the clip keeps inexact huge steps inside the cycle.
-        into = jnp.clip(n - cycle * total, 0.0, total)
+        # The remainder is exact in floating point (IEEE fmod) for any step n >= 0, so a
+        # float32 step past 2**24 stays inside its cycle (n - floor(n/T) T need not).
+        into = jnp.remainder(n, jnp.asarray(total, dtype))
+        cycle = jnp.round((n - into) / total)
         height = jnp.where(into <= up, into / up, (total - into) / down)
         if mode == "triangular2":
-            height = jnp.ldexp(height, -cycle.astype(jnp.int32))
+            # 2^-c is 0 in any float format once c > 1100; clip before the int cast.
+            height = jnp.ldexp(height, -jnp.clip(cycle, 0.0, 2048.0).astype(jnp.int32))
         elif mode == "exp_range":
             height = height * _power(gamma, n, g)
         return height

@@ -8,6 +8,7 @@ in Python on shapes and dtypes only, so under `jit` it costs nothing after traci
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import jax
@@ -31,10 +32,82 @@ def scalar_like(x: Any, like: Any) -> Any:
     return jnp.asarray(x, like.dtype)
 
 
+def canonical_dtype(dtype: Any) -> jnp.dtype:
+    """The dtype JAX computes in for `dtype`: float32 for float64 when x64 is off.
+
+    A NumPy float64 array in a float32 program is float32 to JAX, as it is to optax.
+    """
+    return jnp.dtype(jax.dtypes.canonicalize_dtype(dtype))
+
+
+def canonical(tree: Any) -> Any:
+    """`tree` with its NumPy leaves as JAX arrays of the canonical dtype.
+
+    With x64 off a NumPy float64 leaf becomes a float32 array, which is how optax
+    (and every `jnp` operation) treats it; JAX arrays, tracers and other leaves are
+    returned unchanged, so under `jit` this costs nothing.
+    """
+
+    def leaf(x: Any) -> Any:
+        return jnp.asarray(x) if isinstance(x, (np.ndarray, np.generic)) else x
+
+    return jax.tree.map(leaf, tree)
+
+
+def canonical_inputs(
+    init_fn: Callable[..., Any], update_fn: Callable[..., Any]
+) -> tuple[Callable[..., Any], Callable[..., Any]]:
+    """`init_fn` and `update_fn` that see NumPy leaves as JAX arrays (`canonical`).
+
+    Every lrjax transform is built from these, so that NumPy float64 params, gradients
+    and extra arguments (`value=`, `grad=`) with x64 off are float32, as in optax,
+    instead of float64 dtypes that JAX cannot compute in.
+    """
+
+    def init(params: Any) -> Any:
+        return init_fn(canonical(params))
+
+    def update(updates: Any, state: Any, params: Any = None, **extra_args: Any) -> Any:
+        extra_args = {k: canonical(v) for k, v in extra_args.items()}
+        return update_fn(canonical(updates), state, canonical(params), **extra_args)
+
+    return init, update
+
+
+def abs_sq(x: jax.Array) -> jax.Array:
+    """`|x|^2` in `x`'s dtype: `x * x` for real `x`, and `Re(conj(x) x)` (real
+    part only, imaginary part 0) for complex `x`, as optax's `abs_sq`.
+
+    Where the real formula squares a gradient, a complex gradient needs its squared
+    magnitude: `g * g` is complex and its root is not a scale.
+    """
+    if jnp.iscomplexobj(x):
+        return (x.real * x.real + x.imag * x.imag).astype(x.dtype)
+    return jnp.square(x)
+
+
+def refuse_complex(params: Any, name: str) -> None:
+    """`TypeError` naming the first complex leaf of `params`, for a transform
+    that has no complex form (see `docs/conventions.md`)."""
+    for path, leaf in jax.tree_util.tree_flatten_with_path(params)[0]:
+        if jnp.iscomplexobj(leaf):
+            where = jax.tree_util.keystr(path) or "<root>"
+            raise TypeError(
+                f"{name} does not support complex parameters: the params given to init "
+                f"have dtype {jnp.dtype(jnp.result_type(leaf))} at {where}. Split each "
+                "complex leaf into its real and imaginary parts to use it."
+            )
+
+
 def _describe(leaf: Any) -> str:
     dtype = getattr(leaf, "dtype", None)
     shape = tuple(jnp.shape(leaf))
-    return f"shape {shape}" + ("" if dtype is None else f" and dtype {jnp.dtype(dtype)}")
+    if dtype is None:
+        return f"shape {shape}"
+    name = jnp.dtype(dtype).name
+    canon = canonical_dtype(dtype).name
+    # Name the dtype the user passed, and the one JAX computes in if it differs.
+    return f"shape {shape} and dtype {name}" + ("" if canon == name else f" ({canon} in JAX)")
 
 
 def _structure_error(updates: Any, reference: Any, against: str) -> ValueError:
@@ -86,7 +159,12 @@ def check_like(
     for i, (g, w) in enumerate(zip(got, want)):
         shape_ok = jnp.shape(g) == jnp.shape(w)
         g_dtype = getattr(g, "dtype", None)
-        dtype_ok = not dtypes or g_dtype is None or jnp.dtype(g_dtype) == jnp.dtype(w.dtype)
+        # Compared as JAX computes them: with x64 off a NumPy float64 leaf is float32.
+        dtype_ok = (
+            not dtypes
+            or g_dtype is None
+            or canonical_dtype(g_dtype) == canonical_dtype(w.dtype)
+        )
         if shape_ok and dtype_ok:
             continue
         path, _ = jax.tree_util.tree_flatten_with_path(reference)[0][i]

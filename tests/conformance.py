@@ -48,6 +48,46 @@ class Case:
         return self.name
 
 
+# What every public transform does with complex parameters (docs/conventions.md):
+# "supported" (optax's numbers: |g|² where the real formula squares a gradient, real
+# inner products and norms; checked in tests/test_complex.py) or "refused" (a
+# TypeError at init naming the first complex leaf). A public transform without an
+# entry fails tests/test_complex.py.
+COMPLEX_VERDICTS = {
+    **dict.fromkeys(
+        [
+            "scale_by_learning_rate", "trace", "sgd", "add_decayed_weights",
+            "adagrad", "scale_by_adagrad", "adadelta", "scale_by_adadelta",
+            "rmsprop", "scale_by_rmsprop", "adam", "scale_by_adam", "adamw",
+            "amsgrad", "scale_by_amsgrad", "nadam", "scale_by_nadam",
+            "adamax", "scale_by_adamax", "adagrad_norm", "scale_by_adagrad_norm",
+            "sgd_hd", "adam_hd", "scale_by_hypergradient", "reduce_on_plateau",
+            "skip_nonfinite", "grouped", "lamb", "lars", "scale_by_trust_ratio",
+            "schedule_free", "schedule_free_sgd",
+        ],
+        "supported",
+    ),
+    **dict.fromkeys(
+        [
+            "prodigy", "scale_by_prodigy", "dadapt_adam", "scale_by_dadapt_adam",
+            "dadapt_adamw", "dadapt_sgd", "scale_by_dadapt_sgd", "dadapt_adagrad",
+            "scale_by_dadapt_adagrad", "schedule_free_adamw", "mechanize", "dog", "l_dog",
+            "dowg", "cocob", "polyak_sgd", "momo", "momo_adam",
+        ],
+        "refused",
+    ),
+    **dict.fromkeys(
+        ["newton", "scale_by_newton", "newton_cg", "scale_by_newton_cg"], "refused"
+    ),
+}
+
+
+def complex_verdict(case: Case) -> str:
+    """"refused" if the case uses a refused transform, else "supported"."""
+    verdicts = {COMPLEX_VERDICTS.get(name, "supported") for name in case.covers}
+    return "refused" if "refused" in verdicts else "supported"
+
+
 def loss(params) -> jnp.ndarray:
     """A smooth, strictly convex loss over the conformance params tree."""
     a, b = params["a"], params["b"]

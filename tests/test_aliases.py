@@ -75,15 +75,16 @@ def _every_optimizer(lr):
 
 
 def test_every_optimizer_reports_the_scheduled_rate():
-    sched = lambda n: 0.1 / (1.0 + jnp.asarray(n, jnp.float64))  # noqa: E731
+    sched = lambda n: 0.1 / (1.0 + jnp.asarray(n, jnp.float32))  # noqa: E731
     p = jnp.asarray([1.0, -2.0])
     for name, opt in _every_optimizer(sched).items():
         state = opt.init(p)
         np.testing.assert_allclose(float(lrjax.current_learning_rate(state)), 0.1)
+        # float32: 0.1 and the quotient are each rounded once, <= 1.2e-7 relative.
         for n in range(3):
             _, state = opt.update(p, state, p)
             np.testing.assert_allclose(float(lrjax.current_learning_rate(state)),
-                                       0.1 / (1 + n), rtol=1e-15, err_msg=name)
+                                       0.1 / (1 + n), rtol=3e-7, err_msg=name)
 
 
 def test_learning_rate_scales_the_whole_update():

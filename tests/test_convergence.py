@@ -1,6 +1,6 @@
 """Every optimizer reaches a documented loss within a documented number of steps.
 
-Two deterministic problems, in float64:
+Two deterministic problems, in float32 (x64 off, what users run):
 
 * a convex quadratic ½(x − x*)ᵀH(x − x*) in 20 dimensions, H = Q diag(λ) Qᵀ with λ
   log-spaced over [1, 1e3] (condition number 1e3) and Q a random rotation (so the
@@ -32,7 +32,7 @@ import sys
 import jax
 
 if __name__ == "__main__":  # as conftest.py does, before any array is built
-    jax.config.update("jax_enable_x64", True)
+    jax.config.update("jax_numpy_dtype_promotion", "strict")
 
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
@@ -43,8 +43,8 @@ import lrjax  # noqa: E402
 D = 20
 _rng = np.random.default_rng(0)
 _Q, _ = np.linalg.qr(_rng.normal(size=(D, D)))
-H = jnp.asarray(_Q @ np.diag(np.logspace(0, 3, D)) @ _Q.T)
-X_STAR = jnp.asarray(_rng.normal(size=D))
+H = jnp.asarray(_Q @ np.diag(np.logspace(0, 3, D)) @ _Q.T, jnp.float32)
+X_STAR = jnp.asarray(_rng.normal(size=D), jnp.float32)
 
 
 def quadratic(x):
@@ -58,11 +58,11 @@ def rosenbrock(x):
 
 def inv_time(lr0, steps=1000.0):
     """η0/(1 + n/1000): RMSprop/Adam-type steps do not settle with a constant rate."""
-    return lambda n: lr0 / (1 + jnp.asarray(n, jnp.float64) / steps)
+    return lambda n: lr0 / (1 + jnp.asarray(n, jnp.float32) / steps)
 
 
 def exp_decay(lr0, rate):
-    return lambda n: lr0 * rate ** jnp.asarray(n, jnp.float64)
+    return lambda n: lr0 * rate ** jnp.asarray(n, jnp.float32)
 
 
 PROBLEMS = {
@@ -93,24 +93,28 @@ OPTIMIZERS = {
 
 TARGET = {("adadelta", "rosenbrock"): 1e-5}
 
-# Measured first step at the target: (quadratic, Rosenbrock).
+# Measured first step at the target in float32: (quadratic, Rosenbrock). float64 runs
+# agree except nadam on the quadratic (372: its loss oscillates from step ~150 on and
+# float32 rounding changes which oscillation first dips below the target; optax's nadam
+# in float32 takes 432) and the Rosenbrock runs, which are chaotic in the valley.
 STEPS = {
     "sgd": (1445, 10036),
     "sgd_momentum": (125, 1386),
     "sgd_nesterov": (184, 1426),
     "adagrad": (1642, 8752),
-    "adadelta": (17888, 11647),
-    "rmsprop": (6663, 5556),
-    "rmsprop_momentum": (378, 513),
+    "adadelta": (17888, 11653),
+    "rmsprop": (6662, 5569),
+    "rmsprop_momentum": (378, 509),
     "adam": (350, 1139),
     "adamw": (353, 1274),
-    "amsgrad": (2444, 18072),
-    "nadam": (372, 1180),
+    "amsgrad": (2444, 18080),
+    "nadam": (430, 1180),
     "adamax": (1220, 1959),
-    "adagrad_norm": (1510, 7797),
+    "adagrad_norm": (1510, 9823),
 }
-# Perturbing x0 by 1e-9 moves these counts by at most 2% (nadam 372..379,
-# adagrad_norm 7760..7797); 20% more steps absorbs platform rounding with room to spare.
+# In float64, perturbing x0 by 1e-9 moves these counts by at most 2%. In float32 the
+# Rosenbrock count of adagrad_norm is the most sensitive: perturbing x0 by 1e-6 gives
+# 7979..9823 (the largest is the one recorded). 20% more steps absorbs platform rounding.
 MARGIN = 1.2
 
 

@@ -31,18 +31,28 @@ def test_code_blocks_run(page, capsys):
     namespace: dict = {"__name__": f"docs_{page.stem}"}
     text = page.read_text()
     shown = dict(OUTPUT.findall(text))
-    # A reader runs the guides with JAX's defaults, not the suite's strict float64.
-    with jax.numpy_dtype_promotion("standard"), jax.enable_x64(False):
-        for i, block in enumerate(FENCE.findall(text)):
-            code = compile(block, f"{page.name}[block {i}]", "exec")
-            capsys.readouterr()
-            exec(code, namespace)  # noqa: S102 - the docs are this repo's own code
-            if block in shown:
-                printed = capsys.readouterr().out
-                assert printed.rstrip() == shown[block].rstrip(), (
-                    f"{page.name}[block {i}] printed\n{printed}\nbut the page shows\n"
-                    f"{shown[block]}"
-                )
+    # A reader runs the guides with JAX's defaults, not the suite's strict promotion. A
+    # page may turn x64 on globally (the Newton guide does, as a user would); it is
+    # turned back off afterwards, or every later test in this process would run in
+    # float64.
+    saved = bool(jax.config.jax_enable_x64)
+    try:
+        with jax.numpy_dtype_promotion("standard"), jax.enable_x64(False):
+            for i, block in enumerate(FENCE.findall(text)):
+                code = compile(block, f"{page.name}[block {i}]", "exec")
+                capsys.readouterr()
+                exec(code, namespace)  # noqa: S102 - the docs are this repo's own code
+                if block in shown:
+                    printed = capsys.readouterr().out
+                    assert printed.rstrip() == shown[block].rstrip(), (
+                        f"{page.name}[block {i}] printed
+{printed}
+but the page "
+                        f"shows
+{shown[block]}"
+                    )
+    finally:
+        jax.config.update("jax_enable_x64", saved)
 
 
 def test_gallery_is_up_to_date():

@@ -104,6 +104,7 @@ def test_same_updates_as_ungrouped(name, standard_promotion):
     _check_close(got, want, LR[name])
 
 
+@pytest.mark.x64  # a float64 leaf beside float32 and bfloat16 ones needs x64
 def test_mixed_dtypes_preserved_and_equal():
     dtypes = (jnp.float32, jnp.bfloat16, jnp.float64)
     params = _tree(dtypes)

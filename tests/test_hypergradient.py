@@ -11,6 +11,11 @@ import lrjax
 import references_plateau_hd as ref
 from lrjax._hypergradient import DEFAULT_MULTIPLICATIVE_HYPER_LR
 
+# Not yet converted to float32 (issue 17, left for a follow-up): this module compares with float64 transcriptions of Baydin et al. at float64 tolerances.
+# It runs with x64 on, as the whole suite did before; the conformance, parity and
+# complex suites cover these transforms with x64 off.
+pytestmark = pytest.mark.x64
+
 # A strictly convex quadratic over a two-leaf pytree (5 coordinates in all).
 _rng = np.random.default_rng(0)
 _M = _rng.standard_normal((5, 5))

@@ -11,6 +11,11 @@ import pytest
 import lrjax
 from lrjax._learning_rate import ScaleByLearningRateState, safe_increment
 
+# Not yet converted to float32 (issue 17, left for a follow-up): this module checks recorded rates at float64 tolerances (rtol 1e-15) with float64 params.
+# It runs with x64 on, as the whole suite did before; the conformance, parity and
+# complex suites cover these transforms with x64 off.
+pytestmark = pytest.mark.x64
+
 
 def _sched(n):
     return 0.1 / (1.0 + jnp.asarray(n, jnp.float64))

@@ -11,6 +11,11 @@ import lrjax
 import references_optimizers as ref
 from references_optimizers import RTOL64, np_sched, sched
 
+# Not yet converted to float32 (issue 17, left for a follow-up): this module compares with the float64 transcriptions at RTOL64 (1e-11) and builds float64 params.
+# It runs with x64 on, as the whole suite did before; the conformance, parity and
+# complex suites cover these transforms with x64 off.
+pytestmark = pytest.mark.x64
+
 STEPS = 100
 A, B, X0 = ref.least_squares(1)
 

@@ -1,6 +1,9 @@
 """Newton's method, dense and matrix-free (lrjax/_newton.py, lrjax/_newton_cg.py).
 
-Float64 unless a test says otherwise. To keep compilations few, every 2-D problem
+The tests marked ``X64`` run in float64 (``@pytest.mark.x64``): they compare iterates
+with NumPy and SciPy float64 solutions at 1e-8 to 1e-12 and count the iterations of
+quadratic convergence to a gradient norm of 1e-8, which float32 cannot resolve. The
+others run in JAX's default float32 mode. To keep compilations few, every 2-D problem
 (Rosenbrock, the indefinite x² − y² + y⁴/4, the singular 0.5·(w₀ + w₁ − 1)²) is one
 loss family whose coefficients are data keywords, so one compiled run per optimizer
 configuration serves them all; likewise the two logistic-regression problems.
@@ -18,6 +21,9 @@ import pytest
 
 import lrjax
 import references_newton as ref
+
+# Float64 comparisons against NumPy/SciPy at tolerances below float32's eps (1.2e-7).
+X64 = pytest.mark.x64
 
 # ----------------------------------------------------------------------------------
 # Problems
@@ -41,7 +47,8 @@ def family2d(w, coef, wall, wall_value):
 
 
 def _coef(*values):
-    return jnp.asarray(values, jnp.float64)
+    # NumPy: the module is imported with x64 off; the float64 tests turn it on.
+    return np.asarray(values, np.float64)
 
 
 ROSENBROCK = dict(coef=_coef(1, 1, 100, 1, 0, 0, 0, 0))
@@ -77,9 +84,10 @@ def logistic_data():
     w_true = rng.standard_normal(50)
     noisy = np.where(rng.random(2000) < 1 / (1 + np.exp(-X @ w_true)), 1.0, -1.0)
     separable = np.sign(X @ w_true)
-    X = jnp.asarray(X)
-    l2 = dict(X=X, y=jnp.asarray(noisy), l2=jnp.asarray(1e-3))
-    sep = dict(X=X, y=jnp.asarray(separable), l2=jnp.asarray(0.0))
+    # NumPy float64, cached across tests: jit reads them as float64 in the x64 tests
+    # and as float32 in the others.
+    l2 = dict(X=X, y=noisy, l2=np.float64(1e-3))
+    sep = dict(X=X, y=separable, l2=np.float64(0.0))
     return l2, sep
 
 
@@ -216,6 +224,7 @@ def _matrices():
     yield "singular", _matrix(rng, np.r_[0.0, 0.0, np.geomspace(1, 10, n - 2)])
 
 
+@X64
 @pytest.mark.parametrize("solver", ["cholesky", "lu", "eigh"])
 def test_dense_direction_matches_numpy(solver):
     rng = np.random.default_rng(4)
@@ -237,6 +246,7 @@ def test_dense_direction_matches_numpy(solver):
                 assert float(g @ d) > 0
 
 
+@X64
 def test_truncated_cg_matches_numpy():
     rng = np.random.default_rng(5)
     for name, h in _matrices():
@@ -255,6 +265,7 @@ def test_truncated_cg_matches_numpy():
             assert float(g @ d) > 0  # the CG iterates are descent directions
 
 
+@X64
 def test_adaptive_damping_matches_numpy_levenberg_marquardt():
     xs, _, _, _, _, states = solve_2d("cholesky_lm", ROSENBROCK, [-1.2, 1.0])
     steps = 30
@@ -282,6 +293,7 @@ def _ill_conditioned_quadratic():
     return h, b, x0, np.linalg.solve(h, b)
 
 
+@X64
 @pytest.mark.parametrize("kind", ["cholesky", "lu", "eigh", "cg_exact"])
 def test_quadratic_one_full_step_lands_on_the_minimum(kind):
     h, b, x0, x_star = _ill_conditioned_quadratic()
@@ -292,6 +304,7 @@ def test_quadratic_one_full_step_lands_on_the_minimum(kind):
     assert np.linalg.norm(x1 - x_star) <= 1e-10 * np.linalg.norm(x_star)
 
 
+@X64
 @pytest.mark.parametrize("linesearch", [_bt, _zoom], ids=["backtracking", "zoom"])
 def test_quadratic_with_line_search_keeps_step_size_one(linesearch):
     h, b, x0, x_star = _ill_conditioned_quadratic()
@@ -309,6 +322,7 @@ def run_logistic(kind):
     return make_run(opt, logistic, 12)
 
 
+@X64
 def test_logistic_regression_converges_quadratically_to_scipy_solution():
     scipy_optimize = pytest.importorskip("scipy.optimize")
     data, _ = logistic_data()
@@ -335,6 +349,7 @@ def test_logistic_regression_converges_quadratically_to_scipy_solution():
     np.testing.assert_allclose(np.asarray(x), res.x, atol=1e-7, rtol=0)
 
 
+@X64
 def test_logistic_regression_newton_cg():
     data, _ = logistic_data()
     _, (_, _, grads, _, states) = run_logistic("cg")(jnp.zeros(50), **data)
@@ -346,6 +361,7 @@ def test_logistic_regression_newton_cg():
     assert not np.any(np.asarray(states[0].negative_curvature))
 
 
+@X64
 def test_rosenbrock_iteration_counts_beside_scipy(record_property):
     scipy_optimize = pytest.importorskip("scipy.optimize")
     counts = {}
@@ -372,6 +388,7 @@ def test_rosenbrock_iteration_counts_beside_scipy(record_property):
 INDEFINITE_CONFIGS = [c for c in CONFIGS_2D if c != "lu"]
 
 
+@X64
 @pytest.mark.parametrize("config", INDEFINITE_CONFIGS)
 def test_indefinite_reaches_the_minimum_not_the_saddle(config):
     xs, values, gnorm, grads, updates, _ = solve_2d(config, INDEFINITE, [1.0, 0.1])
@@ -385,6 +402,7 @@ def test_indefinite_reaches_the_minimum_not_the_saddle(config):
     assert np.all(slope <= 0)
 
 
+@X64
 def test_plain_lu_goes_to_the_saddle():
     # The failure mode the other solvers exist for: plain Newton finds a stationary point.
     xs, values, _, _, _, _ = solve_2d("lu", INDEFINITE, [1.0, 0.1])
@@ -392,6 +410,7 @@ def test_plain_lu_goes_to_the_saddle():
     assert values[-1] == pytest.approx(0.0, abs=1e-12)
 
 
+@X64
 @pytest.mark.parametrize("config", ["cholesky", "cholesky_lm", "eigh", "cg", "cg_lm"])
 def test_singular_quadratic_stays_finite_and_monotone(config):
     xs, values, _, _, _, _ = solve_2d(config, SINGULAR, [3.0, -1.0])
@@ -453,6 +472,7 @@ def _tree_problem():
     return flat_loss, tree_loss, unflatten, flat0
 
 
+@X64
 @pytest.mark.parametrize("kind", ["newton", "newton_cg"])
 def test_nested_pytree_gives_the_flat_iterates(kind):
     flat_loss, tree_loss, unflatten, flat0 = _tree_problem()
@@ -486,6 +506,7 @@ def test_float32_pytree(kind):
     assert float(g) <= 1e-5 * float(g0)
 
 
+@X64
 def test_mixed_float32_float64_leaves():
     loss = lambda t: jnp.sum(t["a"].astype(jnp.float64) ** 2) + jnp.sum(  # noqa: E731
         (t["b"] - 1) ** 4 + t["b"] ** 2
@@ -542,3 +563,19 @@ def test_call_errors():
         tx.update(x, tx.init(x), x)  # the loss is required, as for optax's line searches
     with pytest.raises(TypeError, match="floating"):
         lrjax.scale_by_newton_cg().init(jnp.ones(2, jnp.int32))
+
+
+@pytest.mark.parametrize("kind", ["newton", "newton_cg"])
+def test_numpy_float64_params_with_x64_off_are_float32(kind):
+    # The issue's case: NumPy float64 params, float32 gradients from jax.grad. optax
+    # (and jnp) see the params as float32; Newton used to raise a TypeError naming a
+    # float64 that JAX, with x64 off, cannot compute in.
+    loss = lambda w: jnp.sum((w - 1.0) ** 2) + 0.25 * jnp.sum(w**4)  # noqa: E731
+    params = np.asarray([0.5, -1.0, 2.0], np.float64)
+    tx = getattr(lrjax, kind)()
+    grads = jax.grad(loss)(jnp.asarray(params))
+    u, _ = tx.update(grads, tx.init(params), params, value_fn=loss)
+    want, _ = tx.update(grads, tx.init(jnp.asarray(params)), jnp.asarray(params),
+                        value_fn=loss)
+    assert u.dtype == jnp.float32
+    np.testing.assert_array_equal(np.asarray(u), np.asarray(want))

@@ -206,8 +206,10 @@ def keras_run(schedule, steps: int) -> np.ndarray:
     Traced once under ``vmap``: Keras's ``ops.cond`` (CosineDecay's warm-up) then becomes
     a select, and eager per-step calls, which retrace the cond each time, are avoided.
     Keras mixes dtypes internally, which the suite's strict promotion would reject.
+    Keras computes on JAX, so its float64 reference needs x64 for the call; lrjax's side
+    (``lrjax_f32``) runs with x64 off.
     """
-    with jax.numpy_dtype_promotion("standard"):
+    with jax.numpy_dtype_promotion("standard"), jax.enable_x64(True):
         out = jax.jit(jax.vmap(schedule))(jnp.arange(steps, dtype=jnp.int64))
     return np.asarray(out, np.float64)
 

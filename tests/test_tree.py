@@ -59,7 +59,7 @@ def test_container_type_mismatch_is_reported():
 
 def test_dtype_mismatch_is_a_type_error_unless_disabled():
     g = dict(_params(), head=jnp.zeros((4, 2), jnp.bfloat16))
-    with pytest.raises(TypeError, match=r"bfloat16 at \['head'\].*float64"):
+    with pytest.raises(TypeError, match=r"bfloat16 at \['head'\].*float32"):
         check_like(g, _params())
     check_like(
         jax.tree.map(lambda x: x.astype(jnp.bfloat16), _params()), _params(), dtypes=False
@@ -108,6 +108,6 @@ def test_message_for_a_transposed_kernel_is_readable():
     with pytest.raises(ValueError) as info:
         tx.update({"kernel": jnp.zeros((5, 3))}, state)
     assert str(info.value) == (
-        "the gradient tree passed to update() has shape (5, 3) and dtype float64 at "
-        "['kernel'], where the params given to init have shape (3, 5) and dtype float64"
+        "the gradient tree passed to update() has shape (5, 3) and dtype float32 at "
+        "['kernel'], where the params given to init have shape (3, 5) and dtype float32"
     )
