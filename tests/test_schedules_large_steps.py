@@ -79,23 +79,24 @@ def _cases(draw):
     return {
         "constant": (lrjax.constant(hi), lambda n: ref.constant(n, hi)),
         "inverse_time_decay": (
-            lrjax.inverse_time_decay(hi, frac, decay_steps=t),
+            lrjax.inverse_time_decay(hi, decay_rate=frac, decay_steps=t),
             lambda n: ref.inverse_time_decay(n, hi, frac, t)),
         "inverse_time_decay_staircase": (
-            lrjax.inverse_time_decay(hi, frac, decay_steps=t, staircase=True),
+            lrjax.inverse_time_decay(hi, decay_rate=frac, decay_steps=t, staircase=True),
             lambda n: ref.inverse_time_decay(n, hi, frac, t, staircase=True)),
-        "step_decay": (lrjax.step_decay(hi, frac, drop_every=t),
+        "step_decay": (lrjax.step_decay(hi, drop=frac, drop_every=t),
                        lambda n: ref.step_decay(n, hi, frac, t)),
-        "exponential_decay": (lrjax.exponential_decay(hi, decay),
+        "exponential_decay": (lrjax.exponential_decay(hi, decay=decay),
                               lambda n: ref.exponential_decay(n, hi, decay)),
         "multistep_decay": (lrjax.multistep_decay(hi, marks, frac),
                             lambda n: ref.multistep_decay(n, hi, marks, frac)),
-        "polynomial_decay": (lrjax.polynomial_decay(hi, lo, decay_steps=t, power=2.0),
+        "polynomial_decay": (lrjax.polynomial_decay(hi, end_value=lo, decay_steps=t, power=2.0),
                              lambda n: ref.polynomial_decay(n, hi, lo, t, 2.0)),
         "polynomial_decay_cycle": (
-            lrjax.polynomial_decay(hi, lo, decay_steps=t, power=1.0, cycle=True),
+            lrjax.polynomial_decay(hi, end_value=lo, decay_steps=t, power=1.0,
+                                   cycle=True),
             lambda n: ref.polynomial_decay(n, hi, lo, t, 1.0, cycle=True)),
-        "linear_schedule": (lrjax.linear_schedule(hi, lo, transition_steps=t),
+        "linear_schedule": (lrjax.linear_schedule(hi, end_value=lo, transition_steps=t),
                             lambda n: ref.linear_schedule(n, hi, lo, t)),
         "cosine_decay": (cos(t), cos_ref(t)),
         "cosine_restarts": (
@@ -105,13 +106,14 @@ def _cases(draw):
             lrjax.cosine_restarts(hi, first_decay_steps=t, t_mul=1.0, alpha=frac),
             lambda n: _restarts_t1(n, hi, t, frac)),
         "cyclic_triangular": (
-            lrjax.cyclic(lo, hi, t, t2),
+            lrjax.cyclic(lo, max_value=hi, step_size_up=t, step_size_down=t2),
             lambda n: lo + (hi - lo) * _cyclic_height(n, t, t2, "triangular")),
         "cyclic_triangular2": (
-            lrjax.cyclic(lo, hi, t, t2, mode="triangular2"),
+            lrjax.cyclic(lo, max_value=hi, step_size_up=t, step_size_down=t2,
+                         mode="triangular2"),
             lambda n: lo + (hi - lo) * _cyclic_height(n, t, t2, "triangular2")),
         "cyclic_momentum": (
-            lrjax.cyclic_momentum(t, t2),
+            lrjax.cyclic_momentum(t, step_size_down=t2),
             lambda n: 0.9 - (0.9 - 0.8) * _cyclic_height(n, t, t2, "triangular")),
         "one_cycle": (lrjax.one_cycle(hi, total_steps=t + 4),
                       lambda n: ref.one_cycle(n, hi, t + 4)),
@@ -236,7 +238,7 @@ def test_issue_examples():
     s = lrjax.cosine_decay(1000.0, decay_steps=int(1e10))
     np.testing.assert_allclose(float(s(int(1e9))), 975.5282581475767, rtol=4 * U32)
     # d n = 1.1e14: e^{-d n} is 0, not the initial value.
-    e = lrjax.exponential_decay(1.0, 0.1)
+    e = lrjax.exponential_decay(1.0, decay=0.1)
     for n in [2.0**40, 2.0**50, 2.0**100, 3e38]:
         assert float(e(jnp.float32(n))) == 0.0
     assert float(e(jnp.float32(2.0**10))) == pytest.approx(np.exp(-102.4), rel=1e-5)
