@@ -10,7 +10,7 @@ import jax.numpy as jnp
 from . import _validate
 from ._base import GradientTransformation
 from ._dog import decay_active, reject_complex
-from ._tree import check_like, scalar_like
+from ._tree import canonical_inputs, check_like, scalar_like
 
 
 class COCOBState(NamedTuple):
@@ -119,4 +119,4 @@ def cocob(
                  for i in range(6)]
         return parts[0], COCOBState(*parts[1:])
 
-    return GradientTransformation(init_fn, update_fn)
+    return GradientTransformation(*canonical_inputs(init_fn, update_fn))

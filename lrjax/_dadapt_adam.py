@@ -16,7 +16,7 @@ from . import _dadapt_numerics as num
 from . import _validate
 from ._base import GradientTransformation, ScalarOrSchedule
 from ._learning_rate import evaluate, lr_dtype, records_learning_rate, safe_increment
-from ._tree import check_like
+from ._tree import canonical_inputs, check_like
 
 
 @records_learning_rate()
@@ -129,7 +129,7 @@ def _build(learning_rate, betas, eps, weight_decay, decouple, use_bias_correctio
             u = jax.tree.map(jnp.negative, u)
         return u, new_state
 
-    return GradientTransformation(init_fn, update_fn)
+    return GradientTransformation(*canonical_inputs(init_fn, update_fn))
 
 
 def scale_by_dadapt_adam(

@@ -17,6 +17,7 @@ import jax.numpy as jnp
 
 from . import _validate
 from ._learning_rate import lr_dtype, safe_increment
+from ._tree import refuse_complex
 
 
 def reject_complex(params: Any, method: str) -> None:
@@ -25,15 +26,8 @@ def reject_complex(params: Any, method: str) -> None:
     Their estimates are inner products and norms of real vectors (the authors' torch
     code uses `torch.dot`, which does not conjugate); no complex form is published.
     """
-    for path, leaf in jax.tree_util.tree_flatten_with_path(params)[0]:
-        if jnp.iscomplexobj(leaf):
-            where = jax.tree_util.keystr(path) or "<root>"
-            raise TypeError(
-                f"{method} supports real parameters only, got a complex leaf at {where} "
-                f"(dtype {jnp.result_type(leaf)}): its distance estimate is an inner "
-                "product of real vectors. Split complex parameters into real and "
-                "imaginary parts"
-            )
+    refuse_complex(params, method, "its distance estimate is an inner product of real "
+                   "vectors")
 
 
 def growth_rate(name: str, value: Any) -> float:

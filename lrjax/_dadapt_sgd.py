@@ -19,7 +19,7 @@ from . import _dadapt_numerics as num
 from . import _validate
 from ._base import GradientTransformation, ScalarOrSchedule
 from ._learning_rate import evaluate, lr_dtype, records_learning_rate, safe_increment
-from ._tree import check_like
+from ._tree import canonical_inputs, check_like
 
 
 @records_learning_rate()
@@ -144,7 +144,7 @@ def _sgd(learning_rate, momentum, weight_decay, d0, growth_rate, *, descent, nam
             u = jax.tree.map(jnp.negative, u)
         return u, new_state
 
-    return GradientTransformation(init_fn, update_fn)
+    return GradientTransformation(*canonical_inputs(init_fn, update_fn))
 
 
 def _adagrad(learning_rate, momentum, weight_decay, eps, d0, growth_rate, *, descent,
@@ -216,7 +216,7 @@ def _adagrad(learning_rate, momentum, weight_decay, eps, d0, growth_rate, *, des
             u = jax.tree.map(jnp.negative, u)
         return u, new_state
 
-    return GradientTransformation(init_fn, update_fn)
+    return GradientTransformation(*canonical_inputs(init_fn, update_fn))
 
 
 def scale_by_dadapt_sgd(

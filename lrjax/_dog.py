@@ -19,7 +19,7 @@ import jax.numpy as jnp
 from . import _validate
 from ._base import GradientTransformation, ScalarOrSchedule
 from ._learning_rate import evaluate, records_learning_rate, safe_increment
-from ._tree import check_like, scalar_like
+from ._tree import canonical_inputs, check_like, refuse_complex, scalar_like
 
 
 def scalar_dtype(params: Any) -> jnp.dtype:
@@ -32,15 +32,8 @@ def scalar_dtype(params: Any) -> jnp.dtype:
 
 def reject_complex(params: Any, method: str) -> None:
     """`TypeError` naming the first complex leaf: these methods are defined for reals."""
-    for path, leaf in jax.tree_util.tree_flatten_with_path(params)[0]:
-        if jnp.iscomplexobj(leaf):
-            where = jax.tree_util.keystr(path) or "<root>"
-            raise TypeError(
-                f"{method} is defined for real parameters (its distances, norms and "
-                f"inner products have no complex form in the authors' code); the leaf "
-                f"at {where} has dtype {jnp.dtype(leaf.dtype)}. Split it into real and "
-                "imaginary parts"
-            )
+    refuse_complex(params, method, "its distances, norms and inner products have no "
+                   "complex form in the authors' code")
 
 
 def tree_sum(leaves: Any, dtype: Any) -> jax.Array:
@@ -184,7 +177,7 @@ def _dog(learning_rate, reps_rel, eps, weight_decay, init_eta, layerwise):
         return steps, state_type(
             safe_increment(state.count), rbar, sum_sq, eta, displacement)
 
-    return GradientTransformation(init_fn, update_fn)
+    return GradientTransformation(*canonical_inputs(init_fn, update_fn))
 
 
 def dog(
@@ -411,4 +404,4 @@ def dowg(
         return steps, DoWGState(
             safe_increment(state.count), rbar_sq, v, scale / denom, displacement)
 
-    return GradientTransformation(init_fn, update_fn)
+    return GradientTransformation(*canonical_inputs(init_fn, update_fn))

@@ -12,7 +12,7 @@ import optax
 from . import _validate
 from ._base import GradientTransformation, GradientTransformationExtraArgs
 from ._learning_rate import lr_dtype, safe_increment
-from ._tree import check_like
+from ._tree import canonical_inputs, check_like, refuse_complex
 
 _BETAS = (0.9, 0.99, 0.999, 0.9999, 0.99999, 0.999999)
 
@@ -45,13 +45,6 @@ class MechanizeState(NamedTuple):
     def scale(self) -> jax.Array:
         """$\\max(\\sum_j s_j, 0)$: the factor the last base update was applied with."""
         return jnp.maximum(jnp.sum(self.s), 0).astype(lr_dtype())
-
-
-def _first_complex_path(params: Any):
-    for path, leaf in jax.tree_util.tree_flatten_with_path(params)[0]:
-        if jnp.iscomplexobj(leaf):
-            return jax.tree_util.keystr(path) or "<root>"
-    return None
 
 
 def _tuner_dtype(params: Any) -> jnp.dtype:
@@ -157,12 +150,7 @@ def mechanize(
     n = len(betas)
 
     def init_fn(params):
-        where = _first_complex_path(params)
-        if where is not None:
-            raise TypeError(
-                f"mechanize does not support complex parameters (the leaf at {where} is "
-                "complex)"
-            )
+        refuse_complex(params, "mechanize", "its tuner's inner products are real")
         dt = _tuner_dtype(params)
         return MechanizeState(
             count=jnp.zeros([], jnp.int32),
@@ -223,4 +211,4 @@ def mechanize(
             base_state=base_state,
         )
 
-    return GradientTransformationExtraArgs(init_fn, update_fn)
+    return GradientTransformationExtraArgs(*canonical_inputs(init_fn, update_fn))

@@ -13,7 +13,7 @@ from . import _validate
 from ._base import GradientTransformationExtraArgs, ScalarOrSchedule
 from ._dog import decay_active, reject_complex, scalar_dtype, tree_sum
 from ._learning_rate import evaluate, records_learning_rate, safe_increment
-from ._tree import check_like, scalar_like
+from ._tree import canonical_inputs, check_like, scalar_like
 
 
 @records_learning_rate("step_size")
@@ -212,7 +212,7 @@ def momo(
         return out, MomoState(safe_increment(state.count), loss_avg, grad_avg, gamma, lb,
                               tau.astype(dt))
 
-    return GradientTransformationExtraArgs(init_fn, update_fn)
+    return GradientTransformationExtraArgs(*canonical_inputs(init_fn, update_fn))
 
 
 def momo_adam(
@@ -339,4 +339,4 @@ def momo_adam(
         return out, MomoAdamState(safe_increment(state.count), loss_avg, grad_avg, grad_sq,
                                   gamma, lb, (tau * bc1).astype(dt))
 
-    return GradientTransformationExtraArgs(init_fn, update_fn)
+    return GradientTransformationExtraArgs(*canonical_inputs(init_fn, update_fn))

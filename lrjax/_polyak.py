@@ -11,7 +11,7 @@ from . import _validate
 from ._base import GradientTransformationExtraArgs, ScalarOrSchedule
 from ._dog import reject_complex, scalar_dtype, tree_sum
 from ._learning_rate import evaluate, records_learning_rate, safe_increment
-from ._tree import check_like, scalar_like
+from ._tree import canonical_inputs, check_like, scalar_like
 
 
 @records_learning_rate("step_size")
@@ -145,5 +145,5 @@ def polyak_sgd(
         out = jax.tree.map(lambda u: -(scalar_like(step, u) * u), updates)
         return out, PolyakSGDState(safe_increment(state.count), step)
 
-    return GradientTransformationExtraArgs(init_fn, update_fn)
+    return GradientTransformationExtraArgs(*canonical_inputs(init_fn, update_fn))
 

@@ -23,7 +23,7 @@ from ._learning_rate import (
     records_learning_rate,
     safe_increment,
 )
-from ._tree import check_like
+from ._tree import canonical_inputs, check_like
 
 
 @records_learning_rate()
@@ -166,7 +166,7 @@ def _build(
             u = jax.tree.map(jnp.negative, u)
         return u, new_state
 
-    return GradientTransformation(init_fn, update_fn)
+    return GradientTransformation(*canonical_inputs(init_fn, update_fn))
 
 
 def scale_by_prodigy(

@@ -14,7 +14,7 @@ from ._adaptive import scale_by_rmsprop
 from ._base import GradientTransformation, GradientTransformationExtraArgs, ScalarOrSchedule
 from ._learning_rate import evaluate, lr_dtype, safe_increment, scale_by_learning_rate
 from ._momentum import add_decayed_weights
-from ._tree import check_like
+from ._tree import canonical_inputs, check_like, refuse_complex
 
 
 class ScheduleFreeState(NamedTuple):
@@ -38,20 +38,6 @@ class ScheduleFreeState(NamedTuple):
     base_state: Any
 
 
-def _first_complex_path(params: Any) -> str | None:
-    for path, leaf in jax.tree_util.tree_flatten_with_path(params)[0]:
-        if jnp.iscomplexobj(leaf):
-            return jax.tree_util.keystr(path) or "<root>"
-    return None
-
-
-def _refuse_complex(params: Any, name: str) -> None:
-    where = _first_complex_path(params)
-    if where is not None:
-        raise TypeError(
-            f"{name} does not support complex parameters (the leaf at {where} is "
-            "complex): its squared-gradient statistic would need |g|^2"
-        )
 
 
 def _check_rate_or_schedule(name: str, value: Any) -> None:
@@ -185,7 +171,7 @@ def schedule_free(
             base_state=base_state,
         )
 
-    return GradientTransformationExtraArgs(init_fn, update_fn)
+    return GradientTransformationExtraArgs(*canonical_inputs(init_fn, update_fn))
 
 
 def _find_state(state: Any) -> ScheduleFreeState:
@@ -439,7 +425,8 @@ def schedule_free_adamw(
                           state_dtype=state_dtype)
 
     def init_fn(params):
-        _refuse_complex(params, "schedule_free_adamw")
+        refuse_complex(params, "schedule_free_adamw",
+                       "its squared-gradient statistic would need |g|^2")
         return inner.init(params)
 
-    return GradientTransformationExtraArgs(init_fn, inner.update)
+    return GradientTransformationExtraArgs(*canonical_inputs(init_fn, inner.update))

@@ -86,16 +86,17 @@ def abs_sq(x: jax.Array) -> jax.Array:
     return jnp.square(x)
 
 
-def refuse_complex(params: Any, name: str) -> None:
+def refuse_complex(params: Any, name: str, why: str = "") -> None:
     """`TypeError` naming the first complex leaf of `params`, for a transform
-    that has no complex form (see `docs/conventions.md`)."""
+    that has no complex form (see `docs/conventions.md`); `why` says what has none."""
     for path, leaf in jax.tree_util.tree_flatten_with_path(params)[0]:
         if jnp.iscomplexobj(leaf):
             where = jax.tree_util.keystr(path) or "<root>"
+            because = f" ({why})" if why else ""
             raise TypeError(
-                f"{name} does not support complex parameters: the params given to init "
-                f"have dtype {jnp.dtype(jnp.result_type(leaf))} at {where}. Split each "
-                "complex leaf into its real and imaginary parts to use it."
+                f"{name} does not support complex parameters{because}: the params given "
+                f"to init have dtype {jnp.dtype(jnp.result_type(leaf))} at {where}. "
+                "Split each complex leaf into its real and imaginary parts to use it."
             )
 
 

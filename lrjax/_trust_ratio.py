@@ -28,7 +28,7 @@ from ._base import GradientTransformation, ScalarOrSchedule, chain
 from ._learning_rate import evaluate, initial_count, safe_increment, scale_by_learning_rate
 from ._learning_rate import value_at
 from ._momentum import trace
-from ._tree import check_like, scalar_like
+from ._tree import canonical_inputs, check_like, scalar_like
 
 MaskOrFn = Union[None, bool, Any, Callable[[Any], Any]]
 
@@ -231,7 +231,7 @@ def scale_by_trust_ratio(
         out = jax.tree.map(leaf, updates, params, trusted, decayed, is_leaf=_is_none)
         return out, ScaleByTrustRatioState(safe_increment(state.count))
 
-    return GradientTransformation(init_fn, update_fn)
+    return GradientTransformation(*canonical_inputs(init_fn, update_fn))
 
 
 def lars(
@@ -350,7 +350,7 @@ def _keras_decay(learning_rate, weight_decay, mask) -> GradientTransformation:
         out = jax.tree.map(leaf, updates, params, decays, is_leaf=_is_none)
         return out, KerasDecayState(safe_increment(state.count))
 
-    return GradientTransformation(init_fn, update_fn)
+    return GradientTransformation(*canonical_inputs(init_fn, update_fn))
 
 
 def lamb(

@@ -45,11 +45,8 @@ def test_code_blocks_run(page, capsys):
                 if block in shown:
                     printed = capsys.readouterr().out
                     assert printed.rstrip() == shown[block].rstrip(), (
-                        f"{page.name}[block {i}] printed
-{printed}
-but the page "
-                        f"shows
-{shown[block]}"
+                        f"{page.name}[block {i}] printed\n{printed}\nbut the page "
+                        f"shows\n{shown[block]}"
                     )
     finally:
         jax.config.update("jax_enable_x64", saved)
