@@ -446,14 +446,14 @@ def main(
     say(f"{len(text)} characters, vocabulary {len(vocab)}, {val_data[0].shape[0]} "
         f"validation windows; uniform guess loss {math.log(len(vocab)):.4f}")
 
-    def new_model():
+    def new_model(seed):
         return CharTransformer(
             len(vocab), d_model=d_model, num_layers=num_layers, num_heads=num_heads,
             seq_len=seq_len, rngs=nnx.Rngs(seed),
         )
 
     # The range test, on a copy of the weights as a pytree.
-    model = new_model()
+    model = new_model(seed)
     graphdef, params = nnx.split(model)
     finder = lrjax.find_learning_rate(
         lambda p, batch: loss_fn(nnx.merge(graphdef, p), *batch),
@@ -494,9 +494,10 @@ def main(
         say(f"final: train {float(run['train_losses'][-20:].mean()):.4f} (last 20 "
             f"steps)  val {final_val:.4f}")
 
-        # The resumed run: fresh objects of the same structure, the checkpoint's arrays.
+        # The resumed run: fresh objects of the same structure, other random weights
+        # (every array must come from the checkpoint).
         say(f"resuming from the checkpoint saved before step {checkpoint_at}")
-        model = new_model()
+        model = new_model(seed + 1)
         optimizer = new_optimizer(model)
         restore_checkpoint(where, model, optimizer)
         resumed = train(
