@@ -11,6 +11,8 @@ from __future__ import annotations
 import importlib.util
 import math
 import pathlib
+import re
+import textwrap
 import types
 
 import jax
@@ -142,3 +144,17 @@ def test_recipe_falls_back_when_the_range_test_has_no_suggestion():
     peak, message = recipe.choose_peak(finder, 3e-3)
     assert peak == 3e-3
     assert "falling back" in message and "no descent: flat" in message
+
+
+def test_the_page_shows_the_script():
+    """Every `py` block of docs/nnx_recipe.md is a verbatim excerpt of the script.
+
+    The page's blocks are `py`, not `python`, so tests/test_docs.py does not run them:
+    the script itself runs above.
+    """
+    source = (ROOT / "examples" / "nnx_transformer_lm.py").read_text()
+    page = (ROOT / "docs" / "nnx_recipe.md").read_text()
+    blocks = re.findall(r"^```py\n(.*?)^```", page, re.DOTALL | re.MULTILINE)
+    assert len(blocks) >= 15
+    for block in blocks:
+        assert any(textwrap.indent(block, " " * k) in source for k in (0, 4, 8)), block
