@@ -24,8 +24,8 @@ REST = re.compile(r":(func|math|class|meth|mod|attr):`|\.\. (math|code-block|not
 LINK = re.compile(r"""\b(href|src)="([^"]*)\"""")
 IDS = re.compile(r"""\bid="([^"]+)\"""")
 # Pages whose maths must be typeset (each holds many formulas).
-MATH_PAGES = ("newton", "range_test", "plateau", "hypergradient", "api/schedules", "api/adaptive",
-              "api/newton", "api/lr_free", "api/tools")
+MATH_PAGES = ("newton", "range_test", "plateau", "hypergradient", "nnx_recipe",
+              "api/schedules", "api/adaptive", "api/newton", "api/lr_free", "api/tools")
 
 
 @pytest.fixture(scope="module")
