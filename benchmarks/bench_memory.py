@@ -43,7 +43,10 @@ def run(quick: bool = False, log=print) -> dict:
         tl, to = temp_bytes(make_l(), params), temp_bytes(make_o(), params)
         rows.append({
             "optimizer": name, "lrjax state MB": sl / 1e6, "optax state MB": so / 1e6,
-            "state ratio": sl / so if so else float("nan"), "lrjax - optax bytes": sl - so,
+            # optax's sgd keeps no state, so a ratio has no meaning there: the
+            # bytes column says what lrjax adds (its recorded learning rate).
+            "state ratio": sl / so if so else "— (optax: none)",
+            "lrjax - optax bytes": sl - so,
             "lrjax step temp MB": tl / 1e6, "optax step temp MB": to / 1e6,
         })
         log(f"  {name:14s} state {sl / 1e6:8.3f} / {so / 1e6:8.3f} MB   step temp "
