@@ -365,3 +365,19 @@ def test_every_verdict_is_checked():
     assert supported <= checked, f"supported but not checked: {supported - checked}"
     assert refused <= set(REFUSED), f"refused but not tested: {refused - set(REFUSED)}"
     assert not checked & refused
+
+
+def test_the_conventions_page_gives_every_verdict():
+    """docs/conventions.md's table names every transform with its verdict."""
+    import pathlib
+    import re
+
+    page = pathlib.Path(__file__).resolve().parents[1] / "docs" / "conventions.md"
+    text = page.read_text().split("## Complex parameters", 1)[1].split("\n## ", 1)[0]
+    shown = {}
+    for row in re.findall(r"^\| (.+?) \| (.+?) \|", text, re.M):
+        verdict = "refused" if row[1].startswith("refused") else "supported"
+        for name in re.findall(r"`(\w+)`", row[0]):
+            shown[name] = verdict
+    wrong = {n: (v, shown.get(n)) for n, v in COMPLEX_VERDICTS.items() if shown.get(n) != v}
+    assert not wrong, f"docs/conventions.md's complex table: (verdict, shown) {wrong}"
