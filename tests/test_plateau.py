@@ -163,6 +163,7 @@ RTOL64 = 1e-12
 # rounding enters once per cut; the base rate, the floor's division min_lr / lr and the
 # final product rate * scale add at most 4 more: (2T + 4) U = 64U = 3.8e-6, still far
 # tighter than any decision error (a cut changes the rate by >= 1e-2 relative).
+# Measured: at most 12.7U (7.6e-7) over every row of the NumPy replays.
 U = 2.0**-24  # float32's unit roundoff (eps / 2)
 RTOL32 = (2 * T + 4) * U
 # A decision is unambiguous in float32 when its two sides differ by more than float32
