@@ -11,6 +11,10 @@ import math
 import numpy as np
 
 
+class AmbiguousDecision(AssertionError):
+    """A plateau decision closer to a tie than the resolution asked for."""
+
+
 def plateau_learning_rates(
     values,
     lr: float,
@@ -26,6 +30,7 @@ def plateau_learning_rates(
     eps: float = 1e-8,
     min_scale: float = 0.0,
     accumulation_size: int = 1,
+    resolution: float = 0.0,
 ) -> np.ndarray:
     """The learning rate in force after each value, for a constant base rate ``lr``.
 
@@ -34,9 +39,17 @@ def plateau_learning_rates(
     ``_reduce_optimizer_lr`` (keras/src/callbacks/reduce_lr_on_plateau.py). The
     improvement test is lrjax's: the relative margin is ``threshold * |best|``.
     Values are averaged over ``accumulation_size`` calls before each decision.
+
+    ``resolution > 0`` raises :class:`AmbiguousDecision` unless every decision is
+    unambiguous at that relative resolution: the two sides of each improvement test,
+    and of PyTorch's minimum-change test ``old - new > eps``, differ by at least
+    ``resolution`` times the magnitude of the numbers compared (for a mean, of the
+    values averaged). A computation whose rounding of those numbers stays below that,
+    float32 for one, then makes this loop's decisions on the same values.
     """
     sign = 1.0 if mode == "min" else -1.0
     best = math.inf * sign
+    best_scale = 0.0  # the magnitude of the values that made ``best``
     floor = max(min_lr, min_scale * lr)
     bad = 0
     cooldown_counter = 0
@@ -44,12 +57,27 @@ def plateau_learning_rates(
     out = []
     window: list[float] = []
 
-    def is_better(a: float, b: float) -> bool:
+    def is_better(a: float, scale: float, b: float) -> bool:
         x, y = sign * a, sign * b
         if math.isinf(y):
             return x < y
         margin = threshold * abs(y) if threshold_mode == "rel" else threshold
-        return x < y - margin
+        bar = y - margin
+        if abs(x - bar) < resolution * max(scale, best_scale, abs(bar)):
+            raise AmbiguousDecision(f"{x!r} against {bar!r} (best {y!r})")
+        return x < bar
+
+    def reduces(old: float, new: float) -> bool:
+        # A cut the floor blocks (new == old) is exact in any precision: not ambiguous.
+        if new != old and abs((old - new) - eps) < resolution * old:
+            raise AmbiguousDecision(f"{old!r} - {new!r} against eps {eps!r}")
+        return old - new > eps
+
+    def above_floor(old: float) -> bool:
+        # Keras cuts only above the floor; a rate already at the floor equals it exactly.
+        if old != floor and abs(old - floor) < resolution * old:
+            raise AmbiguousDecision(f"{old!r} against the floor {floor!r}")
+        return old > floor
 
     for v in values:
         window.append(float(v))
@@ -57,10 +85,11 @@ def plateau_learning_rates(
             out.append(current)
             continue
         a = sum(window) / len(window)
+        scale = max(abs(w) for w in window)
         window = []
         if convention == "pytorch":
-            if is_better(a, best):
-                best, bad = a, 0
+            if is_better(a, scale, best):
+                best, best_scale, bad = a, scale, 0
             else:
                 bad += 1
             if cooldown_counter > 0:
@@ -68,7 +97,7 @@ def plateau_learning_rates(
                 bad = 0
             if bad > patience:
                 new = max(current * factor, floor)
-                if current - new > eps:
+                if reduces(current, new):
                     current = new
                 cooldown_counter = cooldown
                 bad = 0
@@ -76,11 +105,11 @@ def plateau_learning_rates(
             if cooldown_counter > 0:
                 cooldown_counter -= 1
                 bad = 0
-            if is_better(a, best):
-                best, bad = a, 0
+            if is_better(a, scale, best):
+                best, best_scale, bad = a, scale, 0
             elif cooldown_counter == 0:
                 bad += 1
-                if bad >= patience and current > floor:
+                if bad >= patience and above_floor(current):
                     current = max(current * factor, floor)
                     cooldown_counter = cooldown
                     bad = 0

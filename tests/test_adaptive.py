@@ -20,10 +20,7 @@ STEPS = 100
 A, B, X0 = ref.least_squares(0)
 
 RTOL64 = ref.RTOL64
-# float32 against the float64 transcription: the gradient and every update are rounded
-# to float32 (eps 1.2e-7) at each of the 100 steps, independently of the reference, as in
-# the parity suite's bound against PyTorch and Keras; measured at most 1.1e-6.
-RTOL32 = 1e-5
+RTOL32 = ref.RTOL32  # float32 rounding at each of the 100 steps (references_optimizers)
 sched, np_sched = ref.sched, ref.np_sched
 
 
