@@ -8,12 +8,12 @@ Every public name is re-exported here explicitly; the private modules are not AP
 __version__ = "0.1.0"
 
 # --- base types (_base.py)
-from ._base import GradientTransformation as GradientTransformation
-from ._base import GradientTransformationExtraArgs as GradientTransformationExtraArgs
-from ._base import ScalarOrSchedule as ScalarOrSchedule
-from ._base import Schedule as Schedule
-from ._base import apply_updates as apply_updates
-from ._base import chain as chain
+from ._shared.base import GradientTransformation as GradientTransformation
+from ._shared.base import GradientTransformationExtraArgs as GradientTransformationExtraArgs
+from ._shared.base import ScalarOrSchedule as ScalarOrSchedule
+from ._shared.base import Schedule as Schedule
+from ._shared.base import apply_updates as apply_updates
+from ._shared.base import chain as chain
 
 # --- faults (_guard.py)
 from ._guard import SkipNonfiniteState as SkipNonfiniteState

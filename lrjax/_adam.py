@@ -14,11 +14,17 @@ from typing import Any, NamedTuple, Optional
 import jax
 import jax.numpy as jnp
 
-from . import _validate
-from ._adaptive import _bias_correction, _c
-from ._base import GradientTransformation
-from ._learning_rate import lr_dtype, safe_increment, value_at
-from ._tree import abs_sq, canonical_inputs, check_like
+from ._shared import validate
+from ._shared.base import GradientTransformation
+from ._shared.numerics import (
+    abs_sq,
+    bias_correction,
+    lr_dtype,
+    safe_increment,
+    scalar_like,
+    value_at,
+)
+from ._shared.tree import canonical_inputs, check_like
 
 
 class ScaleByAdamState(NamedTuple):
@@ -48,10 +54,10 @@ class ScaleByNadamState(NamedTuple):
 
 
 def _check_betas(b1: Any, b2: Any, eps: Any, eps_root: Any = 0.0) -> None:
-    _validate.decay_rate("b1", b1)
-    _validate.decay_rate("b2", b2)
-    _validate.nonnegative("eps", eps)
-    _validate.nonnegative("eps_root", eps_root)
+    validate.decay_rate("b1", b1)
+    validate.decay_rate("b2", b2)
+    validate.nonnegative("eps", eps)
+    validate.nonnegative("eps_root", eps_root)
 
 
 def _check_dtype(name: str, dtype: Any) -> Optional[jnp.dtype]:
@@ -88,10 +94,10 @@ def _moments(updates, mu, nu, b1, b2):
     def first(g, m):
         dt = _wider(g.dtype, m.dtype)
         g, m = g.astype(dt), m.astype(dt)
-        return _c(1 - b1, m) * g + _c(b1, m) * m
+        return scalar_like(1 - b1, m) * g + scalar_like(b1, m) * m
 
     def second(g, v):
-        return _c(1 - b2, v) * abs_sq(g.astype(v.dtype)) + _c(b2, v) * v
+        return scalar_like(1 - b2, v) * abs_sq(g.astype(v.dtype)) + scalar_like(b2, v) * v
 
     return jax.tree.map(first, updates, mu), jax.tree.map(second, updates, nu)
 
@@ -105,7 +111,7 @@ def _eps_hat(eps: Any, b2: Any, count: jax.Array, epsilon_hat: bool) -> jax.Arra
     eps = jnp.asarray(eps, lr_dtype())
     if not epsilon_hat:
         return eps
-    return eps / jnp.sqrt(_bias_correction(b2, count))
+    return eps / jnp.sqrt(bias_correction(b2, count))
 
 
 def scale_by_adam(
@@ -181,22 +187,23 @@ def scale_by_adam(
         beta = value_at(b1, state.count)
         mu, nu = _moments(updates, state.mu, state.nu, beta, b2)
         count = safe_increment(state.count)
-        bc1 = _bias_correction(beta, count)
+        bc1 = bias_correction(beta, count)
         if nesterov:
-            bc1_next = _bias_correction(beta, safe_increment(count))
+            bc1_next = bias_correction(beta, safe_increment(count))
             mu_hat = jax.tree.map(
-                lambda m, g: _c(beta, m) * _divide(m, bc1_next)
-                + _c(1 - beta, m) * _divide(g.astype(m.dtype), bc1),
+                lambda m, g: scalar_like(beta, m) * _divide(m, bc1_next)
+                + scalar_like(1 - beta, m) * _divide(g.astype(m.dtype), bc1),
                 mu, updates,
             )
         else:
             mu_hat = jax.tree.map(lambda m: _divide(m, bc1), mu)
-        bc2 = _bias_correction(b2, count)
+        bc2 = bias_correction(b2, count)
         e = _eps_hat(eps, b2, count, epsilon_hat)
 
         def direction(g, m, v):
             v_hat = _divide(v, bc2)
-            d = m.astype(v.dtype) / (jnp.sqrt(v_hat + _c(eps_root, v)) + _c(e, v))
+            root = jnp.sqrt(v_hat + scalar_like(eps_root, v))
+            d = m.astype(v.dtype) / (root + scalar_like(e, v))
             return d.astype(g.dtype)
 
         out = jax.tree.map(direction, updates, mu_hat, nu)
@@ -278,8 +285,8 @@ def scale_by_amsgrad(
         check_like(updates, state.nu)
         mu, nu = _moments(updates, state.mu, state.nu, b1, b2)
         count = safe_increment(state.count)
-        bc1 = _bias_correction(b1, count)
-        bc2 = _bias_correction(b2, count)
+        bc1 = bias_correction(b1, count)
+        bc2 = bias_correction(b2, count)
         mu_hat = jax.tree.map(lambda m: _divide(m, bc1), mu) if bias_correction_mu else mu
         if max_before_correction or not bias_correction_nu:
             nu_max = jax.tree.map(jnp.maximum, state.nu_max, nu)
@@ -292,7 +299,8 @@ def scale_by_amsgrad(
         e = _eps_hat(eps, b2, count, epsilon_hat)
 
         def direction(g, m, v):
-            d = m.astype(v.dtype) / (jnp.sqrt(v + _c(eps_root, v)) + _c(e, v))
+            root = jnp.sqrt(v + scalar_like(eps_root, v))
+            d = m.astype(v.dtype) / (root + scalar_like(e, v))
             return d.astype(g.dtype)
 
         out = jax.tree.map(direction, updates, mu_hat, v_eff)
@@ -359,7 +367,7 @@ def scale_by_nadam(
     _check_betas(b1, b2, eps, eps_root)
     mu_dt = _check_dtype("mu_dtype", mu_dtype)
     if momentum_decay is not None:
-        _validate.nonnegative("momentum_decay", momentum_decay)
+        validate.nonnegative("momentum_decay", momentum_decay)
 
     def schedule(t: jax.Array) -> jax.Array:
         """μ_t in the learning-rate dtype, for the 1-based step t."""
@@ -385,8 +393,8 @@ def scale_by_nadam(
         mu_t, mu_next = schedule(count), schedule(safe_increment(count))
         if momentum_decay is None:
             # The constant schedule: 1 - ∏μ_k = 1 - β1ⁿ, in the accurate form.
-            one_minus_prod = _bias_correction(b1, count)
-            one_minus_next = _bias_correction(b1, safe_increment(count))
+            one_minus_prod = bias_correction(b1, count)
+            one_minus_next = bias_correction(b1, safe_increment(count))
             prod = 1 - one_minus_prod
             one_minus_mu = jnp.asarray(1 - b1, lr_dtype())
         else:
@@ -395,12 +403,13 @@ def scale_by_nadam(
             one_minus_mu = 1 - mu_t
         coef_m = mu_next / one_minus_next
         coef_g = one_minus_mu / one_minus_prod
-        bc2 = _bias_correction(b2, count)
+        bc2 = bias_correction(b2, count)
 
         def direction(g, m, v):
-            m_hat = _c(coef_m, m) * m + _c(coef_g, m) * g.astype(m.dtype)
+            m_hat = scalar_like(coef_m, m) * m + scalar_like(coef_g, m) * g.astype(m.dtype)
             v_hat = _divide(v, bc2)
-            d = m_hat.astype(v.dtype) / (jnp.sqrt(v_hat + _c(eps_root, v)) + _c(eps, v))
+            root = jnp.sqrt(v_hat + scalar_like(eps_root, v))
+            d = m_hat.astype(v.dtype) / (root + scalar_like(eps, v))
             return d.astype(g.dtype)
 
         out = jax.tree.map(direction, updates, mu, nu)
@@ -464,23 +473,26 @@ def scale_by_adamax(
         check_like(updates, state.nu)
         count = safe_increment(state.count)
         mu = jax.tree.map(
-            lambda g, m: _c(1 - b1, m) * g.astype(m.dtype) + _c(b1, m) * m,
+            lambda g, m: scalar_like(1 - b1, m) * g.astype(m.dtype)
+            + scalar_like(b1, m) * m,
             updates, state.mu,
         )
         if eps_in_max:
             nu = jax.tree.map(
-                lambda g, u: jnp.maximum(jnp.abs(g).astype(u.dtype) + _c(eps, u),
-                                         _c(b2, u) * u),
+                lambda g, u: jnp.maximum(jnp.abs(g).astype(u.dtype) + scalar_like(eps, u),
+                                         scalar_like(b2, u) * u),
                 updates, state.nu,
             )
             denom = nu
         else:
             nu = jax.tree.map(
-                lambda g, u: jnp.maximum(_c(b2, u) * u, jnp.abs(g).astype(u.dtype)),
+                lambda g, u: jnp.maximum(
+                    scalar_like(b2, u) * u, jnp.abs(g).astype(u.dtype)
+                ),
                 updates, state.nu,
             )
-            denom = jax.tree.map(lambda u: u + _c(eps, u), nu)
-        bc1 = _bias_correction(b1, count)
+            denom = jax.tree.map(lambda u: u + scalar_like(eps, u), nu)
+        bc1 = bias_correction(b1, count)
         out = jax.tree.map(
             lambda g, m, u: (_divide(m, bc1) / u).astype(g.dtype), updates, mu, denom
         )

@@ -14,25 +14,16 @@ from typing import Any, NamedTuple, Optional
 import jax
 import jax.numpy as jnp
 
-from . import _validate
-from ._base import GradientTransformation, ScalarOrSchedule
-from ._learning_rate import initial_count, lr_dtype, safe_increment, value_at
-from ._tree import abs_sq, canonical_inputs, check_like
-from ._tree import scalar_like as _c
-
-
-def _bias_correction(decay: Any, count: jax.Array) -> jax.Array:
-    """`1 - decay**count` in the learning-rate dtype (float32 or float64), accurately.
-
-    Computed as `-expm1(count * log1p(-(1 - decay)))` from `1 - decay` taken before
-    any rounding. The direct form loses most digits in float32: 0.999 rounds to
-    0.99900001, so `1 - 0.999**1` comes out 1.3e-5 (relative) too small and
-    `v / (1 - b2**n)` too large by as much (optax, Keras's Adam). bfloat16 moments get
-    the float32 value cast at the end; in bfloat16 itself `0.999**n` is 1.
-    """
-    dt = lr_dtype()
-    one_minus = jnp.asarray(1 - decay, dt)
-    return -jnp.expm1(count.astype(dt) * jnp.log1p(-one_minus))
+from ._shared import numerics, validate
+from ._shared.base import GradientTransformation, ScalarOrSchedule
+from ._shared.numerics import (
+    abs_sq,
+    initial_count,
+    safe_increment,
+    scalar_like,
+    value_at,
+)
+from ._shared.tree import canonical_inputs, check_like
 
 
 class ScaleByAdagradState(NamedTuple):
@@ -83,8 +74,8 @@ def scale_by_adagrad(
       stochastic optimization, JMLR 2011, https://jmlr.org/papers/v12/duchi11a.html.
       optax `scale_by_rss`; Keras `Adagrad`; PyTorch `torch.optim.Adagrad`.
     """
-    _validate.nonnegative("initial_accumulator_value", initial_accumulator_value)
-    _validate.nonnegative("eps", eps)
+    validate.nonnegative("initial_accumulator_value", initial_accumulator_value)
+    validate.nonnegative("eps", eps)
 
     def init_fn(params):
         return ScaleByAdagradState(
@@ -98,9 +89,9 @@ def scale_by_adagrad(
 
         def direction(g, s):
             if eps_in_sqrt:
-                scale = jax.lax.rsqrt(s + _c(eps, s))
+                scale = jax.lax.rsqrt(s + scalar_like(eps, s))
             else:
-                scale = 1 / (jnp.sqrt(s) + _c(eps, s))
+                scale = 1 / (jnp.sqrt(s) + scalar_like(eps, s))
             # A coordinate whose gradients were all zero gets no update (optax's guard),
             # rather than 0/0 when eps is 0.
             return jnp.where(s > 0, scale * g, jnp.zeros_like(g))
@@ -154,8 +145,8 @@ def scale_by_adadelta(rho: float = 0.9, eps: float = 1e-6) -> GradientTransforma
       Zeiler, ADADELTA: an adaptive learning rate method, 2012,
       https://arxiv.org/abs/1212.5701. optax `scale_by_adadelta`.
     """
-    _validate.decay_rate("rho", rho)
-    _validate.positive("eps", eps)
+    validate.decay_rate("rho", rho)
+    validate.positive("eps", eps)
 
     def init_fn(params):
         # Two separate buffers: a state that holds one array twice cannot be donated.
@@ -167,15 +158,17 @@ def scale_by_adadelta(rho: float = 0.9, eps: float = 1e-6) -> GradientTransforma
         del params
         check_like(updates, state.e_g)
         e_g = jax.tree.map(
-            lambda g, t: _c(1 - rho, t) * abs_sq(g) + _c(rho, t) * t,
+            lambda g, t: scalar_like(1 - rho, t) * abs_sq(g) + scalar_like(rho, t) * t,
             updates, state.e_g,
         )
         out = jax.tree.map(
-            lambda g, eg, ex: jnp.sqrt(ex + _c(eps, ex)) / jnp.sqrt(eg + _c(eps, eg)) * g,
+            lambda g, eg, ex: jnp.sqrt(ex + scalar_like(eps, ex))
+            / jnp.sqrt(eg + scalar_like(eps, eg))
+            * g,
             updates, e_g, state.e_x,
         )
         e_x = jax.tree.map(
-            lambda d, t: _c(1 - rho, t) * abs_sq(d) + _c(rho, t) * t,
+            lambda d, t: scalar_like(1 - rho, t) * abs_sq(d) + scalar_like(rho, t) * t,
             out, state.e_x,
         )
         return out, ScaleByAdadeltaState(e_g, e_x)
@@ -274,11 +267,11 @@ def scale_by_rmsprop(
       https://arxiv.org/abs/1308.0850 (centered form). optax `scale_by_rms` and
       `scale_by_stddev`; PyTorch `torch.optim.RMSprop`; Keras `RMSprop`.
     """
-    _validate.decay_rate("decay", decay)
-    _validate.nonnegative("eps", eps)
-    _validate.nonnegative("initial_scale", initial_scale)
+    validate.decay_rate("decay", decay)
+    validate.nonnegative("eps", eps)
+    validate.nonnegative("initial_scale", initial_scale)
     if momentum is not None and not callable(momentum):
-        _validate.decay_rate("momentum", momentum)
+        validate.decay_rate("momentum", momentum)
     if nesterov and momentum is None:
         raise ValueError("nesterov=True needs a momentum, got momentum=None")
     counts = bool(bias_correction) or callable(momentum)
@@ -294,17 +287,18 @@ def scale_by_rmsprop(
         check_like(updates, state.nu)
         count = safe_increment(state.count)
         nu = jax.tree.map(
-            lambda g, t: _c(1 - decay, t) * abs_sq(g) + _c(decay, t) * t,
+            lambda g, t: scalar_like(1 - decay, t) * abs_sq(g) + scalar_like(decay, t) * t,
             updates, state.nu,
         )
         nu_hat = nu
-        bc = _bias_correction(decay, count) if bias_correction else None
+        bc = numerics.bias_correction(decay, count) if bias_correction else None
         if bias_correction:
             nu_hat = jax.tree.map(lambda t: t / bc.astype(t.dtype), nu)
         mu = None
         if centered:
             mu = jax.tree.map(
-                lambda g, t: _c(1 - decay, t) * g + _c(decay, t) * t, updates, state.mu
+                lambda g, t: scalar_like(1 - decay, t) * g + scalar_like(decay, t) * t,
+                updates, state.mu,
             )
             mu_hat = mu
             if bias_correction:
@@ -315,16 +309,16 @@ def scale_by_rmsprop(
 
         def direction(g, r):
             if eps_in_sqrt:
-                return jax.lax.rsqrt(r + _c(eps, r)) * g
-            return g / (jnp.sqrt(r) + _c(eps, r))
+                return jax.lax.rsqrt(r + scalar_like(eps, r)) * g
+            return g / (jnp.sqrt(r) + scalar_like(eps, r))
 
         out = jax.tree.map(direction, updates, r)
         tr = None
         if momentum is not None:
             beta = value_at(momentum, state.count)
-            tr = jax.tree.map(lambda q, t: q + _c(beta, t) * t, out, state.trace)
+            tr = jax.tree.map(lambda q, t: q + scalar_like(beta, t) * t, out, state.trace)
             if nesterov:
-                out = jax.tree.map(lambda q, t: q + _c(beta, t) * t, out, tr)
+                out = jax.tree.map(lambda q, t: q + scalar_like(beta, t) * t, out, tr)
             else:
                 out = tr
         return out, ScaleByRmspropState(count, nu, mu, tr)
@@ -387,8 +381,8 @@ def scale_by_adagrad_norm(b0: float = 0.1, eps: float = 0.0) -> GradientTransfor
       JMLR 2020 (ICML 2019), https://arxiv.org/abs/1806.01811. Streeter & McMahan, Less
       regret via online conditioning, 2010 (the norm version of AdaGrad).
     """
-    b0_value = _validate.nonnegative("b0", b0)
-    eps_value = _validate.nonnegative("eps", eps)
+    b0_value = validate.nonnegative("b0", b0)
+    eps_value = validate.nonnegative("eps", eps)
     if b0_value == 0.0 and eps_value == 0.0:
         raise ValueError(
             "b0 and eps must not both be 0 (the first step would divide by |g|, "

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from . import _validate
 from ._adam import scale_by_adam, scale_by_adamax, scale_by_amsgrad, scale_by_nadam
 from ._adaptive import (
     scale_by_adadelta,
@@ -21,13 +20,14 @@ from ._adaptive import (
     scale_by_adagrad_norm,
     scale_by_rmsprop,
 )
-from ._base import GradientTransformation, ScalarOrSchedule, chain
 from ._learning_rate import scale_by_learning_rate
 from ._momentum import Mask, add_decayed_weights, trace
+from ._shared import validate
+from ._shared.base import GradientTransformation, ScalarOrSchedule, chain
 
 
 def _lr(learning_rate: Any) -> GradientTransformation:
-    _validate.learning_rate("learning_rate", learning_rate)
+    validate.learning_rate("learning_rate", learning_rate)
     return scale_by_learning_rate(learning_rate)
 
 
@@ -50,9 +50,9 @@ def _momentum_chain(
 
 
 def _uses_decay(weight_decay: Any) -> bool:
-    if callable(weight_decay) or _validate.is_traced(weight_decay):
+    if callable(weight_decay) or validate.is_traced(weight_decay):
         return True
-    _validate.nonnegative("weight_decay", weight_decay)
+    validate.nonnegative("weight_decay", weight_decay)
     return float(weight_decay) != 0.0
 
 
@@ -104,10 +104,10 @@ def sgd(
       and PyTorch `torch.optim.SGD` (dampening 0) step for step; with
       `lr_in_momentum=True`, Keras `SGD`.
     """
-    if _validate.boolean("nesterov", nesterov) and momentum is None:
+    if validate.boolean("nesterov", nesterov) and momentum is None:
         raise ValueError("nesterov=True needs a momentum, got momentum=None")
     if momentum is not None and not callable(momentum):
-        _validate.decay_rate("momentum", momentum)
+        validate.decay_rate("momentum", momentum)
     return _momentum_chain(
         None, learning_rate, momentum, nesterov, lr_in_momentum, accumulator_dtype
     )
@@ -273,7 +273,7 @@ def rmsprop(
     if nesterov and momentum is None:
         raise ValueError("nesterov=True needs a momentum, got momentum=None")
     if momentum is not None and not callable(momentum):
-        _validate.decay_rate("momentum", momentum)
+        validate.decay_rate("momentum", momentum)
     if not lr_in_momentum:
         return chain(
             scale_by_rmsprop(decay, eps, initial_scale, eps_in_sqrt, centered,

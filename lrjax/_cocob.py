@@ -7,10 +7,11 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from . import _validate
-from ._base import GradientTransformation
 from ._dog import decay_active, reject_complex
-from ._tree import check_like, scalar_like
+from ._shared import validate
+from ._shared.base import GradientTransformation
+from ._shared.numerics import scalar_like
+from ._shared.tree import check_like
 
 
 class COCOBState(NamedTuple):
@@ -83,9 +84,9 @@ def cocob(
       Betting, 2017, https://arxiv.org/abs/1705.07795; `parameterfree`
       (https://github.com/bremen79/parameterfree), `parameterfree/cocob.py`.
     """
-    _validate.positive("alpha", alpha)
-    _validate.positive("eps", eps)
-    _validate.nonnegative("weight_decay", weight_decay)
+    validate.positive("alpha", alpha)
+    validate.positive("eps", eps)
+    validate.nonnegative("weight_decay", weight_decay)
     wd, decays = weight_decay, decay_active(weight_decay)
 
     def init_fn(params):

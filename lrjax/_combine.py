@@ -19,8 +19,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _validate
-from ._base import Schedule
+from ._shared import validate
+from ._shared.base import Schedule
 
 
 def float_dtype() -> jnp.dtype:
@@ -255,9 +255,9 @@ def warmup(schedule: Schedule, *, warmup_steps: int, init_value: float = 0.0) ->
       `warmup(cosine_decay(b, T, alpha=α), warmup_steps=W, init_value=a)` at every
       step, with no offset.
     """
-    _validate.callable_("schedule", schedule)
-    steps = _validate.nonnegative_int("warmup_steps", warmup_steps)
-    _validate.nonnegative("init_value", init_value)
+    validate.callable_("schedule", schedule)
+    steps = validate.nonnegative_int("warmup_steps", warmup_steps)
+    validate.nonnegative("init_value", init_value)
     if steps == 0:
         return schedule
 
@@ -304,8 +304,8 @@ def join(schedules: Sequence[Schedule], boundaries: Sequence[int]) -> Schedule:
     """
     schedules = list(schedules)
     for i, s in enumerate(schedules):
-        _validate.callable_(f"schedules[{i}]", s)
-    bounds = _validate.increasing_ints("boundaries", boundaries)
+        validate.callable_(f"schedules[{i}]", s)
+    bounds = validate.increasing_ints("boundaries", boundaries)
     if len(schedules) != len(bounds) + 1:
         raise ValueError(
             "join needs one more schedule than boundaries, got "

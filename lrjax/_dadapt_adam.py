@@ -13,10 +13,11 @@ import jax
 import jax.numpy as jnp
 
 from . import _dadapt_numerics as num
-from . import _validate
-from ._base import GradientTransformation, ScalarOrSchedule
-from ._learning_rate import evaluate, lr_dtype, records_learning_rate, safe_increment
-from ._tree import check_like
+from ._learning_rate import records_learning_rate
+from ._shared import validate
+from ._shared.base import GradientTransformation, ScalarOrSchedule
+from ._shared.numerics import evaluate, lr_dtype, safe_increment
+from ._shared.tree import check_like
 
 
 @records_learning_rate()
@@ -48,15 +49,15 @@ class ScaleByDAdaptAdamState(NamedTuple):
 
 def _build(learning_rate, betas, eps, weight_decay, decouple, use_bias_correction, d0,
            growth_rate, *, descent: bool, name: str) -> GradientTransformation:
-    _validate.learning_rate("learning_rate", learning_rate)
+    validate.learning_rate("learning_rate", learning_rate)
     b1, b2 = num.betas("betas", betas)
-    _validate.positive("eps", eps)
-    _validate.nonnegative("weight_decay", weight_decay)
-    decouple = _validate.boolean("decouple", decouple)
-    use_bias_correction = _validate.boolean("use_bias_correction", use_bias_correction)
-    _validate.positive("d0", d0)
+    validate.positive("eps", eps)
+    validate.nonnegative("weight_decay", weight_decay)
+    decouple = validate.boolean("decouple", decouple)
+    use_bias_correction = validate.boolean("use_bias_correction", use_bias_correction)
+    validate.positive("d0", d0)
     growth = num.growth_rate("growth_rate", growth_rate)
-    decays = _validate.is_traced(weight_decay) or weight_decay != 0
+    decays = validate.is_traced(weight_decay) or weight_decay != 0
     sb2 = b2**0.5
     one_minus_sb2 = 1 - sb2
 

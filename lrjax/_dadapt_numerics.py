@@ -15,8 +15,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from . import _validate
-from ._learning_rate import lr_dtype, safe_increment
+from ._shared import validate
+from ._shared.numerics import lr_dtype, safe_increment
 
 
 def reject_complex(params: Any, method: str) -> None:
@@ -38,7 +38,7 @@ def reject_complex(params: Any, method: str) -> None:
 
 def growth_rate(name: str, value: Any) -> float:
     """Check a growth factor: a real number `> 0`, `inf` (no limit) allowed."""
-    if _validate.is_traced(value):
+    if validate.is_traced(value):
         return value
     if isinstance(value, (bool, str, bytes)) or value is None:
         raise TypeError(f"{name} must be a real number or inf, got {value!r}")
@@ -55,8 +55,8 @@ def betas(name: str, value: Any) -> tuple[float, float]:
     """Check a pair `(beta1, beta2)`, each in `[0, 1)`."""
     if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or len(value) != 2:
         raise TypeError(f"{name} must be a pair (beta1, beta2), got {value!r}")
-    b1 = _validate.decay_rate(f"{name}[0]", value[0])
-    b2 = _validate.decay_rate(f"{name}[1]", value[1])
+    b1 = validate.decay_rate(f"{name}[0]", value[0])
+    b2 = validate.decay_rate(f"{name}[1]", value[1])
     return b1, b2
 
 

@@ -16,10 +16,11 @@ import jax
 import jax.numpy as jnp
 
 from . import _dadapt_numerics as num
-from . import _validate
-from ._base import GradientTransformation, ScalarOrSchedule
-from ._learning_rate import evaluate, lr_dtype, records_learning_rate, safe_increment
-from ._tree import check_like
+from ._learning_rate import records_learning_rate
+from ._shared import validate
+from ._shared.base import GradientTransformation, ScalarOrSchedule
+from ._shared.numerics import evaluate, lr_dtype, safe_increment
+from ._shared.tree import check_like
 
 
 @records_learning_rate()
@@ -82,12 +83,12 @@ def _decayed(g, params, weight_decay):
 
 
 def _sgd(learning_rate, momentum, weight_decay, d0, growth_rate, *, descent, name):
-    _validate.learning_rate("learning_rate", learning_rate)
-    _validate.decay_rate("momentum", momentum)
-    _validate.nonnegative("weight_decay", weight_decay)
-    _validate.positive("d0", d0)
+    validate.learning_rate("learning_rate", learning_rate)
+    validate.decay_rate("momentum", momentum)
+    validate.nonnegative("weight_decay", weight_decay)
+    validate.positive("d0", d0)
     growth = num.growth_rate("growth_rate", growth_rate)
-    decays = _validate.is_traced(weight_decay) or weight_decay != 0
+    decays = validate.is_traced(weight_decay) or weight_decay != 0
     ck = 1 - momentum
 
     def init_fn(params):
@@ -149,13 +150,13 @@ def _sgd(learning_rate, momentum, weight_decay, d0, growth_rate, *, descent, nam
 
 def _adagrad(learning_rate, momentum, weight_decay, eps, d0, growth_rate, *, descent,
              name):
-    _validate.learning_rate("learning_rate", learning_rate)
-    _validate.decay_rate("momentum", momentum)
-    _validate.nonnegative("weight_decay", weight_decay)
-    _validate.positive("eps", eps)
-    _validate.positive("d0", d0)
+    validate.learning_rate("learning_rate", learning_rate)
+    validate.decay_rate("momentum", momentum)
+    validate.nonnegative("weight_decay", weight_decay)
+    validate.positive("eps", eps)
+    validate.positive("d0", d0)
     growth = num.growth_rate("growth_rate", growth_rate)
-    decays = _validate.is_traced(weight_decay) or weight_decay != 0
+    decays = validate.is_traced(weight_decay) or weight_decay != 0
     ck = 1 - momentum
 
     def init_fn(params):

@@ -16,10 +16,11 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from . import _validate
-from ._base import GradientTransformation, ScalarOrSchedule
-from ._learning_rate import evaluate, records_learning_rate, safe_increment
-from ._tree import check_like, scalar_like
+from ._learning_rate import records_learning_rate
+from ._shared import validate
+from ._shared.base import GradientTransformation, ScalarOrSchedule
+from ._shared.numerics import evaluate, safe_increment, scalar_like
+from ._shared.tree import check_like
 
 
 def scalar_dtype(params: Any) -> jnp.dtype:
@@ -53,7 +54,7 @@ def tree_sum(leaves: Any, dtype: Any) -> jax.Array:
 
 def decay_active(weight_decay: Any) -> bool:
     """Whether a weight decay can be non-zero (a traced one, from inject_hyperparams, can)."""
-    return _validate.is_traced(weight_decay) or float(weight_decay) != 0.0
+    return validate.is_traced(weight_decay) or float(weight_decay) != 0.0
 
 
 def _sq(x: jax.Array, dt: Any) -> jax.Array:
@@ -102,12 +103,12 @@ class LDoGState(NamedTuple):
 
 
 def _check_dog(learning_rate, reps_rel, eps, weight_decay, init_eta):
-    _validate.learning_rate("learning_rate", learning_rate)
-    _validate.positive("reps_rel", reps_rel)
-    _validate.nonnegative("eps", eps)
-    _validate.nonnegative("weight_decay", weight_decay)
+    validate.learning_rate("learning_rate", learning_rate)
+    validate.positive("reps_rel", reps_rel)
+    validate.nonnegative("eps", eps)
+    validate.nonnegative("weight_decay", weight_decay)
     if init_eta is not None:
-        _validate.positive("init_eta", init_eta)
+        validate.positive("init_eta", init_eta)
 
 
 def _dog(learning_rate, reps_rel, eps, weight_decay, init_eta, layerwise):
@@ -377,11 +378,11 @@ def dowg(
       Gradient Descent Method, 2023, https://arxiv.org/abs/2305.16284; the authors'
       repository https://github.com/rka97/dowg, `dowg/dowg.py`.
     """
-    _validate.learning_rate("learning_rate", learning_rate)
-    _validate.positive("eps", eps)
+    validate.learning_rate("learning_rate", learning_rate)
+    validate.positive("eps", eps)
     if init_estim_sq_dist is not None:
-        _validate.positive("init_estim_sq_dist", init_estim_sq_dist)
-    _validate.nonnegative("weight_decay", weight_decay)
+        validate.positive("init_estim_sq_dist", init_estim_sq_dist)
+    validate.nonnegative("weight_decay", weight_decay)
     r0 = eps if init_estim_sq_dist is None else init_estim_sq_dist
     wd = weight_decay
 

@@ -17,10 +17,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _suggest, _validate
-from ._base import GradientTransformation, apply_updates
+from . import _suggest
 from ._batches import batch_getter, check_optimizer_factory, get_batch
-from ._learning_rate import lr_dtype
+from ._shared import validate
+from ._shared.base import GradientTransformation, apply_updates
+from ._shared.numerics import lr_dtype
 
 SWEEPS = ("exp", "linear")
 SUGGESTIONS = _suggest.SUGGESTIONS
@@ -110,7 +111,7 @@ class LRFinderResult:
         Returns:
           `(learning_rate, reason)`: a float and `""`, or NaN and a sentence.
         """
-        _validate.choice("method", method, SUGGESTIONS)
+        validate.choice("method", method, SUGGESTIONS)
         rule = _suggest.RULES[method]
         if self.fastai_compatible:
             lrs, losses = self.curve()
@@ -385,32 +386,32 @@ def find_learning_rate(
       functions (`fastai/callback/schedule.py`),
       https://docs.fast.ai/callback.schedule.html.
     """
-    _validate.callable_("loss_fn", loss_fn)
+    validate.callable_("loss_fn", loss_fn)
     if optimizer is not None:
         check_optimizer_factory("optimizer", optimizer)
-    min_lr = _validate.positive("min_lr", min_lr)
-    max_lr = _validate.positive("max_lr", max_lr)
+    min_lr = validate.positive("min_lr", min_lr)
+    max_lr = validate.positive("max_lr", max_lr)
     if min_lr is None or max_lr is None:
         raise TypeError("min_lr and max_lr must be concrete numbers, not traced values")
     if not min_lr < max_lr:
         raise ValueError(
             f"min_lr must be < max_lr, got min_lr={min_lr!r}, max_lr={max_lr!r}"
         )
-    num_steps = _validate.positive_int("num_steps", num_steps)
+    num_steps = validate.positive_int("num_steps", num_steps)
     if num_steps < 2:
         raise ValueError(f"num_steps must be an integer >= 2, got {num_steps!r}")
-    _validate.choice("sweep", sweep, SWEEPS)
-    beta = _validate.decay_rate("beta", beta)
+    validate.choice("sweep", sweep, SWEEPS)
+    beta = validate.decay_rate("beta", beta)
     for name, factor in (("diverge_factor", diverge_factor), ("spike_factor", spike_factor)):
         if factor is not None:
-            _validate.in_range(name, factor, 1.0, math.inf, low_open=True)
-    _validate.choice("suggestion", suggestion, SUGGESTIONS)
-    fastai_compatible = _validate.boolean("fastai_compatible", fastai_compatible)
+            validate.in_range(name, factor, 1.0, math.inf, low_open=True)
+    validate.choice("suggestion", suggestion, SUGGESTIONS)
+    fastai_compatible = validate.boolean("fastai_compatible", fastai_compatible)
     skip_start = num_steps // 10 if skip_start is None else skip_start
-    skip_start = _validate.nonnegative_int("skip_start", skip_start)
+    skip_start = validate.nonnegative_int("skip_start", skip_start)
     if skip_end is None:
         skip_end = 5 if fastai_compatible else 0
-    skip_end = _validate.nonnegative_int("skip_end", skip_end)
+    skip_end = validate.nonnegative_int("skip_end", skip_end)
     if skip_end and not fastai_compatible:
         raise ValueError(
             f"skip_end applies to fastai_compatible=True only (the default curve ends "

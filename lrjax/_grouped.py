@@ -28,9 +28,9 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from . import _validate
-from ._base import GradientTransformationExtraArgs
-from ._tree import canonical_inputs, check_like
+from ._shared import validate
+from ._shared.base import GradientTransformationExtraArgs
+from ._shared.tree import canonical_inputs, check_like
 
 # A group of at most this many leaves is one stack: at most this many distinct kernels.
 _DIRECT_UNSTACK = 16
@@ -211,9 +211,9 @@ def grouped(
       `fused` optimizer implementations (`torch.optim.Adam(foreach=True)`) and
       XLA's GPU horizontal loop fusion.
     """
-    _validate.transform("inner", inner)
-    _validate.positive_int("max_leaf_size", max_leaf_size)
-    _validate.positive_int("min_group_size", min_group_size)
+    validate.transform("inner", inner)
+    validate.positive_int("max_leaf_size", max_leaf_size)
+    validate.positive_int("min_group_size", min_group_size)
     inner = optax.with_extra_args_support(inner)
 
     layouts: dict[Any, _Layout] = {}

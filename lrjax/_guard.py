@@ -8,10 +8,10 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from . import _validate
-from ._base import GradientTransformation, GradientTransformationExtraArgs
-from ._learning_rate import safe_increment
-from ._tree import canonical_inputs
+from ._shared import validate
+from ._shared.base import GradientTransformation, GradientTransformationExtraArgs
+from ._shared.numerics import safe_increment
+from ._shared.tree import canonical_inputs
 
 
 class SkipNonfiniteState(NamedTuple):
@@ -82,7 +82,7 @@ def skip_nonfinite(inner: GradientTransformation) -> GradientTransformationExtra
       (Micikevicius et al., Mixed Precision Training, 2018,
       https://arxiv.org/abs/1710.03740).
     """
-    _validate.transform("inner", inner)
+    validate.transform("inner", inner)
     inner = optax.with_extra_args_support(inner)
 
     def init_fn(params):

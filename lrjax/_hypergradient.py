@@ -9,12 +9,13 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from . import _validate
 from ._adam import scale_by_adam
-from ._base import GradientTransformation, GradientTransformationExtraArgs
-from ._learning_rate import lr_dtype, records_learning_rate, safe_increment
+from ._learning_rate import records_learning_rate
 from ._momentum import trace
-from ._tree import canonical_inputs, check_like
+from ._shared import validate
+from ._shared.base import GradientTransformation, GradientTransformationExtraArgs
+from ._shared.numerics import lr_dtype, safe_increment
+from ._shared.tree import canonical_inputs, check_like
 
 #: Default ``hyper_lr`` of the multiplicative rule: the rate may grow or shrink by at
 #: most 5% a step, so 15 fully agreeing steps double it. Measured on digits MLPs of
@@ -168,12 +169,12 @@ def scale_by_hypergradient(
       2018, https://arxiv.org/abs/1703.04782 (Algorithms 2 and 6; their code,
       https://github.com/gbaydin/hypergradient-descent).
     """
-    _validate.choice("rule", rule, ("multiplicative", "additive"))
+    validate.choice("rule", rule, ("multiplicative", "additive"))
     if callable(initial_lr):
         raise TypeError(
             f"initial_lr must be a number (the rate adapts itself), got {initial_lr!r}"
         )
-    alpha0 = _validate.nonnegative("initial_lr", initial_lr)
+    alpha0 = validate.nonnegative("initial_lr", initial_lr)
     if rule == "multiplicative":
         if alpha0 == 0.0:
             raise ValueError(
@@ -182,7 +183,7 @@ def scale_by_hypergradient(
             )
         if hyper_lr is None:
             hyper_lr = DEFAULT_MULTIPLICATIVE_HYPER_LR
-        _validate.in_range("hyper_lr", hyper_lr, 0.0, 1.0, high_open=True)
+        validate.in_range("hyper_lr", hyper_lr, 0.0, 1.0, high_open=True)
     else:
         if hyper_lr is None:
             raise ValueError(
@@ -190,10 +191,10 @@ def scale_by_hypergradient(
                 "(Baydin et al. suggest 1e-3 for SGD, 1e-7 for Adam); or use the "
                 "scale-free rule='multiplicative'"
             )
-        _validate.nonnegative("hyper_lr", hyper_lr)
-    floor = _validate.nonnegative("min_lr", min_lr)
+        validate.nonnegative("hyper_lr", hyper_lr)
+    floor = validate.nonnegative("min_lr", min_lr)
     if max_lr is not None:
-        ceiling = _validate.nonnegative("max_lr", max_lr)
+        ceiling = validate.nonnegative("max_lr", max_lr)
         if floor is not None and ceiling is not None and ceiling < floor:
             raise ValueError(f"max_lr must be >= min_lr={min_lr!r}, got {max_lr!r}")
     if direction is not None and not isinstance(direction, GradientTransformation):
@@ -296,10 +297,10 @@ def sgd_hd(
     if rule == "additive" and hyper_lr is None:
         hyper_lr = 1e-3
     # Check under the names the user wrote, before they become initial_lr and decay.
-    _validate.learning_rate("learning_rate", learning_rate)
+    validate.learning_rate("learning_rate", learning_rate)
     if momentum is not None:
-        _validate.decay_rate("momentum", momentum)
-    _validate.boolean("nesterov", nesterov)
+        validate.decay_rate("momentum", momentum)
+    validate.boolean("nesterov", nesterov)
     direction = None if momentum is None else trace(momentum, nesterov=nesterov)
     return scale_by_hypergradient(
         learning_rate, hyper_lr, rule=rule, min_lr=min_lr, max_lr=max_lr,
@@ -364,7 +365,7 @@ def adam_hd(
     """
     if rule == "additive" and hyper_lr is None:
         hyper_lr = 1e-7
-    _validate.learning_rate("learning_rate", learning_rate)
+    validate.learning_rate("learning_rate", learning_rate)
     return scale_by_hypergradient(
         learning_rate, hyper_lr, rule=rule, min_lr=min_lr, max_lr=max_lr,
         direction=scale_by_adam(b1, b2, eps),

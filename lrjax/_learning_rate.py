@@ -7,50 +7,10 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from . import _validate
-from ._base import GradientTransformation, ScalarOrSchedule
-from ._tree import canonical_inputs, check_like, scalar_like
-
-_INT32_MAX = jnp.iinfo(jnp.int32).max
-
-
-def safe_increment(count: jax.Array | tuple) -> jax.Array | tuple:
-    """`count + 1` for an `int32` counter, saturating at the int32 maximum.
-
-    The absent counter `()` of `initial_count` stays absent.
-    """
-    if isinstance(count, tuple):
-        return count
-    return jnp.where(count < _INT32_MAX, count + 1, _INT32_MAX).astype(jnp.int32)
-
-
-def initial_count(needed: bool = True) -> jax.Array | tuple:
-    """A zero `int32` counter, or `()` (no state leaf, no kernel) when nothing
-    scheduled will read it."""
-    return jnp.zeros([], jnp.int32) if needed else ()
-
-
-def lr_dtype() -> jnp.dtype:
-    """dtype of a recorded learning rate: float64 when x64 is enabled, else float32."""
-    return jnp.dtype(jnp.result_type(float))
-
-
-def evaluate(learning_rate: ScalarOrSchedule, count: jax.Array) -> jax.Array:
-    """The value of a float-or-schedule learning rate at update `count`, as an array."""
-    value = learning_rate(count) if callable(learning_rate) else learning_rate
-    return jnp.asarray(value, dtype=lr_dtype())
-
-
-def value_at(hyperparameter: ScalarOrSchedule, count: Any) -> Any:
-    """A scheduled hyperparameter's value at `count`; anything else unchanged.
-
-    For per-leaf arithmetic through `scalar_like`: a constant stays a Python
-    number, which jit embeds in each leaf's kernel without an array.
-    """
-    if callable(hyperparameter):
-        return evaluate(hyperparameter, count)
-    return hyperparameter
-
+from ._shared import validate
+from ._shared.base import GradientTransformation, ScalarOrSchedule
+from ._shared.numerics import evaluate, initial_count, safe_increment, scalar_like
+from ._shared.tree import canonical_inputs, check_like
 
 # Registry of state types that record the learning rate an update applied, read by
 # ``current_learning_rate`` (``_observe.py``).
@@ -61,7 +21,7 @@ RECORDS: dict[type, tuple[str, str]] = {}
 
 def records_learning_rate(field: str = "learning_rate", kind: str = "rate"):
     """Class decorator: mark a state `NamedTuple` as recording the applied LR."""
-    _validate.choice("kind", kind, ("rate", "factor"))
+    validate.choice("kind", kind, ("rate", "factor"))
 
     def register(cls: type) -> type:
         RECORDS[cls] = (field, kind)
@@ -126,8 +86,8 @@ def scale_by_learning_rate(
     References:
       optax `scale_by_learning_rate`, https://github.com/google-deepmind/optax
     """
-    _validate.learning_rate("learning_rate", learning_rate)
-    sign = -1.0 if _validate.boolean("flip_sign", flip_sign) else 1.0
+    validate.learning_rate("learning_rate", learning_rate)
+    sign = -1.0 if validate.boolean("flip_sign", flip_sign) else 1.0
 
     scheduled = callable(learning_rate)
 

@@ -9,10 +9,10 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from . import _validate
-from ._base import GradientTransformation, GradientTransformationExtraArgs
-from ._learning_rate import lr_dtype, safe_increment
-from ._tree import check_like
+from ._shared import validate
+from ._shared.base import GradientTransformation, GradientTransformationExtraArgs
+from ._shared.numerics import lr_dtype, safe_increment
+from ._shared.tree import check_like
 
 _BETAS = (0.9, 0.99, 0.999, 0.9999, 0.99999, 0.999999)
 
@@ -144,15 +144,15 @@ def mechanize(
       https://arxiv.org/abs/2306.00144. The authors' package `mechanic-pytorch` 0.0.1
       (optimizedlearning/mechanic), `mechanic_pytorch/mechanic.py`.
     """
-    _validate.transform("base", base)
-    _validate.nonnegative("weight_decay", weight_decay)
+    validate.transform("base", base)
+    validate.nonnegative("weight_decay", weight_decay)
     given = betas
-    betas = tuple(_validate.real_sequence("betas", betas, _validate.decay_rate))
+    betas = tuple(validate.real_sequence("betas", betas, validate.decay_rate))
     if not betas:
         raise ValueError(f"betas must hold at least one value, got {given!r}")
-    _validate.nonnegative("s_init", s_init)
-    _validate.positive("eps", eps)
-    store_delta = _validate.boolean("store_delta", store_delta)
+    validate.nonnegative("s_init", s_init)
+    validate.positive("eps", eps)
+    store_delta = validate.boolean("store_delta", store_delta)
     inner = optax.with_extra_args_support(base)
     n = len(betas)
 

@@ -8,10 +8,10 @@ from typing import Any, NamedTuple, Optional, Union
 import jax
 import jax.numpy as jnp
 
-from . import _validate
-from ._base import GradientTransformation, ScalarOrSchedule
-from ._learning_rate import initial_count, safe_increment, value_at
-from ._tree import canonical_inputs, check_like, scalar_like
+from ._shared import validate
+from ._shared.base import GradientTransformation, ScalarOrSchedule
+from ._shared.numerics import initial_count, safe_increment, scalar_like, value_at
+from ._shared.tree import canonical_inputs, check_like
 
 
 class TraceState(NamedTuple):
@@ -30,7 +30,7 @@ class TraceState(NamedTuple):
 def _decay_or_schedule(name: str, value: Any) -> None:
     if callable(value):
         return
-    _validate.decay_rate(name, value)
+    validate.decay_rate(name, value)
 
 
 def trace(
@@ -78,7 +78,7 @@ def trace(
       PyTorch `torch.optim.SGD`; optax `trace`.
     """
     _decay_or_schedule("decay", decay)
-    _validate.boolean("nesterov", nesterov)
+    validate.boolean("nesterov", nesterov)
     acc_dtype = None if accumulator_dtype is None else jnp.dtype(accumulator_dtype)
 
     scheduled = callable(decay)
@@ -169,7 +169,7 @@ def add_decayed_weights(
       https://arxiv.org/abs/1711.05101. optax `add_decayed_weights`.
     """
     if not callable(weight_decay):
-        _validate.nonnegative("weight_decay", weight_decay)
+        validate.nonnegative("weight_decay", weight_decay)
 
     scheduled = callable(weight_decay)
 

@@ -9,11 +9,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _validate
-from ._base import GradientTransformationExtraArgs, ScalarOrSchedule
 from ._dog import decay_active, reject_complex, scalar_dtype, tree_sum
-from ._learning_rate import evaluate, records_learning_rate, safe_increment
-from ._tree import check_like, scalar_like
+from ._learning_rate import records_learning_rate
+from ._shared import validate
+from ._shared.base import GradientTransformationExtraArgs, ScalarOrSchedule
+from ._shared.numerics import evaluate, safe_increment, scalar_like
+from ._shared.tree import check_like
 
 
 @records_learning_rate("step_size")
@@ -55,7 +56,7 @@ class MomoAdamState(NamedTuple):
 def _one_minus_power(b: Any, k: jax.Array, dt: Any) -> jax.Array:
     """$1 - b^k$ as $-\\operatorname{expm1}(k \\log b)$: in float32, $1 - 0.999^k$ by
     subtraction is off by 1e-5 relative (0.999 itself rounds), which the step inherits."""
-    if _validate.is_traced(b):
+    if validate.is_traced(b):
         log_b = jnp.log(jnp.asarray(b, dt))
     else:
         log_b = np.asarray(math.log(b) if b > 0 else -math.inf, dt)
@@ -88,10 +89,10 @@ def _tau(lr, decay, loss_avg, dot, gamma, norm, rho, lb, lb0, use_fstar, always_
 
 
 def _check(learning_rate, weight_decay, lower_bound, use_fstar):
-    _validate.learning_rate("learning_rate", learning_rate)
-    _validate.nonnegative("weight_decay", weight_decay)
-    _validate.real("lower_bound", lower_bound)
-    _validate.boolean("use_fstar", use_fstar)
+    validate.learning_rate("learning_rate", learning_rate)
+    validate.nonnegative("weight_decay", weight_decay)
+    validate.real("lower_bound", lower_bound)
+    validate.boolean("use_fstar", use_fstar)
 
 
 def _loss(value, dt):
@@ -161,8 +162,8 @@ def momo(
       https://github.com/fabian-sp/MoMo, `momo/momo.py`.
     """
     _check(learning_rate, weight_decay, lower_bound, use_fstar)
-    _validate.decay_rate("beta", beta)
-    _validate.boolean("bias_correction", bias_correction)
+    validate.decay_rate("beta", beta)
+    validate.boolean("bias_correction", bias_correction)
     wd, decays = weight_decay, decay_active(weight_decay)
 
     def init_fn(params):
@@ -280,10 +281,10 @@ def momo_adam(
       https://github.com/fabian-sp/MoMo, `momo/momo_adam.py`.
     """
     _check(learning_rate, weight_decay, lower_bound, use_fstar)
-    _validate.decay_rate("b1", b1)
-    _validate.decay_rate("b2", b2)
-    _validate.nonnegative("eps", eps)
-    _validate.boolean("divide", divide)
+    validate.decay_rate("b1", b1)
+    validate.decay_rate("b2", b2)
+    validate.nonnegative("eps", eps)
+    validate.boolean("divide", divide)
     wd, decays = weight_decay, decay_active(weight_decay)
 
     def init_fn(params):

@@ -17,10 +17,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _validate
-from ._base import GradientTransformationExtraArgs, ScalarOrSchedule, chain
-from ._learning_rate import safe_increment, scale_by_learning_rate
-from ._tree import canonical_inputs, check_like, refuse_complex
+from ._learning_rate import scale_by_learning_rate
+from ._shared import validate
+from ._shared.base import GradientTransformationExtraArgs, ScalarOrSchedule, chain
+from ._shared.numerics import safe_increment
+from ._shared.tree import canonical_inputs, check_like, refuse_complex
 
 _SOLVERS = ("cholesky", "lu", "eigh")
 
@@ -44,7 +45,7 @@ def loss_kwargs(value_fn: Callable[..., Any], extra_args: dict[str, Any]) -> dic
     every extra argument to every member and another member may be their consumer.
     A `value_fn` with `**kwargs` receives them all.
     """
-    _validate.callable_("value_fn", value_fn)
+    validate.callable_("value_fn", value_fn)
     try:
         parameters = inspect.signature(value_fn).parameters
     except (TypeError, ValueError):  # a callable without an introspectable signature
@@ -127,12 +128,12 @@ def check_damping_options(
     accept_ratio: Any,
 ) -> None:
     """Checks shared by both Newton transforms."""
-    _validate.nonnegative("damping", damping)
-    x = _validate.real("damping_factor", damping_factor)
+    validate.nonnegative("damping", damping)
+    x = validate.real("damping_factor", damping_factor)
     if x is not None and x <= 1.0:
         raise ValueError(f"damping_factor must be > 1, got {damping_factor!r}")
-    _validate.positive("min_relative_damping", min_relative_damping)
-    _validate.in_range("accept_ratio", accept_ratio, 0.0, _RATIO_LOW, high_open=True)
+    validate.positive("min_relative_damping", min_relative_damping)
+    validate.in_range("accept_ratio", accept_ratio, 0.0, _RATIO_LOW, high_open=True)
 
 
 class Assessment(NamedTuple):
@@ -411,11 +412,11 @@ def scale_by_newton(
       high-dimensional non-convex optimization, 2014, https://arxiv.org/abs/1406.2572.
       Interface: optax `scale_by_backtracking_linesearch` (`value_fn` extra args).
     """
-    _validate.choice("solver", solver, _SOLVERS)
+    validate.choice("solver", solver, _SOLVERS)
     check_damping_options(damping, damping_factor, min_relative_damping, accept_ratio)
-    _validate.positive("shift", shift)
-    max_shifts = _validate.positive_int("max_shifts", max_shifts)
-    _validate.in_range("eigenvalue_floor", eigenvalue_floor, 0.0, 1.0, low_open=True)
+    validate.positive("shift", shift)
+    max_shifts = validate.positive_int("max_shifts", max_shifts)
+    validate.in_range("eigenvalue_floor", eigenvalue_floor, 0.0, 1.0, low_open=True)
     adaptive = bool(adaptive_damping)
 
     def init_fn(params: Any) -> ScaleByNewtonState:
@@ -572,7 +573,7 @@ def newton(
     References:
       Nocedal & Wright, Numerical Optimization, 2nd ed., 2006, Chapter 3.
     """
-    _validate.learning_rate("learning_rate", learning_rate)
+    validate.learning_rate("learning_rate", learning_rate)
     direction = scale_by_newton(
         damping,
         solver=solver,

@@ -8,9 +8,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from . import _validate
-from ._base import GradientTransformationExtraArgs, ScalarOrSchedule, chain
-from ._learning_rate import safe_increment, scale_by_learning_rate
+from ._learning_rate import scale_by_learning_rate
 from ._newton import (
     assess_step,
     bind_loss,
@@ -22,7 +20,10 @@ from ._newton import (
     scalar_loss,
     step_back,
 )
-from ._tree import canonical_inputs, refuse_complex
+from ._shared import validate
+from ._shared.base import GradientTransformationExtraArgs, ScalarOrSchedule, chain
+from ._shared.numerics import safe_increment
+from ._shared.tree import canonical_inputs, refuse_complex
 
 _FORCING = ("superlinear", "quadratic")
 
@@ -217,11 +218,11 @@ def scale_by_newton_cg(
       `minimize(method="Newton-CG")`.
     """
     check_damping_options(damping, damping_factor, min_relative_damping, accept_ratio)
-    maxiter = _validate.positive_int("maxiter", maxiter)
+    maxiter = validate.positive_int("maxiter", maxiter)
     if isinstance(forcing, str):
-        _validate.choice("forcing", forcing, _FORCING)
+        validate.choice("forcing", forcing, _FORCING)
     else:
-        _validate.in_range("forcing", forcing, 0.0, 1.0, low_open=True, high_open=True)
+        validate.in_range("forcing", forcing, 0.0, 1.0, low_open=True, high_open=True)
     adaptive = bool(adaptive_damping)
 
     def forcing_term(grad_norm: jax.Array) -> jax.Array:
@@ -379,7 +380,7 @@ def newton_cg(
     References:
       Nocedal & Wright, Numerical Optimization, 2nd ed., 2006, Chapter 7.
     """
-    _validate.learning_rate("learning_rate", learning_rate)
+    validate.learning_rate("learning_rate", learning_rate)
     return chain(
         scale_by_newton_cg(
             damping,

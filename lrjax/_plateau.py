@@ -7,10 +7,11 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from . import _validate
-from ._base import GradientTransformationExtraArgs, ScalarOrSchedule
-from ._learning_rate import evaluate, lr_dtype, records_learning_rate, safe_increment
-from ._tree import canonical_inputs, check_like
+from ._learning_rate import records_learning_rate
+from ._shared import validate
+from ._shared.base import GradientTransformationExtraArgs, ScalarOrSchedule
+from ._shared.numerics import evaluate, lr_dtype, safe_increment
+from ._shared.tree import canonical_inputs, check_like
 
 
 @records_learning_rate("scale", kind="factor")
@@ -43,12 +44,12 @@ class ReduceOnPlateauState(NamedTuple):
 def _check_int(name: str, value: Any, minimum: int) -> None:
     # inject_hyperparams may trace an integer hyperparameter; it was checked when the
     # user built the optimizer, and here it only enters jnp comparisons.
-    if _validate.is_traced(value):
+    if validate.is_traced(value):
         return
     if minimum == 0:
-        _validate.nonnegative_int(name, value)
+        validate.nonnegative_int(name, value)
     else:
-        _validate.positive_int(name, value)
+        validate.positive_int(name, value)
 
 
 def reduce_on_plateau(
@@ -169,24 +170,24 @@ def reduce_on_plateau(
       https://keras.io/api/callbacks/reduce_lr_on_plateau/;
       optax `contrib.reduce_on_plateau` (its `accumulation_size` and `min_scale`).
     """
-    _validate.in_range("factor", factor, 0.0, 1.0, low_open=True, high_open=True)
+    validate.in_range("factor", factor, 0.0, 1.0, low_open=True, high_open=True)
     _check_int("patience", patience, 0)
-    _validate.nonnegative("threshold", threshold)
-    _validate.choice("threshold_mode", threshold_mode, ("rel", "abs"))
+    validate.nonnegative("threshold", threshold)
+    validate.choice("threshold_mode", threshold_mode, ("rel", "abs"))
     _check_int("cooldown", cooldown, 0)
-    floor_lr = _validate.nonnegative("min_lr", min_lr)
-    _validate.choice("mode", mode, ("min", "max"))
-    _validate.choice("convention", convention, ("pytorch", "keras"))
+    floor_lr = validate.nonnegative("min_lr", min_lr)
+    validate.choice("mode", mode, ("min", "max"))
+    validate.choice("convention", convention, ("pytorch", "keras"))
     if learning_rate is not None:
-        _validate.learning_rate("learning_rate", learning_rate)
+        validate.learning_rate("learning_rate", learning_rate)
     elif floor_lr is not None and floor_lr > 0:
         raise ValueError(
             f"min_lr={min_lr!r} needs the base learning_rate (the rate this factor "
             "multiplies); pass learning_rate=..., or use min_scale for a floor on the "
             "factor itself"
         )
-    _validate.in_range("min_scale", min_scale, 0.0, 1.0)
-    _validate.nonnegative("eps", eps)
+    validate.in_range("min_scale", min_scale, 0.0, 1.0)
+    validate.nonnegative("eps", eps)
     _check_int("accumulation_size", accumulation_size, 1)
     sign = 1.0 if mode == "min" else -1.0
 

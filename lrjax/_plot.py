@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _validate
+from ._shared import validate
 
 if TYPE_CHECKING:  # pragma: no cover
     from ._finder import LRFinderResult
@@ -91,7 +91,7 @@ def plot_schedule(
       fastai `Recorder.plot_sched`; PyTorch users plot `scheduler.get_last_lr()`
       step by step.
     """
-    num_steps = _validate.positive_int("num_steps", num_steps)
+    num_steps = validate.positive_int("num_steps", num_steps)
     if isinstance(schedules, Mapping):
         if labels is not None:
             raise ValueError(
@@ -112,7 +112,7 @@ def plot_schedule(
     if not fns:
         raise ValueError(f"schedules must hold at least one schedule, got {schedules!r}")
     for i, fn in enumerate(fns):
-        _validate.callable_(f"schedules[{i}]" if len(fns) > 1 else "schedules", fn)
+        validate.callable_(f"schedules[{i}]" if len(fns) > 1 else "schedules", fn)
     ax = _new_axes(ax)
     steps = np.arange(num_steps)
     for fn, name in zip(fns, names):

@@ -7,11 +7,12 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from . import _validate
-from ._base import GradientTransformationExtraArgs, ScalarOrSchedule
 from ._dog import reject_complex, scalar_dtype, tree_sum
-from ._learning_rate import evaluate, records_learning_rate, safe_increment
-from ._tree import check_like, scalar_like
+from ._learning_rate import records_learning_rate
+from ._shared import validate
+from ._shared.base import GradientTransformationExtraArgs, ScalarOrSchedule
+from ._shared.numerics import evaluate, safe_increment, scalar_like
+from ._shared.tree import check_like
 
 
 @records_learning_rate("step_size")
@@ -103,19 +104,19 @@ def polyak_sgd(
       https://arxiv.org/abs/2002.10542; the authors' repository
       https://github.com/IssamLaradji/sps, `sps/sps.py`.
     """
-    _validate.choice("variant", variant, _VARIANTS)
+    validate.choice("variant", variant, _VARIANTS)
     if max_learning_rate is not None:
-        _validate.learning_rate("max_learning_rate", max_learning_rate)
+        validate.learning_rate("max_learning_rate", max_learning_rate)
     elif variant == "sps_max":
         raise ValueError("variant='sps_max' needs a max_learning_rate, got None")
-    _validate.positive("c", c)
-    _validate.real("f_min", f_min)
-    _validate.nonnegative("eps", eps)
-    _validate.nonnegative("init_step_size", init_step_size)
-    g = _validate.real("gamma", gamma)
+    validate.positive("c", c)
+    validate.real("f_min", f_min)
+    validate.nonnegative("eps", eps)
+    validate.nonnegative("init_step_size", init_step_size)
+    g = validate.real("gamma", gamma)
     if g is not None and g < 1:
         raise ValueError(f"gamma must be >= 1, got {gamma!r}")
-    n = _validate.positive_int("n_batches_per_epoch", n_batches_per_epoch)
+    n = validate.positive_int("n_batches_per_epoch", n_batches_per_epoch)
     coeff = gamma ** (1.0 / n)
 
     def init_fn(params):

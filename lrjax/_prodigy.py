@@ -15,15 +15,11 @@ import jax
 import jax.numpy as jnp
 
 from . import _dadapt_numerics as num
-from . import _validate
-from ._base import GradientTransformation, ScalarOrSchedule
-from ._learning_rate import (
-    evaluate,
-    lr_dtype,
-    records_learning_rate,
-    safe_increment,
-)
-from ._tree import check_like
+from ._learning_rate import records_learning_rate
+from ._shared import validate
+from ._shared.base import GradientTransformation, ScalarOrSchedule
+from ._shared.numerics import evaluate, lr_dtype, safe_increment
+from ._shared.tree import check_like
 
 
 @records_learning_rate()
@@ -67,19 +63,19 @@ def _build(
     learning_rate, betas, beta3, eps, weight_decay, decouple, use_bias_correction,
     safeguard_warmup, d0, d_coef, growth_rate, slice_p, *, descent: bool, name: str,
 ) -> GradientTransformation:
-    _validate.learning_rate("learning_rate", learning_rate)
+    validate.learning_rate("learning_rate", learning_rate)
     b1, b2 = num.betas("betas", betas)
-    b3 = math.sqrt(b2) if beta3 is None else _validate.decay_rate("beta3", beta3)
-    _validate.positive("eps", eps)
-    _validate.nonnegative("weight_decay", weight_decay)
-    decouple = _validate.boolean("decouple", decouple)
-    use_bias_correction = _validate.boolean("use_bias_correction", use_bias_correction)
-    safeguard_warmup = _validate.boolean("safeguard_warmup", safeguard_warmup)
-    _validate.positive("d0", d0)
-    _validate.positive("d_coef", d_coef)
+    b3 = math.sqrt(b2) if beta3 is None else validate.decay_rate("beta3", beta3)
+    validate.positive("eps", eps)
+    validate.nonnegative("weight_decay", weight_decay)
+    decouple = validate.boolean("decouple", decouple)
+    use_bias_correction = validate.boolean("use_bias_correction", use_bias_correction)
+    safeguard_warmup = validate.boolean("safeguard_warmup", safeguard_warmup)
+    validate.positive("d0", d0)
+    validate.positive("d_coef", d_coef)
     growth = num.growth_rate("growth_rate", growth_rate)
-    slice_p = _validate.positive_int("slice_p", slice_p)
-    decays = _validate.is_traced(weight_decay) or weight_decay != 0
+    slice_p = validate.positive_int("slice_p", slice_p)
+    decays = validate.is_traced(weight_decay) or weight_decay != 0
 
     def init_fn(params: Any) -> ScaleByProdigyState:
         num.reject_complex(params, name)

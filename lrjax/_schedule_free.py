@@ -9,12 +9,17 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from . import _validate
 from ._adaptive import scale_by_rmsprop
-from ._base import GradientTransformation, GradientTransformationExtraArgs, ScalarOrSchedule
-from ._learning_rate import evaluate, lr_dtype, safe_increment, scale_by_learning_rate
+from ._learning_rate import scale_by_learning_rate
 from ._momentum import add_decayed_weights
-from ._tree import check_like
+from ._shared import validate
+from ._shared.base import (
+    GradientTransformation,
+    GradientTransformationExtraArgs,
+    ScalarOrSchedule,
+)
+from ._shared.numerics import evaluate, lr_dtype, safe_increment
+from ._shared.tree import check_like
 
 
 class ScheduleFreeState(NamedTuple):
@@ -56,7 +61,7 @@ def _refuse_complex(params: Any, name: str) -> None:
 
 def _check_rate_or_schedule(name: str, value: Any) -> None:
     if not callable(value):
-        _validate.nonnegative(name, value)
+        validate.nonnegative(name, value)
 
 
 def schedule_free(
@@ -126,11 +131,11 @@ def schedule_free(
       The authors' package `schedulefree` 1.4.1 (facebookresearch/schedule_free),
       `ScheduleFreeWrapper` and `SGDScheduleFree`.
     """
-    _validate.transform("base", base)
+    validate.transform("base", base)
     _check_rate_or_schedule("learning_rate", learning_rate)
-    _validate.in_range("b1", b1, 0.0, 1.0, low_open=True, high_open=True)
-    _validate.nonnegative("weight_lr_power", weight_lr_power)
-    _validate.nonnegative("r", r)
+    validate.in_range("b1", b1, 0.0, 1.0, low_open=True, high_open=True)
+    validate.nonnegative("weight_lr_power", weight_lr_power)
+    validate.nonnegative("r", r)
     if state_dtype is not None:
         state_dtype = jnp.dtype(state_dtype)
     inner = optax.with_extra_args_support(base)
@@ -273,7 +278,7 @@ def schedule_free_eval_params(state: Any, params: Any) -> Any:
 
 def _warmed(learning_rate: ScalarOrSchedule, warmup_steps: int) -> ScalarOrSchedule:
     """The reference's warm-up: $\\gamma_k = \\eta(k)\\min((k+1)/W, 1)$."""
-    traced = _validate.is_traced(warmup_steps)  # optax.inject_hyperparams
+    traced = validate.is_traced(warmup_steps)  # optax.inject_hyperparams
     if not traced and warmup_steps == 0:
         return learning_rate
 
@@ -289,13 +294,13 @@ def _warmed(learning_rate: ScalarOrSchedule, warmup_steps: int) -> ScalarOrSched
 
 def _alias_checks(learning_rate, b1, weight_decay, warmup_steps, weight_lr_power, r):
     _check_rate_or_schedule("learning_rate", learning_rate)
-    _validate.in_range("b1", b1, 0.0, 1.0, low_open=True, high_open=True)
+    validate.in_range("b1", b1, 0.0, 1.0, low_open=True, high_open=True)
     _check_rate_or_schedule("weight_decay", weight_decay)
-    _validate.nonnegative("weight_lr_power", weight_lr_power)
-    _validate.nonnegative("r", r)
-    if _validate.is_traced(warmup_steps):  # optax.inject_hyperparams injects it too
+    validate.nonnegative("weight_lr_power", weight_lr_power)
+    validate.nonnegative("r", r)
+    if validate.is_traced(warmup_steps):  # optax.inject_hyperparams injects it too
         return warmup_steps
-    return _validate.nonnegative_int("warmup_steps", warmup_steps)
+    return validate.nonnegative_int("warmup_steps", warmup_steps)
 
 
 def schedule_free_sgd(
@@ -427,8 +432,8 @@ def schedule_free_adamw(
     """
     warmup_steps = _alias_checks(learning_rate, b1, weight_decay, warmup_steps,
                                  weight_lr_power, r)
-    _validate.decay_rate("b2", b2)
-    _validate.nonnegative("eps", eps)
+    validate.decay_rate("b2", b2)
+    validate.nonnegative("eps", eps)
     gamma = _warmed(learning_rate, warmup_steps)
     base = optax.chain(
         scale_by_rmsprop(b2, eps, eps_in_sqrt=False, bias_correction=True),

@@ -16,8 +16,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _validate
-from ._base import Schedule
 from ._combine import (
     as_float,
     below,
@@ -28,8 +26,10 @@ from ._combine import (
     float_dtype,
     floor_div,
     fractions,
+    power as _power,
 )
-from ._combine import power as _power
+from ._shared import validate
+from ._shared.base import Schedule
 
 _INF = float("inf")
 
@@ -51,7 +51,7 @@ def constant(value: float) -> Schedule:
     References:
       optax `constant_schedule`; PyTorch `ConstantLR` with `factor=1`.
     """
-    _validate.nonnegative("value", value)
+    validate.nonnegative("value", value)
 
     def schedule(count):
         dtype = float_dtype()
@@ -160,8 +160,8 @@ def time_based_decay(init_value: float, decay: float) -> Schedule:
       `decay=` argument, $\eta_0/(1 + d\,n)$ (that is
       [`lrjax.inverse_time_decay`][]). No Keras or PyTorch class computes this product.
     """
-    _validate.nonnegative("init_value", init_value)
-    _validate.nonnegative("decay", decay)
+    validate.nonnegative("init_value", init_value)
+    validate.nonnegative("decay", decay)
 
     def schedule(count):
         dtype = float_dtype()
@@ -201,10 +201,10 @@ def inverse_time_decay(
       staircase)`: identical at every step. Keras 2's legacy optimizer argument
       `decay=r` is `decay_steps=1`.
     """
-    _validate.nonnegative("init_value", init_value)
-    _validate.nonnegative("decay_rate", decay_rate)
-    _validate.positive("decay_steps", decay_steps)
-    _validate.boolean("staircase", staircase)
+    validate.nonnegative("init_value", init_value)
+    validate.nonnegative("decay_rate", decay_rate)
+    validate.positive("decay_steps", decay_steps)
+    validate.boolean("staircase", staircase)
 
     def schedule(count):
         dtype = float_dtype()
@@ -242,9 +242,9 @@ def step_decay(init_value: float, *, drop: float, drop_every: int) -> Schedule:
       The seed formula; PyTorch `StepLR(step_size=r, gamma=d)` and Keras
       `ExponentialDecay(η0, r, d, staircase=True)` at step `n` equal this at `n - 1`.
     """
-    _validate.nonnegative("init_value", init_value)
-    checked = _validate.in_range("drop", drop, 0.0, 1.0)
-    every = _validate.positive_int("drop_every", drop_every)
+    validate.nonnegative("init_value", init_value)
+    checked = validate.in_range("drop", drop, 0.0, 1.0)
+    every = validate.positive_int("drop_every", drop_every)
 
     def schedule(count):
         dtype = float_dtype()
@@ -279,8 +279,8 @@ def exponential_decay(init_value: float, *, decay: float) -> Schedule:
       `ExponentialDecay(η0, T, ρ)` (`staircase=False`) is `decay = -log(ρ) / T`;
       both identical at every step.
     """
-    _validate.nonnegative("init_value", init_value)
-    d = _validate.nonnegative("decay", decay)
+    validate.nonnegative("init_value", init_value)
+    d = validate.nonnegative("decay", decay)
 
     def schedule(count):
         dtype = float_dtype()
@@ -317,9 +317,9 @@ def multistep_decay(init_value: float, milestones: Sequence[int], factor: float)
       $n \ge m_i$ as here). optax `piecewise_constant_schedule` with scales
       $\gamma$ at the milestones.
     """
-    init_checked = _validate.nonnegative("init_value", init_value)
-    marks = _validate.increasing_ints("milestones", milestones, strict=False)
-    checked = _validate.nonnegative("factor", factor)
+    init_checked = validate.nonnegative("init_value", init_value)
+    marks = validate.increasing_ints("milestones", milestones, strict=False)
+    checked = validate.nonnegative("factor", factor)
 
     def schedule(count):
         dtype = float_dtype()
@@ -382,11 +382,11 @@ def polynomial_decay(
       power=p)` is `polynomial_decay(lr, end_value=0.0, decay_steps=T, power=p)`. optax
       `polynomial_schedule` (no `cycle`).
     """
-    _validate.nonnegative("init_value", init_value)
-    _validate.nonnegative("end_value", end_value)
-    steps = _validate.positive_int("decay_steps", decay_steps)
-    p_checked = _validate.positive("power", power)
-    _validate.boolean("cycle", cycle)
+    validate.nonnegative("init_value", init_value)
+    validate.nonnegative("end_value", end_value)
+    steps = validate.positive_int("decay_steps", decay_steps)
+    p_checked = validate.positive("power", power)
+    validate.boolean("cycle", cycle)
     exponent = power
 
     def schedule(count):
@@ -434,9 +434,9 @@ def linear_schedule(
       `linear_schedule(a * η, end_value=b * η, transition_steps=T)`, identical at
       every step.
     """
-    _validate.nonnegative("init_value", init_value)
-    _validate.nonnegative("end_value", end_value)
-    steps = _validate.positive_int("transition_steps", transition_steps)
+    validate.nonnegative("init_value", init_value)
+    validate.nonnegative("end_value", end_value)
+    steps = validate.positive_int("transition_steps", transition_steps)
 
     def schedule(count):
         dtype = float_dtype()
@@ -480,9 +480,9 @@ def cosine_decay(init_value: float, decay_steps: int, *, alpha: float = 0.0) -> 
       `CosineAnnealingLR(T_max=T, eta_min=α η0)`: identical for $n \le T$; after
       $T$ PyTorch keeps following the cosine back up, this stays at the floor.
     """
-    _validate.nonnegative("init_value", init_value)
-    steps = _validate.positive_int("decay_steps", decay_steps)
-    _validate.in_range("alpha", alpha, 0.0, 1.0)
+    validate.nonnegative("init_value", init_value)
+    steps = validate.positive_int("decay_steps", decay_steps)
+    validate.in_range("alpha", alpha, 0.0, 1.0)
 
     def schedule(count):
         dtype = float_dtype()
@@ -549,11 +549,11 @@ def cosine_restarts(
       `CosineAnnealingWarmRestarts(T_0=T, T_mult=t, eta_min=α η0)` (integer
       $t$, $m = 1$): identical at every step.
     """
-    _validate.nonnegative("init_value", init_value)
-    first = _validate.positive_int("first_decay_steps", first_decay_steps)
-    t = concrete("t_mul", _validate.in_range("t_mul", t_mul, 1.0, _INF), t_mul)
-    m_checked = _validate.nonnegative("m_mul", m_mul)
-    _validate.in_range("alpha", alpha, 0.0, 1.0)
+    validate.nonnegative("init_value", init_value)
+    first = validate.positive_int("first_decay_steps", first_decay_steps)
+    t = concrete("t_mul", validate.in_range("t_mul", t_mul, 1.0, _INF), t_mul)
+    m_checked = validate.nonnegative("m_mul", m_mul)
+    validate.in_range("alpha", alpha, 0.0, 1.0)
     table = None if t == 1.0 else _restart_starts(first, t)
 
     def locate(n):
@@ -625,10 +625,10 @@ def piecewise_constant(boundaries: Sequence[int], values: Sequence[float]) -> Sc
       step $n$ is this schedule's at $n - 1$ (equivalently, Keras with
       boundaries $b_i - 1$ equals this one).
     """
-    bounds = _validate.increasing_ints("boundaries", boundaries)
+    bounds = validate.increasing_ints("boundaries", boundaries)
     if hasattr(values, "__iter__") and not isinstance(values, (str, bytes)):
         values = list(values)  # a generator is read once
-    _validate.real_sequence("values", values, _validate.nonnegative)
+    validate.real_sequence("values", values, validate.nonnegative)
     vals = list(values)
     if len(vals) != len(bounds) + 1:
         raise ValueError(
@@ -653,11 +653,11 @@ _CYCLIC_MODES = ("triangular", "triangular2", "exp_range")
 
 def _cyclic_weight(step_size_up, step_size_down, mode, gamma):
     """The height $w(n) \\in [0, 1]$ of PyTorch `CyclicLR`'s triangle wave."""
-    up = _validate.positive_int("step_size_up", step_size_up)
+    up = validate.positive_int("step_size_up", step_size_up)
     down = up if step_size_down is None else step_size_down
-    down = _validate.positive_int("step_size_down", down)
-    _validate.choice("mode", mode, _CYCLIC_MODES)
-    g = _validate.in_range("gamma", gamma, 0.0, 1.0, low_open=True)
+    down = validate.positive_int("step_size_down", down)
+    validate.choice("mode", mode, _CYCLIC_MODES)
+    g = validate.in_range("gamma", gamma, 0.0, 1.0, low_open=True)
     # Floats: Python ints past 2**31 would overflow as int32 operands.
     total, up, down = float(up + down), float(up), float(down)
 
@@ -724,8 +724,8 @@ def cyclic(
       step_size_down, mode, gamma)`: identical at every step. [`lrjax.cyclic_momentum`][]
       gives its `cycle_momentum`.
     """
-    b = _validate.nonnegative("base_value", base_value)
-    m = _validate.nonnegative("max_value", max_value)
+    b = validate.nonnegative("base_value", base_value)
+    m = validate.nonnegative("max_value", max_value)
     if b is not None and m is not None and m < b:
         raise ValueError(f"max_value must be >= base_value={base_value!r}, got {max_value!r}")
     weight = _cyclic_weight(step_size_up, step_size_down, mode, gamma)
@@ -739,8 +739,8 @@ def cyclic(
 
 
 def _momenta(base_momentum, max_momentum):
-    b = _validate.decay_rate("base_momentum", base_momentum)
-    m = _validate.decay_rate("max_momentum", max_momentum)
+    b = validate.decay_rate("base_momentum", base_momentum)
+    m = validate.decay_rate("max_momentum", max_momentum)
     if b is not None and m is not None and m < b:
         raise ValueError(
             f"max_momentum must be >= base_momentum={base_momentum!r}, got {max_momentum!r}"
@@ -800,10 +800,10 @@ def cyclic_momentum(
 
 
 def _one_cycle_ends(total_steps, pct_start, three_phase) -> list[float]:
-    _validate.boolean("three_phase", three_phase)
+    validate.boolean("three_phase", three_phase)
     """PyTorch `OneCycleLR`'s phase end steps, computed as it does in float64."""
-    total = _validate.positive_int("total_steps", total_steps)
-    pct = _validate.in_range("pct_start", pct_start, 0.0, 1.0, low_open=True, high_open=True)
+    total = validate.positive_int("total_steps", total_steps)
+    pct = validate.in_range("pct_start", pct_start, 0.0, 1.0, low_open=True, high_open=True)
     pct = concrete("pct_start", pct, pct_start)
     first = float(pct * total) - 1
     if first <= 0:
@@ -887,10 +887,10 @@ def one_cycle(
       raises after $N$). optax `cosine_onecycle_schedule` peaks one step later.
       [`lrjax.one_cycle_momentum`][] gives its `cycle_momentum`.
     """
-    _validate.nonnegative("max_value", max_value)
-    _validate.positive("div_factor", div_factor)
-    _validate.positive("final_div_factor", final_div_factor)
-    _validate.choice("anneal", anneal, ("cos", "linear"))
+    validate.nonnegative("max_value", max_value)
+    validate.positive("div_factor", div_factor)
+    validate.positive("final_div_factor", final_div_factor)
+    validate.choice("anneal", anneal, ("cos", "linear"))
     ends = _one_cycle_ends(total_steps, pct_start, three_phase)
 
     def schedule(count):
@@ -943,7 +943,7 @@ def one_cycle_momentum(
       max_momentum)`: identical to the `momentum` it writes at every step.
     """
     _momenta(base_momentum, max_momentum)
-    _validate.choice("anneal", anneal, ("cos", "linear"))
+    validate.choice("anneal", anneal, ("cos", "linear"))
     ends = _one_cycle_ends(total_steps, pct_start, three_phase)
 
     def schedule(count):

@@ -22,9 +22,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _validate
-from ._base import Schedule
 from ._combine import cast, concrete, cos_weights, float_dtype, floor_div, fractions
+from ._shared import validate
+from ._shared.base import Schedule
 
 _SHAPES = ("linear", "cosine", "1-sqrt")
 
@@ -70,7 +70,7 @@ def _floored(factor: jax.Array, min_ratio: Any, dtype: jnp.dtype) -> jax.Array:
 
 
 def _ratio(name: str, value: Any) -> Any:
-    _validate.in_range(name, value, 0.0, 1.0)
+    validate.in_range(name, value, 0.0, 1.0)
     return value
 
 
@@ -111,12 +111,12 @@ def inverse_sqrt_decay(
       scheduler_specific_kwargs={"timescale": τ})` (`get_inverse_sqrt_schedule`):
       identical at every step, no offset.
     """
-    _validate.nonnegative("peak_value", peak_value)
-    warm = _validate.nonnegative_int("warmup_steps", warmup_steps)
+    validate.nonnegative("peak_value", peak_value)
+    warm = validate.nonnegative_int("warmup_steps", warmup_steps)
     if timescale is None:
         tau = float(warm or 10_000)
     else:
-        tau = concrete("timescale", _validate.positive("timescale", timescale), timescale)
+        tau = concrete("timescale", validate.positive("timescale", timescale), timescale)
 
     def schedule(count):
         dtype = float_dtype()
@@ -158,9 +158,9 @@ def noam(d_model: float, *, warmup_steps: int, factor: float = 1.0) -> Schedule:
       Hugging Face's `inverse_sqrt` (timescale $W$) on a base rate $f/\sqrt{dW}$
       gives, at step $n + 1$, this schedule's value at $n$: an offset of one step.
     """
-    _validate.positive("d_model", d_model)
-    warm = _validate.positive_int("warmup_steps", warmup_steps)
-    _validate.nonnegative("factor", factor)
+    validate.positive("d_model", d_model)
+    warm = validate.positive_int("warmup_steps", warmup_steps)
+    validate.nonnegative("factor", factor)
     slope = float(warm) ** -1.5
 
     def schedule(count):
@@ -256,14 +256,14 @@ def warmup_stable_decay(
       `get_wsd_schedule` differs (its warm-up starts at 0 and its `1-sqrt` cooldown
       ignores `min_lr_ratio`); lrjax follows Hugging Face.
     """
-    _validate.nonnegative("peak_value", peak_value)
-    warm = _validate.nonnegative_int("warmup_steps", warmup_steps)
-    stable = _validate.nonnegative_int("stable_steps", stable_steps)
-    decay = _validate.positive_int("decay_steps", decay_steps)
-    _validate.choice("warmup_type", warmup_type, _SHAPES)
-    _validate.choice("decay_type", decay_type, _SHAPES)
+    validate.nonnegative("peak_value", peak_value)
+    warm = validate.nonnegative_int("warmup_steps", warmup_steps)
+    stable = validate.nonnegative_int("stable_steps", stable_steps)
+    decay = validate.positive_int("decay_steps", decay_steps)
+    validate.choice("warmup_type", warmup_type, _SHAPES)
+    validate.choice("decay_type", decay_type, _SHAPES)
     _ratio("min_ratio", min_ratio)
-    checked_cycles = _validate.positive("num_cycles", num_cycles)
+    checked_cycles = validate.positive("num_cycles", num_cycles)
     cycles = concrete("num_cycles", checked_cycles, num_cycles)
     start = warm + stable
 
@@ -357,23 +357,23 @@ def warmup_cosine(
       `one_step_ahead=True, min_ratio=m, warmup_start_ratio=r`: identical at every
       step up to $T$, and after it with `after_total="continue"`.
     """
-    _validate.nonnegative("peak_value", peak_value)
-    warm = _validate.nonnegative_int("warmup_steps", warmup_steps)
-    total = _validate.positive_int("total_steps", total_steps)
+    validate.nonnegative("peak_value", peak_value)
+    warm = validate.nonnegative_int("warmup_steps", warmup_steps)
+    total = validate.positive_int("total_steps", total_steps)
     if total <= warm:
         raise ValueError(
             f"total_steps must be > warmup_steps={warmup_steps!r}, got {total_steps!r}"
         )
-    checked_cycles = _validate.positive("num_cycles", num_cycles)
+    checked_cycles = validate.positive("num_cycles", num_cycles)
     cycles = concrete("num_cycles", checked_cycles, num_cycles)
     _ratio("min_ratio", min_ratio)
-    restart = _validate.boolean("restarts", restarts)
+    restart = validate.boolean("restarts", restarts)
     if restart and not float(cycles).is_integer():
         raise ValueError(
             f"num_cycles must be a whole number with restarts=True, got {num_cycles!r}"
         )
-    _validate.choice("after_total", after_total, ("hold", "continue"))
-    ahead = _validate.boolean("one_step_ahead", one_step_ahead)
+    validate.choice("after_total", after_total, ("hold", "continue"))
+    ahead = validate.boolean("one_step_ahead", one_step_ahead)
     if warmup_start_ratio is not None:
         _ratio("warmup_start_ratio", warmup_start_ratio)
     length = float(total - warm)

@@ -17,11 +17,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _validate
-from ._base import GradientTransformation, apply_updates
 from ._batches import batch_getter, check_optimizer_factory, get_batch
 from ._finder import cached
-from ._learning_rate import lr_dtype
+from ._shared import validate
+from ._shared.base import GradientTransformation, apply_updates
+from ._shared.numerics import lr_dtype
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -194,7 +194,7 @@ def sweep_learning_rates(
       Smith, Cyclical Learning Rates for Training Neural Networks, 2017, §3.3 (checking
       a range test against short runs), https://arxiv.org/abs/1506.01186.
     """
-    _validate.callable_("loss_fn", loss_fn)
+    validate.callable_("loss_fn", loss_fn)
     if optimizer is not None:
         check_optimizer_factory("optimizer", optimizer)
     if isinstance(learning_rates, (int, float)) or callable(learning_rates):
@@ -203,7 +203,7 @@ def sweep_learning_rates(
             f"{learning_rates!r}"
         )
     rates = [
-        _validate.positive(f"learning_rates[{i}]", v) for i, v in enumerate(learning_rates)
+        validate.positive(f"learning_rates[{i}]", v) for i, v in enumerate(learning_rates)
     ]
     if not rates:
         raise ValueError(f"learning_rates must hold at least one rate, got {learning_rates!r}")
@@ -215,22 +215,22 @@ def sweep_learning_rates(
                 "leading step axis to count)"
             )
         num_steps = batch_kind[1]
-    num_steps = _validate.positive_int("num_steps", num_steps)
+    num_steps = validate.positive_int("num_steps", num_steps)
     if eval_fn is not None:
-        _validate.callable_("eval_fn", eval_fn)
+        validate.callable_("eval_fn", eval_fn)
         if tail is not None:
             raise ValueError(f"tail must be None with eval_fn, got tail={tail!r}")
         tail = 0
     elif tail is None:
         tail = max(1, num_steps // 4)
     else:
-        tail = _validate.positive_int("tail", tail)
+        tail = validate.positive_int("tail", tail)
         if tail > num_steps:
             raise ValueError(
                 f"tail must be <= num_steps ({num_steps}), got tail={tail!r}"
             )
     if chunk_size is not None:
-        chunk_size = _validate.positive_int("chunk_size", chunk_size)
+        chunk_size = validate.positive_int("chunk_size", chunk_size)
 
     if optimizer is None:
         from ._aliases import adam as optimizer

@@ -22,13 +22,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _validate
 from ._adam import scale_by_adam
-from ._base import GradientTransformation, ScalarOrSchedule, chain
-from ._learning_rate import evaluate, initial_count, safe_increment, scale_by_learning_rate
-from ._learning_rate import value_at
+from ._learning_rate import scale_by_learning_rate
 from ._momentum import trace
-from ._tree import check_like, scalar_like
+from ._shared import validate
+from ._shared.base import GradientTransformation, ScalarOrSchedule, chain
+from ._shared.numerics import evaluate, initial_count, safe_increment, scalar_like, value_at
+from ._shared.tree import check_like
 
 MaskOrFn = Union[None, bool, Any, Callable[[Any], Any]]
 
@@ -61,7 +61,7 @@ def leaf_mask(*, min_rank: int = 0, exclude: Optional[str] = None) -> Callable[[
       >>> lrjax.leaf_mask(exclude="bias|norm")(p)
       {'dense': {'bias': False, 'kernel': True}, 'norm': {'scale': False}}
     """
-    rank = _validate.nonnegative_int("min_rank", min_rank)
+    rank = validate.nonnegative_int("min_rank", min_rank)
     pattern = None
     if exclude is not None:
         if not isinstance(exclude, str):
@@ -94,7 +94,7 @@ def _mask_tree(name: str, mask: MaskOrFn, params: Any) -> Any:
     def broadcast(m, sub):
         if m is None:  # a None params leaf (leaf_mask maps it to None)
             return None
-        known = isinstance(m, (bool, np.bool_, np.ndarray)) and not _validate.is_traced(m)
+        known = isinstance(m, (bool, np.bool_, np.ndarray)) and not validate.is_traced(m)
         if not known or np.ndim(m) != 0 or np.asarray(m).dtype != np.bool_:
             raise TypeError(f"{name} leaves must be Python booleans (one per leaf), "
                             f"got {m!r}")
@@ -187,12 +187,12 @@ def scale_by_trust_ratio(
       You et al., Large Batch Training of Convolutional Networks, 2017,
       https://arxiv.org/abs/1708.03888. optax `scale_by_trust_ratio`.
     """
-    _validate.nonnegative("min_norm", min_norm)
-    _validate.nonnegative("trust_coefficient", trust_coefficient)
-    _validate.nonnegative("eps", eps)
+    validate.nonnegative("min_norm", min_norm)
+    validate.nonnegative("trust_coefficient", trust_coefficient)
+    validate.nonnegative("eps", eps)
     if not callable(weight_decay):
-        _validate.nonnegative("weight_decay", weight_decay)
-    _validate.choice("denominator", denominator, ("update", "sum"))
+        validate.nonnegative("weight_decay", weight_decay)
+    validate.choice("denominator", denominator, ("update", "sum"))
     scheduled = callable(weight_decay)
 
     def init_fn(params):
@@ -299,12 +299,12 @@ def lars(
       https://arxiv.org/abs/1708.03888. optax `lars` (identical with the defaults);
       pytorch_optimizer `LARS` as above.
     """
-    _validate.learning_rate("learning_rate", learning_rate)
+    validate.learning_rate("learning_rate", learning_rate)
     if momentum is not None and not callable(momentum):
-        _validate.decay_rate("momentum", momentum)
-    if _validate.boolean("nesterov", nesterov) and momentum is None:
+        validate.decay_rate("momentum", momentum)
+    if validate.boolean("nesterov", nesterov) and momentum is None:
         raise ValueError("nesterov=True needs a momentum, got momentum=None")
-    _validate.boolean("lr_in_momentum", lr_in_momentum)
+    validate.boolean("lr_in_momentum", lr_in_momentum)
     ratio = scale_by_trust_ratio(
         trust_coefficient=trust_coefficient, eps=eps, mask=trust_ratio_mask,
         weight_decay=weight_decay, weight_decay_mask=weight_decay_mask,
@@ -411,11 +411,11 @@ def lamb(
       You et al., Large Batch Optimization for Deep Learning: Training BERT in 76
       minutes, 2020, https://arxiv.org/abs/1904.00962. optax `lamb`; Keras 3 `Lamb`.
     """
-    _validate.learning_rate("learning_rate", learning_rate)
-    placement = _validate.choice("weight_decay_placement", weight_decay_placement,
+    validate.learning_rate("learning_rate", learning_rate)
+    placement = validate.choice("weight_decay_placement", weight_decay_placement,
                                  ("optax", "keras"))
     if not callable(weight_decay):
-        _validate.nonnegative("weight_decay", weight_decay)
+        validate.nonnegative("weight_decay", weight_decay)
     adam = scale_by_adam(b1=b1, b2=b2, eps=eps, eps_root=eps_root)
     lr = scale_by_learning_rate(learning_rate)
     if placement == "optax":

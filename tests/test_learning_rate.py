@@ -9,7 +9,8 @@ import optax
 import pytest
 
 import lrjax
-from lrjax._learning_rate import ScaleByLearningRateState, safe_increment
+from lrjax._learning_rate import ScaleByLearningRateState
+from lrjax._shared.numerics import safe_increment
 
 # Not yet converted to float32 (issue 17, left for a follow-up): this module checks recorded rates at float64 tolerances (rtol 1e-15) with float64 params.
 # It runs with x64 on, as the whole suite did before; the conformance, parity and

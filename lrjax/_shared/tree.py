@@ -18,20 +18,6 @@ import numpy as np
 _GRAD = "the gradient tree passed to update()"
 
 
-def scalar_like(x: Any, like: Any) -> Any:
-    """The hyperparameter `x` in the dtype of the leaf `like` that it multiplies.
-
-    A Python number becomes a NumPy scalar, which jit embeds as a literal: `jnp.asarray`
-    would place an array on the device for every leaf and hyperparameter, a third of
-    the trace of a 300-leaf Adam. A traced `x` (`inject_hyperparams`) is cast.
-    Write `scalar_like(1 - b, t)`, never `1 - scalar_like(b, t)`: in bfloat16 0.999
-    rounds to 1.
-    """
-    if isinstance(x, (int, float, np.number)):
-        return np.asarray(x, like.dtype)
-    return jnp.asarray(x, like.dtype)
-
-
 def canonical_dtype(dtype: Any) -> jnp.dtype:
     """The dtype JAX computes in for `dtype`: float32 for float64 when x64 is off.
 
@@ -72,18 +58,6 @@ def canonical_inputs(
         return update_fn(canonical(updates), state, canonical(params), **extra_args)
 
     return init, update
-
-
-def abs_sq(x: jax.Array) -> jax.Array:
-    """`|x|^2` in `x`'s dtype: `x * x` for real `x`, and `Re(conj(x) x)` (real
-    part only, imaginary part 0) for complex `x`, as optax's `abs_sq`.
-
-    Where the real formula squares a gradient, a complex gradient needs its squared
-    magnitude: `g * g` is complex and its root is not a scale.
-    """
-    if jnp.iscomplexobj(x):
-        return (x.real * x.real + x.imag * x.imag).astype(x.dtype)
-    return jnp.square(x)
 
 
 def refuse_complex(params: Any, name: str) -> None:
