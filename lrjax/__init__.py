@@ -25,23 +25,23 @@ from ._observe import current_learning_rate as current_learning_rate
 from ._learning_rate import scale_by_learning_rate as scale_by_learning_rate
 
 # --- schedules (_schedules.py, _combine.py)
-from ._combine import join as join
-from ._combine import warmup as warmup
-from ._schedules import constant as constant
-from ._schedules import cosine_decay as cosine_decay
-from ._schedules import cosine_restarts as cosine_restarts
-from ._schedules import cyclic as cyclic
-from ._schedules import cyclic_momentum as cyclic_momentum
-from ._schedules import exponential_decay as exponential_decay
-from ._schedules import inverse_time_decay as inverse_time_decay
-from ._schedules import linear_schedule as linear_schedule
-from ._schedules import multistep_decay as multistep_decay
-from ._schedules import one_cycle as one_cycle
-from ._schedules import one_cycle_momentum as one_cycle_momentum
-from ._schedules import piecewise_constant as piecewise_constant
-from ._schedules import polynomial_decay as polynomial_decay
-from ._schedules import step_decay as step_decay
-from ._schedules import time_based_decay as time_based_decay
+from ._schedules.combine import join as join
+from ._schedules.combine import warmup as warmup
+from ._schedules.decays import constant as constant
+from ._schedules.cosine import cosine_decay as cosine_decay
+from ._schedules.cosine import cosine_restarts as cosine_restarts
+from ._schedules.cyclic import cyclic as cyclic
+from ._schedules.cyclic import cyclic_momentum as cyclic_momentum
+from ._schedules.decays import exponential_decay as exponential_decay
+from ._schedules.decays import inverse_time_decay as inverse_time_decay
+from ._schedules.decays import linear_schedule as linear_schedule
+from ._schedules.piecewise import multistep_decay as multistep_decay
+from ._schedules.cyclic import one_cycle as one_cycle
+from ._schedules.cyclic import one_cycle_momentum as one_cycle_momentum
+from ._schedules.piecewise import piecewise_constant as piecewise_constant
+from ._schedules.decays import polynomial_decay as polynomial_decay
+from ._schedules.decays import step_decay as step_decay
+from ._schedules.decays import time_based_decay as time_based_decay
 
 # --- momentum and decay (_momentum.py)
 from ._momentum import AddDecayedWeightsState as AddDecayedWeightsState
@@ -107,10 +107,10 @@ from ._grouped import GroupedState as GroupedState
 from ._grouped import grouped as grouped
 
 # --- schedules of large-model training (_schedules_large_model.py)
-from ._schedules_large_model import inverse_sqrt_decay as inverse_sqrt_decay
-from ._schedules_large_model import noam as noam
-from ._schedules_large_model import warmup_cosine as warmup_cosine
-from ._schedules_large_model import warmup_stable_decay as warmup_stable_decay
+from ._schedules.large_model import inverse_sqrt_decay as inverse_sqrt_decay
+from ._schedules.large_model import noam as noam
+from ._schedules.large_model import warmup_cosine as warmup_cosine
+from ._schedules.large_model import warmup_stable_decay as warmup_stable_decay
 
 # --- layer-wise trust ratios (_trust_ratio.py)
 from ._trust_ratio import ScaleByTrustRatioState as ScaleByTrustRatioState

@@ -336,8 +336,7 @@ def test_refused_at_init_naming_the_first_complex_leaf(name):
 
 
 def _public_transforms() -> set[str]:
-    tools = {"lrjax._schedules", "lrjax._combine", "lrjax._finder", "lrjax._plot",
-             "lrjax._sweep", "lrjax._schedules_large_model"}
+    tools = {"lrjax._finder", "lrjax._plot", "lrjax._sweep"}
     return {
         name
         for name in dir(lrjax)
@@ -345,6 +344,7 @@ def _public_transforms() -> set[str]:
         and inspect.isfunction(getattr(lrjax, name))
         and getattr(lrjax, name).__module__.startswith("lrjax.")
         and getattr(lrjax, name).__module__ not in tools
+        and not getattr(lrjax, name).__module__.startswith("lrjax._schedules.")
         and name not in ("current_learning_rate", "leaf_mask", "schedule_free_eval_params")
     }
 

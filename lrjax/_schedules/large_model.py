@@ -14,7 +14,6 @@ keep their float32 relative accuracy where they approach zero.
 
 from __future__ import annotations
 
-import math
 import numbers
 from typing import Any, Optional
 
@@ -22,9 +21,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._combine import cast, concrete, cos_weights, float_dtype, floor_div, fractions
-from ._shared import validate
-from ._shared.base import Schedule
+from .._shared import validate
+from .._shared.base import Schedule
+from .arithmetic import cast, concrete, cos_weights, float_dtype, floor_div, fractions
 
 _SHAPES = ("linear", "cosine", "1-sqrt")
 
