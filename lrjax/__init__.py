@@ -44,39 +44,39 @@ from ._schedules.decays import step_decay as step_decay
 from ._schedules.decays import time_based_decay as time_based_decay
 
 # --- momentum and decay (_momentum.py)
-from ._momentum import AddDecayedWeightsState as AddDecayedWeightsState
-from ._momentum import TraceState as TraceState
-from ._momentum import add_decayed_weights as add_decayed_weights
-from ._momentum import trace as trace
+from ._directions.momentum import AddDecayedWeightsState as AddDecayedWeightsState
+from ._directions.momentum import TraceState as TraceState
+from ._directions.momentum import add_decayed_weights as add_decayed_weights
+from ._directions.momentum import trace as trace
 
 # --- adaptive (_adaptive.py)
-from ._adam import ScaleByAdamState as ScaleByAdamState
-from ._adam import ScaleByAmsgradState as ScaleByAmsgradState
-from ._adam import ScaleByNadamState as ScaleByNadamState
-from ._adam import scale_by_adam as scale_by_adam
-from ._adam import scale_by_adamax as scale_by_adamax
-from ._adam import scale_by_amsgrad as scale_by_amsgrad
-from ._adam import scale_by_nadam as scale_by_nadam
-from ._adaptive import ScaleByAdadeltaState as ScaleByAdadeltaState
-from ._adaptive import ScaleByAdagradNormState as ScaleByAdagradNormState
-from ._adaptive import ScaleByAdagradState as ScaleByAdagradState
-from ._adaptive import ScaleByRmspropState as ScaleByRmspropState
-from ._adaptive import scale_by_adadelta as scale_by_adadelta
-from ._adaptive import scale_by_adagrad as scale_by_adagrad
-from ._adaptive import scale_by_adagrad_norm as scale_by_adagrad_norm
-from ._adaptive import scale_by_rmsprop as scale_by_rmsprop
+from ._directions.adam import ScaleByAdamState as ScaleByAdamState
+from ._directions.amsgrad import ScaleByAmsgradState as ScaleByAmsgradState
+from ._directions.nadam import ScaleByNadamState as ScaleByNadamState
+from ._directions.adam import scale_by_adam as scale_by_adam
+from ._directions.adamax import scale_by_adamax as scale_by_adamax
+from ._directions.amsgrad import scale_by_amsgrad as scale_by_amsgrad
+from ._directions.nadam import scale_by_nadam as scale_by_nadam
+from ._directions.adadelta import ScaleByAdadeltaState as ScaleByAdadeltaState
+from ._lr_free.adagrad_norm import ScaleByAdagradNormState as ScaleByAdagradNormState
+from ._directions.adagrad import ScaleByAdagradState as ScaleByAdagradState
+from ._directions.rmsprop import ScaleByRmspropState as ScaleByRmspropState
+from ._directions.adadelta import scale_by_adadelta as scale_by_adadelta
+from ._directions.adagrad import scale_by_adagrad as scale_by_adagrad
+from ._lr_free.adagrad_norm import scale_by_adagrad_norm as scale_by_adagrad_norm
+from ._directions.rmsprop import scale_by_rmsprop as scale_by_rmsprop
 
 # --- optimizers (_aliases.py)
-from ._aliases import adadelta as adadelta
-from ._aliases import adagrad as adagrad
-from ._aliases import adagrad_norm as adagrad_norm
-from ._aliases import adam as adam
-from ._aliases import adamax as adamax
-from ._aliases import adamw as adamw
-from ._aliases import amsgrad as amsgrad
-from ._aliases import nadam as nadam
-from ._aliases import rmsprop as rmsprop
-from ._aliases import sgd as sgd
+from ._directions.adadelta import adadelta as adadelta
+from ._directions.adagrad import adagrad as adagrad
+from ._lr_free.adagrad_norm import adagrad_norm as adagrad_norm
+from ._directions.adam import adam as adam
+from ._directions.adamax import adamax as adamax
+from ._directions.adam import adamw as adamw
+from ._directions.amsgrad import amsgrad as amsgrad
+from ._directions.nadam import nadam as nadam
+from ._directions.rmsprop import rmsprop as rmsprop
+from ._directions.momentum import sgd as sgd
 
 # --- Newton (_newton.py)
 from ._newton import ScaleByNewtonState as ScaleByNewtonState
@@ -113,11 +113,11 @@ from ._schedules.large_model import warmup_cosine as warmup_cosine
 from ._schedules.large_model import warmup_stable_decay as warmup_stable_decay
 
 # --- layer-wise trust ratios (_trust_ratio.py)
-from ._trust_ratio import ScaleByTrustRatioState as ScaleByTrustRatioState
-from ._trust_ratio import lamb as lamb
-from ._trust_ratio import lars as lars
-from ._trust_ratio import leaf_mask as leaf_mask
-from ._trust_ratio import scale_by_trust_ratio as scale_by_trust_ratio
+from ._directions.trust_ratio import ScaleByTrustRatioState as ScaleByTrustRatioState
+from ._directions.trust_ratio import lamb as lamb
+from ._directions.trust_ratio import lars as lars
+from ._directions.trust_ratio import leaf_mask as leaf_mask
+from ._directions.trust_ratio import scale_by_trust_ratio as scale_by_trust_ratio
 
 # --- learning-rate-free: Prodigy and D-Adaptation (_prodigy.py, _dadapt_*.py)
 from ._prodigy import ScaleByProdigyState as ScaleByProdigyState

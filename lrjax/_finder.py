@@ -19,6 +19,7 @@ import numpy as np
 
 from . import _suggest
 from ._batches import batch_getter, check_optimizer_factory, get_batch
+from ._directions.adam import adam
 from ._shared import validate
 from ._shared.base import GradientTransformation, apply_updates
 from ._shared.numerics import lr_dtype
@@ -420,8 +421,7 @@ def find_learning_rate(
     data, batch_kind = batch_getter(batches)
 
     if optimizer is None:
-        # Imported here so that this module does not depend on the adaptive module.
-        from ._aliases import adam as optimizer
+        optimizer = adam
     grow = None if diverge_factor is None else float(diverge_factor) - 1.0
     spike_grow = None
     if spike_factor is not None and not fastai_compatible:

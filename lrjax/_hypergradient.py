@@ -9,9 +9,9 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from ._adam import scale_by_adam
+from ._directions.adam import scale_by_adam
+from ._directions.momentum import trace
 from ._learning_rate import records_learning_rate
-from ._momentum import trace
 from ._shared import validate
 from ._shared.base import GradientTransformation, GradientTransformationExtraArgs
 from ._shared.numerics import lr_dtype, safe_increment

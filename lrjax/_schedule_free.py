@@ -9,9 +9,9 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from ._adaptive import scale_by_rmsprop
+from ._directions.momentum import add_decayed_weights
+from ._directions.rmsprop import scale_by_rmsprop
 from ._learning_rate import scale_by_learning_rate
-from ._momentum import add_decayed_weights
 from ._shared import validate
 from ._shared.base import (
     GradientTransformation,

@@ -18,6 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._batches import batch_getter, check_optimizer_factory, get_batch
+from ._directions.adam import adam
 from ._finder import cached
 from ._shared import validate
 from ._shared.base import GradientTransformation, apply_updates
@@ -233,7 +234,7 @@ def sweep_learning_rates(
         chunk_size = validate.positive_int("chunk_size", chunk_size)
 
     if optimizer is None:
-        from ._aliases import adam as optimizer
+        optimizer = adam
     key = (loss_fn, optimizer, num_steps, batch_kind, tail, eval_fn, chunk_size)
     program = cached(_cached_sweep_program, key)
     grid = jnp.asarray(rates, lr_dtype())

@@ -12,7 +12,6 @@ from .._shared import validate
 from .._shared.base import Schedule
 from .arithmetic import as_float, cast, concrete, cos_weights, float_dtype, fractions, power
 
-
 _CYCLIC_MODES = ("triangular", "triangular2", "exp_range")
 
 

@@ -1,4 +1,12 @@
-"""Momentum (heavy-ball and Nesterov traces of the gradient) and weight decay."""
+"""Momentum (heavy-ball and Nesterov traces of the gradient), weight decay, and SGD.
+
+`sgd` is `chain(trace, scale_by_learning_rate)`; `momentum_chain` builds that chain
+for `sgd` and [`lrjax.rmsprop`][]. The one ordering choice is where a momentum buffer
+sits relative to the learning rate (`lr_in_momentum`): after it, the buffer accumulates
+$-\\eta(n) g_n$ (optax's RMSprop, Keras); before it, the buffer accumulates
+$g_n$ and is scaled by $\\eta(n)$ (optax's and PyTorch's SGD, PyTorch's
+RMSprop). The two agree for a constant learning rate.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +16,11 @@ from typing import Any, NamedTuple, Optional, Union
 import jax
 import jax.numpy as jnp
 
-from ._shared import validate
-from ._shared.base import GradientTransformation, ScalarOrSchedule
-from ._shared.numerics import initial_count, safe_increment, scalar_like, value_at
-from ._shared.tree import canonical_inputs, check_like
+from .._learning_rate import scale_by_learning_rate
+from .._shared import validate
+from .._shared.base import GradientTransformation, ScalarOrSchedule, chain
+from .._shared.numerics import initial_count, safe_increment, scalar_like, value_at
+from .._shared.tree import canonical_inputs, check_like
 
 
 class TraceState(NamedTuple):
@@ -212,3 +221,80 @@ def add_decayed_weights(
         return out, new_state
 
     return GradientTransformation(*canonical_inputs(init_fn, update_fn))
+
+
+def momentum_chain(
+    direction: Optional[GradientTransformation],
+    learning_rate: ScalarOrSchedule,
+    momentum: Optional[ScalarOrSchedule],
+    nesterov: bool,
+    lr_in_momentum: bool,
+    accumulator_dtype: Optional[Any] = None,
+) -> GradientTransformation:
+    """`chain(direction, trace, lr)`, or `chain(direction, lr, trace)` with
+    `lr_in_momentum`; `chain(direction, lr)` without a momentum."""
+    lr = scale_by_learning_rate(learning_rate)
+    head = [] if direction is None else [direction]
+    if momentum is None:
+        return chain(*head, lr)
+    tr = trace(momentum, nesterov=nesterov, accumulator_dtype=accumulator_dtype)
+    if lr_in_momentum:
+        return chain(*head, lr, tr)
+    return chain(*head, tr, lr)
+
+
+def sgd(
+    learning_rate: ScalarOrSchedule,
+    momentum: Optional[ScalarOrSchedule] = None,
+    nesterov: bool = False,
+    *,
+    accumulator_dtype: Optional[Any] = None,
+    lr_in_momentum: bool = False,
+) -> GradientTransformation:
+    r"""Stochastic gradient descent, with optional heavy-ball or Nesterov momentum.
+
+    $$
+    t_n = g_n + \mu\, t_{n-1}, \qquad \theta_{n+1} = \theta_n - \eta(n)\, t_n
+    $$
+
+    (Nesterov: $\theta_{n+1} = \theta_n - \eta(n)(g_n + \mu\, t_n)$); without
+    momentum $\theta_{n+1} = \theta_n - \eta(n) g_n$. With `lr_in_momentum` the
+    buffer holds the learning rate, as in Keras:
+    $m_n = \mu m_{n-1} - \eta(n) g_n$, $\theta_{n+1} = \theta_n + m_n$
+    (Nesterov: $\theta_n + \mu m_n - \eta(n) g_n$). The two forms agree for a
+    constant learning rate; with a schedule, a change of $\eta$ acts at once on
+    the whole buffer in the default form, and only on new gradients in Keras's.
+
+    Args:
+      learning_rate: a non-negative number or a schedule.
+      momentum: $\mu \in [0, 1)$, a schedule of it, or `None` for plain SGD.
+      nesterov: Nesterov momentum (needs `momentum`).
+      accumulator_dtype: dtype of the momentum buffer; `None` keeps the params'.
+      lr_in_momentum: put the learning rate inside the buffer (Keras `SGD`).
+
+    Returns:
+      An optax `GradientTransformation`.
+
+    Examples:
+      >>> import jax, jax.numpy as jnp, lrjax
+      >>> loss = lambda w: jnp.sum((w - 3.0) ** 2)
+      >>> opt = lrjax.sgd(lrjax.exponential_decay(0.4, decay=0.01), momentum=0.5)
+      >>> w = jnp.zeros(2); state = opt.init(w)
+      >>> for _ in range(50):
+      ...     u, state = opt.update(jax.grad(loss)(w), state)
+      ...     w = lrjax.apply_updates(w, u)
+      >>> print(f"{float(w[0]):.4f}")
+      3.0000
+
+    References:
+      Robbins & Monro, A stochastic approximation method, 1951. Matches optax `sgd`
+      and PyTorch `torch.optim.SGD` (dampening 0) step for step; with
+      `lr_in_momentum=True`, Keras `SGD`.
+    """
+    if validate.boolean("nesterov", nesterov) and momentum is None:
+        raise ValueError("nesterov=True needs a momentum, got momentum=None")
+    if momentum is not None and not callable(momentum):
+        validate.decay_rate("momentum", momentum)
+    return momentum_chain(
+        None, learning_rate, momentum, nesterov, lr_in_momentum, accumulator_dtype
+    )

@@ -22,13 +22,19 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._adam import scale_by_adam
-from ._learning_rate import scale_by_learning_rate
-from ._momentum import trace
-from ._shared import validate
-from ._shared.base import GradientTransformation, ScalarOrSchedule, chain
-from ._shared.numerics import evaluate, initial_count, safe_increment, scalar_like, value_at
-from ._shared.tree import check_like
+from .._learning_rate import scale_by_learning_rate
+from .._shared import validate
+from .._shared.base import GradientTransformation, ScalarOrSchedule, chain
+from .._shared.numerics import (
+    evaluate,
+    initial_count,
+    safe_increment,
+    scalar_like,
+    value_at,
+)
+from .._shared.tree import check_like
+from .adam import scale_by_adam
+from .momentum import trace
 
 MaskOrFn = Union[None, bool, Any, Callable[[Any], Any]]
 
