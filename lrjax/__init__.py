@@ -79,12 +79,12 @@ from ._directions.rmsprop import rmsprop as rmsprop
 from ._directions.momentum import sgd as sgd
 
 # --- Newton (_newton.py)
-from ._newton import ScaleByNewtonState as ScaleByNewtonState
-from ._newton import newton as newton
-from ._newton import scale_by_newton as scale_by_newton
-from ._newton_cg import ScaleByNewtonCGState as ScaleByNewtonCGState
-from ._newton_cg import newton_cg as newton_cg
-from ._newton_cg import scale_by_newton_cg as scale_by_newton_cg
+from ._newton.dense import ScaleByNewtonState as ScaleByNewtonState
+from ._newton.dense import newton as newton
+from ._newton.dense import scale_by_newton as scale_by_newton
+from ._newton.cg import ScaleByNewtonCGState as ScaleByNewtonCGState
+from ._newton.cg import newton_cg as newton_cg
+from ._newton.cg import scale_by_newton_cg as scale_by_newton_cg
 
 # --- plateau and hypergradient (_plateau.py, _hypergradient.py)
 from ._plateau import ReduceOnPlateauState as ReduceOnPlateauState

@@ -42,8 +42,8 @@ from ._hypergradient import ScaleByHypergradientState
 from ._learning_rate import RECORDS
 from ._lr_free.adagrad_norm import ScaleByAdagradNormState
 from ._mechanic import MechanizeState
-from ._newton import ScaleByNewtonState
-from ._newton_cg import ScaleByNewtonCGState
+from ._newton.cg import ScaleByNewtonCGState
+from ._newton.dense import ScaleByNewtonState
 from ._schedule_free import ScheduleFreeState
 
 

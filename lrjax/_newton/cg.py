@@ -8,8 +8,12 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from ._learning_rate import scale_by_learning_rate
-from ._newton import (
+from .._learning_rate import scale_by_learning_rate
+from .._shared import validate
+from .._shared.base import GradientTransformationExtraArgs, ScalarOrSchedule, chain
+from .._shared.numerics import safe_increment
+from .._shared.tree import canonical_inputs, refuse_complex
+from .common import (
     assess_step,
     bind_loss,
     check_damping_options,
@@ -20,10 +24,6 @@ from ._newton import (
     scalar_loss,
     step_back,
 )
-from ._shared import validate
-from ._shared.base import GradientTransformationExtraArgs, ScalarOrSchedule, chain
-from ._shared.numerics import safe_increment
-from ._shared.tree import canonical_inputs, refuse_complex
 
 _FORCING = ("superlinear", "quadratic")
 
