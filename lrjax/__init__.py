@@ -20,9 +20,9 @@ from ._guard import SkipNonfiniteState as SkipNonfiniteState
 from ._guard import skip_nonfinite as skip_nonfinite
 
 # --- learning rate (_learning_rate.py)
-from ._learning_rate import ScaleByLearningRateState as ScaleByLearningRateState
-from ._observe import current_learning_rate as current_learning_rate
-from ._learning_rate import scale_by_learning_rate as scale_by_learning_rate
+from ._learning_rate.scale import ScaleByLearningRateState as ScaleByLearningRateState
+from ._learning_rate.observe import current_learning_rate as current_learning_rate
+from ._learning_rate.scale import scale_by_learning_rate as scale_by_learning_rate
 
 # --- schedules (_schedules.py, _combine.py)
 from ._schedules.combine import join as join

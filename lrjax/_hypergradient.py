@@ -11,7 +11,7 @@ import optax
 
 from ._directions.adam import scale_by_adam
 from ._directions.momentum import trace
-from ._learning_rate import records_learning_rate
+from ._learning_rate.records import records_learning_rate
 from ._shared import validate
 from ._shared.base import GradientTransformation, GradientTransformationExtraArgs
 from ._shared.numerics import lr_dtype, safe_increment

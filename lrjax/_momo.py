@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._dog import decay_active, reject_complex, scalar_dtype, tree_sum
-from ._learning_rate import records_learning_rate
+from ._learning_rate.records import records_learning_rate
 from ._shared import validate
 from ._shared.base import GradientTransformationExtraArgs, ScalarOrSchedule
 from ._shared.numerics import evaluate, safe_increment, scalar_like

@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 
 from . import _dadapt_numerics as num
-from ._learning_rate import records_learning_rate
+from ._learning_rate.records import records_learning_rate
 from ._shared import validate
 from ._shared.base import GradientTransformation, ScalarOrSchedule
 from ._shared.numerics import evaluate, lr_dtype, safe_increment

@@ -11,7 +11,7 @@ import optax
 
 from ._directions.momentum import add_decayed_weights
 from ._directions.rmsprop import scale_by_rmsprop
-from ._learning_rate import scale_by_learning_rate
+from ._learning_rate.scale import scale_by_learning_rate
 from ._shared import validate
 from ._shared.base import (
     GradientTransformation,

@@ -9,7 +9,7 @@ import optax
 import pytest
 
 import lrjax
-from lrjax._learning_rate import ScaleByLearningRateState
+from lrjax._learning_rate.scale import ScaleByLearningRateState
 from lrjax._shared.numerics import safe_increment
 
 # Not yet converted to float32 (issue 17, left for a follow-up): this module checks recorded rates at float64 tolerances (rtol 1e-15) with float64 params.

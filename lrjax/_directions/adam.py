@@ -15,7 +15,7 @@ from typing import Any, NamedTuple, Optional
 import jax
 import jax.numpy as jnp
 
-from .._learning_rate import scale_by_learning_rate
+from .._learning_rate.scale import scale_by_learning_rate
 from .._shared import validate
 from .._shared.base import GradientTransformation, ScalarOrSchedule, chain
 from .._shared.numerics import (

@@ -12,7 +12,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from .._learning_rate import scale_by_learning_rate
+from .._learning_rate.scale import scale_by_learning_rate
 from .._shared.base import GradientTransformation, ScalarOrSchedule, chain
 from .._shared.numerics import bias_correction, safe_increment, scalar_like
 from .._shared.tree import canonical_inputs, check_like

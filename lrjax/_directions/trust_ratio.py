@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._learning_rate import scale_by_learning_rate
+from .._learning_rate.scale import scale_by_learning_rate
 from .._shared import validate
 from .._shared.base import GradientTransformation, ScalarOrSchedule, chain
 from .._shared.numerics import (

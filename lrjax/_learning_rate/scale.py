@@ -1,4 +1,7 @@
-"""Applying the learning rate, and reading back the one that was applied."""
+"""Applying the learning rate: `scale_by_learning_rate`, which records the rate it used.
+
+[`lrjax.current_learning_rate`][] (`observe.py`) reads the record back.
+"""
 
 from __future__ import annotations
 
@@ -7,27 +10,11 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from ._shared import validate
-from ._shared.base import GradientTransformation, ScalarOrSchedule
-from ._shared.numerics import evaluate, initial_count, safe_increment, scalar_like
-from ._shared.tree import canonical_inputs, check_like
-
-# Registry of state types that record the learning rate an update applied, read by
-# ``current_learning_rate`` (``_observe.py``).
-# kind "rate": the field holds an absolute learning rate.
-# kind "factor": the field holds a multiplier on the learning rate (plateau reduction).
-RECORDS: dict[type, tuple[str, str]] = {}
-
-
-def records_learning_rate(field: str = "learning_rate", kind: str = "rate"):
-    """Class decorator: mark a state `NamedTuple` as recording the applied LR."""
-    validate.choice("kind", kind, ("rate", "factor"))
-
-    def register(cls: type) -> type:
-        RECORDS[cls] = (field, kind)
-        return cls
-
-    return register
+from .._shared import validate
+from .._shared.base import GradientTransformation, ScalarOrSchedule
+from .._shared.numerics import evaluate, initial_count, safe_increment, scalar_like
+from .._shared.tree import canonical_inputs, check_like
+from .records import records_learning_rate
 
 
 @records_learning_rate()
