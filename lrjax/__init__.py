@@ -89,10 +89,10 @@ from ._newton.cg import scale_by_newton_cg as scale_by_newton_cg
 # --- plateau and hypergradient (_plateau.py, _hypergradient.py)
 from ._plateau import ReduceOnPlateauState as ReduceOnPlateauState
 from ._plateau import reduce_on_plateau as reduce_on_plateau
-from ._hypergradient import ScaleByHypergradientState as ScaleByHypergradientState
-from ._hypergradient import adam_hd as adam_hd
-from ._hypergradient import scale_by_hypergradient as scale_by_hypergradient
-from ._hypergradient import sgd_hd as sgd_hd
+from ._lr_free.hypergradient import ScaleByHypergradientState as ScaleByHypergradientState
+from ._lr_free.hypergradient import adam_hd as adam_hd
+from ._lr_free.hypergradient import scale_by_hypergradient as scale_by_hypergradient
+from ._lr_free.hypergradient import sgd_hd as sgd_hd
 
 # --- range test, grid sweep and plots (_finder.py, _sweep.py, _plot.py)
 from ._finder import LRFinderResult as LRFinderResult
@@ -120,42 +120,42 @@ from ._directions.trust_ratio import leaf_mask as leaf_mask
 from ._directions.trust_ratio import scale_by_trust_ratio as scale_by_trust_ratio
 
 # --- learning-rate-free: Prodigy and D-Adaptation (_prodigy.py, _dadapt_*.py)
-from ._prodigy import ScaleByProdigyState as ScaleByProdigyState
-from ._prodigy import prodigy as prodigy
-from ._prodigy import scale_by_prodigy as scale_by_prodigy
-from ._dadapt_adam import ScaleByDAdaptAdamState as ScaleByDAdaptAdamState
-from ._dadapt_adam import dadapt_adam as dadapt_adam
-from ._dadapt_adam import dadapt_adamw as dadapt_adamw
-from ._dadapt_adam import scale_by_dadapt_adam as scale_by_dadapt_adam
-from ._dadapt_sgd import ScaleByDAdaptAdagradState as ScaleByDAdaptAdagradState
-from ._dadapt_sgd import ScaleByDAdaptSGDState as ScaleByDAdaptSGDState
-from ._dadapt_sgd import dadapt_adagrad as dadapt_adagrad
-from ._dadapt_sgd import dadapt_sgd as dadapt_sgd
-from ._dadapt_sgd import scale_by_dadapt_adagrad as scale_by_dadapt_adagrad
-from ._dadapt_sgd import scale_by_dadapt_sgd as scale_by_dadapt_sgd
+from ._lr_free.prodigy import ScaleByProdigyState as ScaleByProdigyState
+from ._lr_free.prodigy import prodigy as prodigy
+from ._lr_free.prodigy import scale_by_prodigy as scale_by_prodigy
+from ._lr_free.dadapt_adam import ScaleByDAdaptAdamState as ScaleByDAdaptAdamState
+from ._lr_free.dadapt_adam import dadapt_adam as dadapt_adam
+from ._lr_free.dadapt_adam import dadapt_adamw as dadapt_adamw
+from ._lr_free.dadapt_adam import scale_by_dadapt_adam as scale_by_dadapt_adam
+from ._lr_free.dadapt_sgd import ScaleByDAdaptAdagradState as ScaleByDAdaptAdagradState
+from ._lr_free.dadapt_sgd import ScaleByDAdaptSGDState as ScaleByDAdaptSGDState
+from ._lr_free.dadapt_sgd import dadapt_adagrad as dadapt_adagrad
+from ._lr_free.dadapt_sgd import dadapt_sgd as dadapt_sgd
+from ._lr_free.dadapt_sgd import scale_by_dadapt_adagrad as scale_by_dadapt_adagrad
+from ._lr_free.dadapt_sgd import scale_by_dadapt_sgd as scale_by_dadapt_sgd
 
 # --- learning-rate-free: Schedule-Free and Mechanic (_schedule_free.py, _mechanic.py)
-from ._mechanic import MechanizeState as MechanizeState
-from ._mechanic import mechanize as mechanize
-from ._schedule_free import ScheduleFreeState as ScheduleFreeState
-from ._schedule_free import schedule_free as schedule_free
-from ._schedule_free import schedule_free_adamw as schedule_free_adamw
-from ._schedule_free import schedule_free_eval_params as schedule_free_eval_params
-from ._schedule_free import schedule_free_sgd as schedule_free_sgd
+from ._lr_free.mechanic import MechanizeState as MechanizeState
+from ._lr_free.mechanic import mechanize as mechanize
+from ._lr_free.schedule_free import ScheduleFreeState as ScheduleFreeState
+from ._lr_free.schedule_free import schedule_free as schedule_free
+from ._lr_free.schedule_free import schedule_free_adamw as schedule_free_adamw
+from ._lr_free.schedule_free import schedule_free_eval_params as schedule_free_eval_params
+from ._lr_free.schedule_free import schedule_free_sgd as schedule_free_sgd
 
 # --- learning-rate-free: DoG, DoWG, COCOB, Polyak, MoMo (_dog.py, _cocob.py, _polyak.py,
 # _momo.py)
-from ._dog import DoGState as DoGState
-from ._dog import DoWGState as DoWGState
-from ._dog import LDoGState as LDoGState
-from ._dog import dog as dog
-from ._dog import dowg as dowg
-from ._dog import l_dog as l_dog
-from ._cocob import COCOBState as COCOBState
-from ._cocob import cocob as cocob
-from ._polyak import PolyakSGDState as PolyakSGDState
-from ._polyak import polyak_sgd as polyak_sgd
-from ._momo import MomoAdamState as MomoAdamState
-from ._momo import MomoState as MomoState
-from ._momo import momo as momo
-from ._momo import momo_adam as momo_adam
+from ._lr_free.dog import DoGState as DoGState
+from ._lr_free.dog import DoWGState as DoWGState
+from ._lr_free.dog import LDoGState as LDoGState
+from ._lr_free.dog import dog as dog
+from ._lr_free.dog import dowg as dowg
+from ._lr_free.dog import l_dog as l_dog
+from ._lr_free.cocob import COCOBState as COCOBState
+from ._lr_free.cocob import cocob as cocob
+from ._lr_free.polyak import PolyakSGDState as PolyakSGDState
+from ._lr_free.polyak import polyak_sgd as polyak_sgd
+from ._lr_free.momo import MomoAdamState as MomoAdamState
+from ._lr_free.momo import MomoState as MomoState
+from ._lr_free.momo import momo as momo
+from ._lr_free.momo import momo_adam as momo_adam

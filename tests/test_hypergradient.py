@@ -9,7 +9,7 @@ import pytest
 
 import lrjax
 import references_plateau_hd as ref
-from lrjax._hypergradient import DEFAULT_MULTIPLICATIVE_HYPER_LR
+from lrjax._lr_free.hypergradient import DEFAULT_MULTIPLICATIVE_HYPER_LR
 
 # Not yet converted to float32 (issue 17, left for a follow-up): this module compares with float64 transcriptions of Baydin et al. at float64 tolerances.
 # It runs with x64 on, as the whole suite did before; the conformance, parity and

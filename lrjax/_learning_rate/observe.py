@@ -26,7 +26,6 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from .._cocob import COCOBState
 from .._directions.adadelta import ScaleByAdadeltaState
 from .._directions.adagrad import ScaleByAdagradState
 from .._directions.adam import ScaleByAdamState
@@ -35,15 +34,16 @@ from .._directions.momentum import AddDecayedWeightsState, TraceState
 from .._directions.nadam import ScaleByNadamState
 from .._directions.rmsprop import ScaleByRmspropState
 from .._directions.trust_ratio import KerasDecayState, ScaleByTrustRatioState
-from .._dog import LDoGState
 from .._grouped import GroupedState
 from .._guard import SkipNonfiniteState
-from .._hypergradient import ScaleByHypergradientState
 from .._lr_free.adagrad_norm import ScaleByAdagradNormState
-from .._mechanic import MechanizeState
+from .._lr_free.cocob import COCOBState
+from .._lr_free.dog import LDoGState
+from .._lr_free.hypergradient import ScaleByHypergradientState
+from .._lr_free.mechanic import MechanizeState
+from .._lr_free.schedule_free import ScheduleFreeState
 from .._newton.cg import ScaleByNewtonCGState
 from .._newton.dense import ScaleByNewtonState
-from .._schedule_free import ScheduleFreeState
 from .records import RECORDS
 
 

@@ -9,17 +9,17 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from ._directions.momentum import add_decayed_weights
-from ._directions.rmsprop import scale_by_rmsprop
-from ._learning_rate.scale import scale_by_learning_rate
-from ._shared import validate
-from ._shared.base import (
+from .._directions.momentum import add_decayed_weights
+from .._directions.rmsprop import scale_by_rmsprop
+from .._learning_rate.scale import scale_by_learning_rate
+from .._shared import validate
+from .._shared.base import (
     GradientTransformation,
     GradientTransformationExtraArgs,
     ScalarOrSchedule,
 )
-from ._shared.numerics import evaluate, lr_dtype, safe_increment
-from ._shared.tree import check_like
+from .._shared.numerics import evaluate, lr_dtype, safe_increment
+from .._shared.tree import check_like
 
 
 class ScheduleFreeState(NamedTuple):

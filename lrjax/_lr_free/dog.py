@@ -4,9 +4,6 @@ The step size is the largest distance travelled from the start divided by a runn
 norm of the gradients. The references form that distance as `x - x0`; here the
 accumulated displacement is the state instead of `x0` (same memory), so a float32
 run keeps the distance accurate while the parameters have barely moved.
-
-The shared helpers of the learning-rate-free modules (`scalar_dtype`,
-`reject_complex`, `tree_sum`) live here as plain names.
 """
 
 from __future__ import annotations
@@ -16,45 +13,12 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from ._learning_rate.records import records_learning_rate
-from ._shared import validate
-from ._shared.base import GradientTransformation, ScalarOrSchedule
-from ._shared.numerics import evaluate, safe_increment, scalar_like
-from ._shared.tree import check_like
-
-
-def scalar_dtype(params: Any) -> jnp.dtype:
-    """dtype of a method's scalar statistics: float64 if any leaf is, else float32."""
-    leaves = jax.tree.leaves(params)
-    if any(jnp.dtype(getattr(x, "dtype", jnp.float32)) == jnp.float64 for x in leaves):
-        return jnp.dtype(jnp.float64)
-    return jnp.dtype(jnp.float32)
-
-
-def reject_complex(params: Any, method: str) -> None:
-    """`TypeError` naming the first complex leaf: these methods are defined for reals."""
-    for path, leaf in jax.tree_util.tree_flatten_with_path(params)[0]:
-        if jnp.iscomplexobj(leaf):
-            where = jax.tree_util.keystr(path) or "<root>"
-            raise TypeError(
-                f"{method} is defined for real parameters (its distances, norms and "
-                f"inner products have no complex form in the authors' code); the leaf "
-                f"at {where} has dtype {jnp.dtype(leaf.dtype)}. Split it into real and "
-                "imaginary parts"
-            )
-
-
-def tree_sum(leaves: Any, dtype: Any) -> jax.Array:
-    """The sum of a list of scalars, starting from a zero of `dtype`."""
-    total = jnp.zeros([], dtype)
-    for x in leaves:
-        total = total + x
-    return total
-
-
-def decay_active(weight_decay: Any) -> bool:
-    """Whether a weight decay can be non-zero (a traced one, from inject_hyperparams, can)."""
-    return validate.is_traced(weight_decay) or float(weight_decay) != 0.0
+from .._learning_rate.records import records_learning_rate
+from .._shared import validate
+from .._shared.base import GradientTransformation, ScalarOrSchedule
+from .._shared.numerics import evaluate, safe_increment, scalar_like
+from .._shared.tree import check_like
+from .numerics import decay_active, reject_complex, scalar_dtype, tree_sum
 
 
 def _sq(x: jax.Array, dt: Any) -> jax.Array:

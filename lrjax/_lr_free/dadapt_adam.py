@@ -12,12 +12,12 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from . import _dadapt_numerics as num
-from ._learning_rate.records import records_learning_rate
-from ._shared import validate
-from ._shared.base import GradientTransformation, ScalarOrSchedule
-from ._shared.numerics import evaluate, lr_dtype, safe_increment
-from ._shared.tree import check_like
+from .._learning_rate.records import records_learning_rate
+from .._shared import validate
+from .._shared.base import GradientTransformation, ScalarOrSchedule
+from .._shared.numerics import evaluate, lr_dtype, safe_increment
+from .._shared.tree import check_like
+from . import dadapt_numerics as num
 
 
 @records_learning_rate()

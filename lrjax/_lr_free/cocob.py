@@ -7,11 +7,11 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from ._dog import decay_active, reject_complex
-from ._shared import validate
-from ._shared.base import GradientTransformation
-from ._shared.numerics import scalar_like
-from ._shared.tree import check_like
+from .._shared import validate
+from .._shared.base import GradientTransformation
+from .._shared.numerics import scalar_like
+from .._shared.tree import check_like
+from .numerics import decay_active, reject_complex
 
 
 class COCOBState(NamedTuple):

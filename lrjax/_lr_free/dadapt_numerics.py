@@ -15,8 +15,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from ._shared import validate
-from ._shared.numerics import lr_dtype, safe_increment
+from .._shared import validate
+from .._shared.numerics import lr_dtype, safe_increment
 
 
 def reject_complex(params: Any, method: str) -> None:

@@ -7,12 +7,12 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from ._dog import reject_complex, scalar_dtype, tree_sum
-from ._learning_rate.records import records_learning_rate
-from ._shared import validate
-from ._shared.base import GradientTransformationExtraArgs, ScalarOrSchedule
-from ._shared.numerics import evaluate, safe_increment, scalar_like
-from ._shared.tree import check_like
+from .._learning_rate.records import records_learning_rate
+from .._shared import validate
+from .._shared.base import GradientTransformationExtraArgs, ScalarOrSchedule
+from .._shared.numerics import evaluate, safe_increment, scalar_like
+from .._shared.tree import check_like
+from .numerics import reject_complex, scalar_dtype, tree_sum
 
 
 @records_learning_rate("step_size")

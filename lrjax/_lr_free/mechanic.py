@@ -9,10 +9,10 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from ._shared import validate
-from ._shared.base import GradientTransformation, GradientTransformationExtraArgs
-from ._shared.numerics import lr_dtype, safe_increment
-from ._shared.tree import check_like
+from .._shared import validate
+from .._shared.base import GradientTransformation, GradientTransformationExtraArgs
+from .._shared.numerics import lr_dtype, safe_increment
+from .._shared.tree import check_like
 
 _BETAS = (0.9, 0.99, 0.999, 0.9999, 0.99999, 0.999999)
 

@@ -9,13 +9,13 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from ._directions.adam import scale_by_adam
-from ._directions.momentum import trace
-from ._learning_rate.records import records_learning_rate
-from ._shared import validate
-from ._shared.base import GradientTransformation, GradientTransformationExtraArgs
-from ._shared.numerics import lr_dtype, safe_increment
-from ._shared.tree import canonical_inputs, check_like
+from .._directions.adam import scale_by_adam
+from .._directions.momentum import trace
+from .._learning_rate.records import records_learning_rate
+from .._shared import validate
+from .._shared.base import GradientTransformation, GradientTransformationExtraArgs
+from .._shared.numerics import lr_dtype, safe_increment
+from .._shared.tree import canonical_inputs, check_like
 
 #: Default ``hyper_lr`` of the multiplicative rule: the rate may grow or shrink by at
 #: most 5% a step, so 15 fully agreeing steps double it. Measured on digits MLPs of

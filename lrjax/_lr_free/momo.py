@@ -9,12 +9,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._dog import decay_active, reject_complex, scalar_dtype, tree_sum
-from ._learning_rate.records import records_learning_rate
-from ._shared import validate
-from ._shared.base import GradientTransformationExtraArgs, ScalarOrSchedule
-from ._shared.numerics import evaluate, safe_increment, scalar_like
-from ._shared.tree import check_like
+from .._learning_rate.records import records_learning_rate
+from .._shared import validate
+from .._shared.base import GradientTransformationExtraArgs, ScalarOrSchedule
+from .._shared.numerics import evaluate, safe_increment, scalar_like
+from .._shared.tree import check_like
+from .numerics import decay_active, reject_complex, scalar_dtype, tree_sum
 
 
 @records_learning_rate("step_size")
