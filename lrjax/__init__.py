@@ -16,8 +16,8 @@ from ._shared.base import apply_updates as apply_updates
 from ._shared.base import chain as chain
 
 # --- faults (_guard.py)
-from ._guard import SkipNonfiniteState as SkipNonfiniteState
-from ._guard import skip_nonfinite as skip_nonfinite
+from ._tools.guard import SkipNonfiniteState as SkipNonfiniteState
+from ._tools.guard import skip_nonfinite as skip_nonfinite
 
 # --- learning rate (_learning_rate.py)
 from ._learning_rate.scale import ScaleByLearningRateState as ScaleByLearningRateState
@@ -87,24 +87,24 @@ from ._newton.cg import newton_cg as newton_cg
 from ._newton.cg import scale_by_newton_cg as scale_by_newton_cg
 
 # --- plateau and hypergradient (_plateau.py, _hypergradient.py)
-from ._plateau import ReduceOnPlateauState as ReduceOnPlateauState
-from ._plateau import reduce_on_plateau as reduce_on_plateau
+from ._tools.plateau import ReduceOnPlateauState as ReduceOnPlateauState
+from ._tools.plateau import reduce_on_plateau as reduce_on_plateau
 from ._lr_free.hypergradient import ScaleByHypergradientState as ScaleByHypergradientState
 from ._lr_free.hypergradient import adam_hd as adam_hd
 from ._lr_free.hypergradient import scale_by_hypergradient as scale_by_hypergradient
 from ._lr_free.hypergradient import sgd_hd as sgd_hd
 
 # --- range test, grid sweep and plots (_finder.py, _sweep.py, _plot.py)
-from ._finder import LRFinderResult as LRFinderResult
-from ._finder import find_learning_rate as find_learning_rate
-from ._plot import plot_schedule as plot_schedule
-from ._plot import plot_sweep as plot_sweep
-from ._sweep import SweepResult as SweepResult
-from ._sweep import sweep_learning_rates as sweep_learning_rates
+from ._tools.finder import LRFinderResult as LRFinderResult
+from ._tools.finder import find_learning_rate as find_learning_rate
+from ._tools.plot import plot_schedule as plot_schedule
+from ._tools.plot import plot_sweep as plot_sweep
+from ._tools.sweep import SweepResult as SweepResult
+from ._tools.sweep import sweep_learning_rates as sweep_learning_rates
 
 # --- performance (_grouped.py)
-from ._grouped import GroupedState as GroupedState
-from ._grouped import grouped as grouped
+from ._tools.grouped import GroupedState as GroupedState
+from ._tools.grouped import grouped as grouped
 
 # --- schedules of large-model training (_schedules_large_model.py)
 from ._schedules.large_model import inverse_sqrt_decay as inverse_sqrt_decay

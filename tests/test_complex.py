@@ -336,7 +336,7 @@ def test_refused_at_init_naming_the_first_complex_leaf(name):
 
 
 def _public_transforms() -> set[str]:
-    tools = {"lrjax._finder", "lrjax._plot", "lrjax._sweep"}
+    tools = {"lrjax._tools.finder", "lrjax._tools.plot", "lrjax._tools.sweep"}
     return {
         name
         for name in dir(lrjax)

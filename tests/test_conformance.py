@@ -67,7 +67,7 @@ def test_cases_exist():
 
 def test_every_public_transform_is_covered():
     # Schedules, and the range test, grid sweep and plots: not transforms.
-    not_transforms = {"lrjax._finder", "lrjax._sweep", "lrjax._plot"}
+    not_transforms = {"lrjax._tools.finder", "lrjax._tools.sweep", "lrjax._tools.plot"}
     utilities = {"current_learning_rate"}
     public = {
         name

@@ -35,7 +35,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import lrjax
-from lrjax._guard import _all_finite  # the guard's own traced finiteness test
+from lrjax._tools.guard import _all_finite  # the guard's own traced finiteness test
 
 # Not yet converted to float32 (issue 17, left for a follow-up): the fuzzer draws
 # float64 among its dtypes and checks float64 bounds. It runs with x64 on, as the

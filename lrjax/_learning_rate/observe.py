@@ -34,8 +34,6 @@ from .._directions.momentum import AddDecayedWeightsState, TraceState
 from .._directions.nadam import ScaleByNadamState
 from .._directions.rmsprop import ScaleByRmspropState
 from .._directions.trust_ratio import KerasDecayState, ScaleByTrustRatioState
-from .._grouped import GroupedState
-from .._guard import SkipNonfiniteState
 from .._lr_free.adagrad_norm import ScaleByAdagradNormState
 from .._lr_free.cocob import COCOBState
 from .._lr_free.dog import LDoGState
@@ -44,6 +42,8 @@ from .._lr_free.mechanic import MechanizeState
 from .._lr_free.schedule_free import ScheduleFreeState
 from .._newton.cg import ScaleByNewtonCGState
 from .._newton.dense import ScaleByNewtonState
+from .._tools.grouped import GroupedState
+from .._tools.guard import SkipNonfiniteState
 from .records import RECORDS
 
 

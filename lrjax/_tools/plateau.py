@@ -7,11 +7,11 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from ._learning_rate.records import records_learning_rate
-from ._shared import validate
-from ._shared.base import GradientTransformationExtraArgs, ScalarOrSchedule
-from ._shared.numerics import evaluate, lr_dtype, safe_increment
-from ._shared.tree import canonical_inputs, check_like
+from .._learning_rate.records import records_learning_rate
+from .._shared import validate
+from .._shared.base import GradientTransformationExtraArgs, ScalarOrSchedule
+from .._shared.numerics import evaluate, lr_dtype, safe_increment
+from .._shared.tree import canonical_inputs, check_like
 
 
 @records_learning_rate("scale", kind="factor")

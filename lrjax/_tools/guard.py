@@ -8,10 +8,10 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from ._shared import validate
-from ._shared.base import GradientTransformation, GradientTransformationExtraArgs
-from ._shared.numerics import safe_increment
-from ._shared.tree import canonical_inputs
+from .._shared import validate
+from .._shared.base import GradientTransformation, GradientTransformationExtraArgs
+from .._shared.numerics import safe_increment
+from .._shared.tree import canonical_inputs
 
 
 class SkipNonfiniteState(NamedTuple):

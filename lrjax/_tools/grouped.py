@@ -28,9 +28,9 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from ._shared import validate
-from ._shared.base import GradientTransformationExtraArgs
-from ._shared.tree import canonical_inputs, check_like
+from .._shared import validate
+from .._shared.base import GradientTransformationExtraArgs
+from .._shared.tree import canonical_inputs, check_like
 
 # A group of at most this many leaves is one stack: at most this many distinct kernels.
 _DIRECT_UNSTACK = 16

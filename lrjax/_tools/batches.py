@@ -1,7 +1,9 @@
-"""What the range test and the grid sweep share: batches by step, optimizer factories."""
+"""What the range test and the grid sweep share: batches by step, optimizer factories,
+and the cache of their compiled programs."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import jax
@@ -11,7 +13,7 @@ import numpy as np
 
 def batch_getter(batches: Any) -> tuple[Any, tuple]:
     """`(data, kind)`: the device arrays to pass, and a hashable description of how
-    step `i` picks its batch (see [`get_batch`][lrjax._batches.get_batch])."""
+    step `i` picks its batch (see `get_batch`)."""
     if batches is None:
         return None, ("none",)
     if callable(batches):
@@ -67,3 +69,13 @@ def check_optimizer_factory(name: str, value: Any) -> None:
             f"{name} must be a factory learning_rate -> GradientTransformation (for "
             f"example lambda lr: lrjax.adam(lr)), got {value!r}"
         )
+
+
+def cached(program_fn: Callable, key: tuple) -> Callable:
+    """`program_fn(*key)` from its LRU cache, or built afresh when the key (a loss, an
+    optimizer or a batch function) cannot be hashed."""
+    try:
+        hash(key)
+    except TypeError:
+        return program_fn.__wrapped__(*key)
+    return program_fn(*key)

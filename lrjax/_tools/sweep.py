@@ -17,12 +17,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._batches import batch_getter, check_optimizer_factory, get_batch
-from ._directions.adam import adam
-from ._finder import cached
-from ._shared import validate
-from ._shared.base import GradientTransformation, apply_updates
-from ._shared.numerics import lr_dtype
+from .._directions.adam import adam
+from .._shared import validate
+from .._shared.base import GradientTransformation, apply_updates
+from .._shared.numerics import lr_dtype
+from .batches import batch_getter, cached, check_optimizer_factory, get_batch
+from .plot import plot_sweep
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -64,8 +64,6 @@ class SweepResult:
         Returns:
           The matplotlib `Axes`.
         """
-        from ._plot import plot_sweep
-
         return plot_sweep(self, finder=finder, ax=ax)
 
 

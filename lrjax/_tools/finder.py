@@ -17,15 +17,16 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _suggest
-from ._batches import batch_getter, check_optimizer_factory, get_batch
-from ._directions.adam import adam
-from ._shared import validate
-from ._shared.base import GradientTransformation, apply_updates
-from ._shared.numerics import lr_dtype
+from .._directions.adam import adam
+from .._shared import validate
+from .._shared.base import GradientTransformation, apply_updates
+from .._shared.numerics import lr_dtype
+from . import suggest
+from .batches import batch_getter, cached, check_optimizer_factory, get_batch
+from .plot import plot_lr_finder
 
 SWEEPS = ("exp", "linear")
-SUGGESTIONS = _suggest.SUGGESTIONS
+SUGGESTIONS = suggest.SUGGESTIONS
 # Why a sweep stopped, indexed by the code the compiled loop returns.
 STOP_REASONS = ("completed", "nonfinite", "spike", "smoothed")
 
@@ -83,7 +84,7 @@ class LRFinderResult:
           non-finite value.
         """
         if self.fastai_compatible:
-            return _suggest.fastai_curve(
+            return suggest.fastai_curve(
                 self.learning_rates, self.smoothed_losses, self.stop, self.skip_start,
                 self.skip_end,
             )
@@ -91,7 +92,7 @@ class LRFinderResult:
         return lrs, smoothed
 
     def _before_minimum(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        return _suggest.before_minimum(
+        return suggest.before_minimum(
             self.learning_rates, self.losses, self.smoothed_losses, self.stop,
             self.skip_start,
         )
@@ -113,17 +114,17 @@ class LRFinderResult:
           `(learning_rate, reason)`: a float and `""`, or NaN and a sentence.
         """
         validate.choice("method", method, SUGGESTIONS)
-        rule = _suggest.RULES[method]
+        rule = suggest.RULES[method]
         if self.fastai_compatible:
             lrs, losses = self.curve()
             value = rule(lrs, losses)
             return value, "" if math.isfinite(value) else _too_short(method, lrs.size)
         lrs, _, smoothed = self._before_minimum()
         raw = np.asarray(self.losses[: self.skip_start + smoothed.size], np.float64)
-        ok, why = _suggest.descent_is_significant(raw, smoothed, self.skip_start, self.beta)
+        ok, why = suggest.descent_is_significant(raw, smoothed, self.skip_start, self.beta)
         if not ok:
             return math.nan, why
-        if lrs.size < _suggest.MIN_POINTS[method]:
+        if lrs.size < suggest.MIN_POINTS[method]:
             return math.nan, _too_short(method, lrs.size)
         value = rule(lrs, smoothed)
         # Every rule answers with a point before the last one (the minimum) or a tenth of
@@ -155,15 +156,13 @@ class LRFinderResult:
         Returns:
           The matplotlib `Axes`.
         """
-        from ._plot import plot_lr_finder
-
         return plot_lr_finder(self, ax=ax)
 
 
 def _too_short(method: str, points: int) -> str:
     return (
         f"too few points for {method}: the curve it reads has {points}, it needs "
-        f"{_suggest.MIN_POINTS[method]} (raise num_steps or lower skip_start)"
+        f"{suggest.MIN_POINTS[method]} (raise num_steps or lower skip_start)"
     )
 
 
@@ -250,16 +249,6 @@ def _sweep_program(
 # the same shapes) reuses the compiled sweep instead of tracing and compiling again.
 # Small, because each entry keeps its loss function (and what it closes over) alive.
 _cached_sweep_program = functools.lru_cache(maxsize=8)(_sweep_program)
-
-
-def cached(program_fn: Callable, key: tuple) -> Callable:
-    """`program_fn(*key)` from its LRU cache, or built afresh when the key (a loss, an
-    optimizer or a batch function) cannot be hashed."""
-    try:
-        hash(key)
-    except TypeError:
-        return program_fn.__wrapped__(*key)
-    return program_fn(*key)
 
 
 def find_learning_rate(

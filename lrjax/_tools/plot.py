@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._shared import validate
+from .._shared import validate
 
-if TYPE_CHECKING:  # pragma: no cover
-    from ._finder import LRFinderResult
-    from ._sweep import SweepResult
+# The results drawn below, `finder.LRFinderResult` and `sweep.SweepResult`, are named in
+# annotations only and not imported, even for type checkers: the range test and the
+# sweep import this module (their `plot` methods), so it imports neither of them.
 
 
 def _pyplot() -> Any:
@@ -128,7 +128,7 @@ def plot_schedule(
     return ax
 
 
-def plot_lr_finder(result: LRFinderResult, ax: Any = None) -> Any:
+def plot_lr_finder(result: LRFinderResult, ax: Any = None) -> Any:  # noqa: F821
     """Draw a range test's loss curve on a log learning-rate axis, suggestion marked.
 
     The raw losses are drawn faintly, the smoothed ones (what the suggestion rules read)
@@ -155,7 +155,12 @@ def plot_lr_finder(result: LRFinderResult, ax: Any = None) -> Any:
     return ax
 
 
-def plot_sweep(result: SweepResult, *, finder: LRFinderResult | None = None, ax: Any = None) -> Any:
+def plot_sweep(
+    result: SweepResult,  # noqa: F821
+    *,
+    finder: LRFinderResult | None = None,  # noqa: F821
+    ax: Any = None,
+) -> Any:
     r"""Draw a grid sweep's score against the learning rate, the range test beside it.
 
     The score of each rate $S_k$ (see [`lrjax.sweep_learning_rates`][]) is drawn against
