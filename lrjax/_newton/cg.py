@@ -18,10 +18,12 @@ from .common import (
     bind_loss,
     check_damping_options,
     compute_dtype,
+    count_rejected,
     leaf_compute_dtype,
     next_damping,
     restart_damping,
     scalar_loss,
+    start_loss,
     step_back,
 )
 
@@ -223,15 +225,10 @@ def scale_by_newton_cg(
         validate.choice("forcing", forcing, _FORCING)
     else:
         validate.in_range("forcing", forcing, 0.0, 1.0, low_open=True, high_open=True)
-    adaptive = bool(adaptive_damping)
-
-    def forcing_term(grad_norm: jax.Array) -> jax.Array:
-        half = jnp.asarray(0.5, grad_norm.dtype)
-        if forcing == "superlinear":
-            return jnp.minimum(half, jnp.sqrt(grad_norm))
-        if forcing == "quadratic":
-            return jnp.minimum(half, grad_norm)
-        return jnp.asarray(forcing, grad_norm.dtype)
+    options = _Options(
+        maxiter, forcing, bool(adaptive_damping), damping, damping_factor,
+        min_relative_damping, accept_ratio,
+    )
 
     def init_fn(params: Any) -> ScaleByNewtonCGState:
         # The Hessian of a real loss in complex params is not a complex matrix (the
@@ -259,65 +256,133 @@ def scale_by_newton_cg(
         del grad  # the incoming updates are the gradient, as for every scale_by_*
         f = bind_loss("scale_by_newton_cg", updates, params, value_fn, extra_args)
         dtype = state.damping.dtype
-        # One linearisation of the gradient; each CG product reuses its residuals.
-        _, hvp_params = jax.linearize(jax.grad(lambda q: scalar_loss(f, q, dtype)), params)
-
-        def hvp(v: Any) -> Any:
-            tangent = jax.tree.map(lambda t, p: t.astype(jnp.result_type(p)), v, params)
-            out = hvp_params(tangent)
-            return jax.tree.map(lambda o, t: o.astype(t.dtype), out, v)
-
+        hvp = _hessian_vector_product(f, params, dtype)
         g = jax.tree.map(lambda u: u.astype(leaf_compute_dtype(u)), updates)
         grad_sq = _vdot(g, g, dtype)
         grad_norm = jnp.sqrt(grad_sq)
         lam = state.damping
-        z, r, iterations, status, first_curvature = steihaug_cg(
-            hvp, g, lam, forcing_term(grad_norm) * grad_norm, maxiter
+        cg = steihaug_cg(
+            hvp, g, lam, _forcing_term(options.forcing, grad_norm) * grad_norm,
+            options.maxiter,
         )
-        # Non-positive curvature along g itself: fall back to the gradient.
-        at_once = (status == _NEGATIVE_CURVATURE) & (iterations == 1)
-        d = jax.tree.map(lambda zi, gi: jnp.where(at_once, gi, zi), z, g)
-        step_sq = _vdot(d, d, dtype)
-        step_finite = jnp.isfinite(step_sq)
-        d = jax.tree.map(lambda x: jnp.where(step_finite, x, 0), d)
-        # Model decrease g·d - ½ d·H d. For a CG iterate, (H + λI) z = g - r, so
-        # z·H z = z·(g - r) - λ z·z; along g, g·H g = first_curvature - λ g·g.
-        g_d = _vdot(g, d, dtype)
-        z_hz = _vdot(z, jax.tree.map(jnp.subtract, g, r), dtype) - lam * _vdot(z, z, dtype)
-        g_hg = first_curvature - lam * grad_sq
-        predicted = jnp.where(at_once, grad_sq - 0.5 * g_hg, g_d - 0.5 * z_hz)
-        predicted = jnp.where(step_finite, predicted, 0)
-        f0 = scalar_loss(f, params, dtype) if value is None else jnp.reshape(
-            jnp.asarray(value), ()
-        ).astype(dtype)
-        f1 = scalar_loss(f, step_back(params, d), dtype)
-        verdict = assess_step(
-            f0, f1, predicted, step_sq, step_finite,
-            adaptive=adaptive, accept_ratio=accept_ratio,
-        )
-        restart = restart_damping(g_hg, grad_sq, min_relative_damping)
-        new_damping = next_damping(
-            lam, verdict, restart,
-            adaptive=adaptive, damping=damping, damping_factor=damping_factor,
-        )
-        out = jax.tree.map(
-            lambda x, u: jnp.where(verdict.accepted, x, 0).astype(jnp.result_type(u)),
-            d, updates,
-        )
-        new_state = ScaleByNewtonCGState(
-            count=safe_increment(state.count),
-            damping=new_damping,
-            ratio=verdict.ratio,
-            step_norm=jnp.where(verdict.accepted, jnp.sqrt(step_sq), 0).astype(dtype),
-            num_rejected=jnp.where(
-                verdict.accepted, state.num_rejected, safe_increment(state.num_rejected)
-            ).astype(jnp.int32),
-            cg_iterations=iterations.astype(jnp.int32),
-            negative_curvature=status == _NEGATIVE_CURVATURE,
-        )
-        return out, new_state
+        step = _step_and_model(g, grad_sq, lam, cg)
+        return _judge(options, f, params, value, updates, state, step, cg)
 
     return GradientTransformationExtraArgs(*canonical_inputs(init_fn, update_fn))
+
+
+# The steps of scale_by_newton_cg's update, in the order it takes them.
+
+
+class _Options(NamedTuple):
+    """The hyperparameters of `scale_by_newton_cg`, checked."""
+
+    maxiter: int
+    forcing: str | float
+    adaptive: bool
+    damping: Any
+    damping_factor: Any
+    min_relative_damping: Any
+    accept_ratio: Any
+
+
+def _hessian_vector_product(
+    f: Callable[[Any], Any], params: Any, dtype: jnp.dtype
+) -> Callable[[Any], Any]:
+    """`v -> H v` at `params`, in the dtypes of `v`'s leaves."""
+    # One linearisation of the gradient; each CG product reuses its residuals.
+    _, hvp_params = jax.linearize(jax.grad(lambda q: scalar_loss(f, q, dtype)), params)
+
+    def hvp(v: Any) -> Any:
+        tangent = jax.tree.map(lambda t, p: t.astype(jnp.result_type(p)), v, params)
+        out = hvp_params(tangent)
+        return jax.tree.map(lambda o, t: o.astype(t.dtype), out, v)
+
+    return hvp
+
+
+def _forcing_term(forcing: str | float, grad_norm: jax.Array) -> jax.Array:
+    """The relative tolerance $\\eta_k$ of the CG solve."""
+    half = jnp.asarray(0.5, grad_norm.dtype)
+    if forcing == "superlinear":
+        return jnp.minimum(half, jnp.sqrt(grad_norm))
+    if forcing == "quadratic":
+        return jnp.minimum(half, grad_norm)
+    return jnp.asarray(forcing, grad_norm.dtype)
+
+
+class _Step(NamedTuple):
+    """A proposed step: the direction, its squared norm, whether it is finite, the
+    decrease the quadratic model predicts, and the gradient's squared norm and
+    curvature $g^\\top H g$ (for the damping's restart value)."""
+
+    d: Any
+    step_sq: jax.Array
+    finite: jax.Array
+    predicted: jax.Array
+    grad_sq: jax.Array
+    g_hg: jax.Array
+
+
+def _step_and_model(g: Any, grad_sq: jax.Array, lam: jax.Array, cg: tuple) -> _Step:
+    """The direction from the CG result, and the model's predicted decrease along it."""
+    z, r, iterations, status, first_curvature = cg
+    dtype = lam.dtype
+    # Non-positive curvature along g itself: fall back to the gradient.
+    at_once = (status == _NEGATIVE_CURVATURE) & (iterations == 1)
+    d = jax.tree.map(lambda zi, gi: jnp.where(at_once, gi, zi), z, g)
+    step_sq = _vdot(d, d, dtype)
+    step_finite = jnp.isfinite(step_sq)
+    d = jax.tree.map(lambda x: jnp.where(step_finite, x, 0), d)
+    # Model decrease g·d - ½ d·H d. For a CG iterate, (H + λI) z = g - r, so
+    # z·H z = z·(g - r) - λ z·z; along g, g·H g = first_curvature - λ g·g.
+    g_d = _vdot(g, d, dtype)
+    z_hz = _vdot(z, jax.tree.map(jnp.subtract, g, r), dtype) - lam * _vdot(z, z, dtype)
+    g_hg = first_curvature - lam * grad_sq
+    predicted = jnp.where(at_once, grad_sq - 0.5 * g_hg, g_d - 0.5 * z_hz)
+    predicted = jnp.where(step_finite, predicted, 0)
+    return _Step(d, step_sq, step_finite, predicted, grad_sq, g_hg)
+
+
+def _judge(
+    options: _Options,
+    f: Callable[[Any], Any],
+    params: Any,
+    value: Any,
+    updates: Any,
+    state: ScaleByNewtonCGState,
+    step: _Step,
+    cg: tuple,
+) -> tuple[Any, ScaleByNewtonCGState]:
+    """Keep or refuse the proposed step (zero when refused, in the updates' dtypes),
+    from the loss at the trial point, and the state with the next update's damping."""
+    dtype = state.damping.dtype
+    f0 = start_loss(f, params, value, dtype)
+    f1 = scalar_loss(f, step_back(params, step.d), dtype)
+    verdict = assess_step(
+        f0, f1, step.predicted, step.step_sq, step.finite,
+        adaptive=options.adaptive, accept_ratio=options.accept_ratio,
+    )
+    restart = restart_damping(step.g_hg, step.grad_sq, options.min_relative_damping)
+    new_damping = next_damping(
+        state.damping, verdict, restart, adaptive=options.adaptive,
+        damping=options.damping, damping_factor=options.damping_factor,
+    )
+    out = jax.tree.map(
+        lambda x, u: jnp.where(verdict.accepted, x, 0).astype(jnp.result_type(u)),
+        step.d, updates,
+    )
+    _, _, iterations, status, _ = cg
+    new_state = ScaleByNewtonCGState(
+        count=safe_increment(state.count),
+        damping=new_damping,
+        ratio=verdict.ratio,
+        step_norm=jnp.where(verdict.accepted, jnp.sqrt(step.step_sq), 0).astype(dtype),
+        num_rejected=count_rejected(state.num_rejected, verdict.accepted),
+        cg_iterations=iterations.astype(jnp.int32),
+        negative_curvature=status == _NEGATIVE_CURVATURE,
+    )
+    return out, new_state
 
 
 def newton_cg(

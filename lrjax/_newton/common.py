@@ -3,8 +3,9 @@
 Routing the extra keyword arguments to the loss the way optax's line searches do
 (`loss_kwargs`, `bind_loss`), the dtypes they solve in and the raveled parameter vector
 (`compute_dtype`, `ravel`), the loss at the start and at the trial point (`scalar_loss`,
-`step_back`), and the Levenberg–Marquardt damping: the verdict on a step
-(`assess_step`) and the damping of the next one (`next_damping`, `restart_damping`).
+`start_loss`, `step_back`), and the Levenberg–Marquardt damping: the verdict on a step
+(`assess_step`, `count_rejected`) and the damping of the next one (`next_damping`,
+`restart_damping`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._shared import validate
+from .._shared.numerics import safe_increment
 from .._shared.tree import check_like
 
 # Levenberg–Marquardt thresholds on the ratio of actual to predicted decrease
@@ -105,6 +107,16 @@ def ravel(tree: Any, dtype: jnp.dtype) -> tuple[jax.Array, Callable[[jax.Array],
 def scalar_loss(f: Callable[[Any], Any], params: Any, dtype: jnp.dtype) -> jax.Array:
     """`f(params)` as a scalar of `dtype` (optax allows a shape-(1,) loss)."""
     return jnp.reshape(f(params), ()).astype(dtype)
+
+
+def start_loss(
+    f: Callable[[Any], Any], params: Any, value: Any, dtype: jnp.dtype
+) -> jax.Array:
+    """The loss at `params` as a scalar of `dtype`: the caller's `value` when given
+    (one evaluation saved), else `f(params)`."""
+    if value is None:
+        return scalar_loss(f, params, dtype)
+    return jnp.reshape(jnp.asarray(value), ()).astype(dtype)
 
 
 def step_back(params: Any, direction: Any) -> Any:
@@ -217,3 +229,8 @@ def restart_damping(
     return (jnp.asarray(min_relative_damping, dtype) * jnp.maximum(scale, tiny)).astype(
         dtype
     )
+
+
+def count_rejected(num_rejected: jax.Array, accepted: jax.Array) -> jax.Array:
+    """The count of refused steps, one more unless this step was `accepted`."""
+    return jnp.where(accepted, num_rejected, safe_increment(num_rejected)).astype(jnp.int32)

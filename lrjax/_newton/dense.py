@@ -27,10 +27,12 @@ from .common import (
     bind_loss,
     check_damping_options,
     compute_dtype,
+    count_rejected,
     next_damping,
     ravel,
     restart_damping,
     scalar_loss,
+    start_loss,
     step_back,
 )
 
@@ -221,7 +223,10 @@ def scale_by_newton(
     validate.positive("shift", shift)
     max_shifts = validate.positive_int("max_shifts", max_shifts)
     validate.in_range("eigenvalue_floor", eigenvalue_floor, 0.0, 1.0, low_open=True)
-    adaptive = bool(adaptive_damping)
+    options = _Options(
+        solver, bool(adaptive_damping), damping, damping_factor, min_relative_damping,
+        accept_ratio, shift, max_shifts, eigenvalue_floor,
+    )
 
     def init_fn(params: Any) -> ScaleByNewtonState:
         # The Hessian of a real loss in complex params is not a complex matrix (the
@@ -251,52 +256,102 @@ def scale_by_newton(
         g, unravel_updates = ravel(updates, dtype)
         if x.shape[0] == 0:  # an empty (or fully masked) tree has nothing to solve
             return updates, state
-        h = jax.hessian(lambda v: scalar_loss(f, unravel_params(v), dtype))(x)
-        # jacfwd(jacrev) is symmetric only up to rounding; the solvers assume symmetry.
-        h = 0.5 * (h + h.T)
-        lam = state.damping
-        eye = jnp.eye(x.shape[0], dtype=dtype)
-        tau = jnp.zeros([], dtype)
-        if solver == "cholesky":
-            d, tau = _cholesky_with_shifts(
-                h + lam * eye, g, jnp.asarray(shift, dtype), max_shifts=max_shifts
-            )
-        elif solver == "lu":
-            d = jnp.linalg.solve(h + lam * eye, g)
-        else:
-            d = _saddle_free(h, g, lam, eigenvalue_floor)
-        step_finite = jnp.all(jnp.isfinite(d))
-        d = jnp.where(step_finite, d, 0)
-        predicted = g @ d - 0.5 * d @ (h @ d)
-        f0 = scalar_loss(f, params, dtype) if value is None else jnp.reshape(
-            jnp.asarray(value), ()
-        ).astype(dtype)
-        f1 = scalar_loss(f, step_back(params, unravel_params(d)), dtype)
-        step_sq = d @ d
-        verdict = assess_step(
-            f0, f1, predicted, step_sq, step_finite,
-            adaptive=adaptive, accept_ratio=accept_ratio,
-        )
-        grad_sq = g @ g
-        restart = restart_damping(g @ (h @ g), grad_sq, min_relative_damping)
-        new_damping = next_damping(
-            lam, verdict, restart,
-            adaptive=adaptive, damping=damping, damping_factor=damping_factor,
-        )
-        d = jnp.where(verdict.accepted, d, 0)
-        new_state = ScaleByNewtonState(
-            count=safe_increment(state.count),
-            damping=new_damping,
-            shift=tau.astype(dtype),
-            ratio=verdict.ratio,
-            step_norm=jnp.where(verdict.accepted, jnp.sqrt(step_sq), 0).astype(dtype),
-            num_rejected=jnp.where(
-                verdict.accepted, state.num_rejected, safe_increment(state.num_rejected)
-            ).astype(jnp.int32),
-        )
+        h = _hessian(f, x, unravel_params)
+        d, tau = _solve(options, h, g, state.damping)
+        step = (h, g, d, tau)
+        d, new_state = _judge(options, f, params, value, state, step, unravel_params)
         return unravel_updates(d), new_state
 
     return GradientTransformationExtraArgs(*canonical_inputs(init_fn, update_fn))
+
+
+# The steps of scale_by_newton's update, in the order it takes them.
+
+
+class _Options(NamedTuple):
+    """The hyperparameters of `scale_by_newton`, checked."""
+
+    solver: str
+    adaptive: bool
+    damping: Any
+    damping_factor: Any
+    min_relative_damping: Any
+    accept_ratio: Any
+    shift: Any
+    max_shifts: int
+    eigenvalue_floor: Any
+
+
+def _hessian(f: Callable[[Any], Any], x: jax.Array, unravel: Callable) -> jax.Array:
+    """The Hessian of the loss at the raveled parameters `x`, symmetrised."""
+    h = jax.hessian(lambda v: scalar_loss(f, unravel(v), x.dtype))(x)
+    # jacfwd(jacrev) is symmetric only up to rounding; the solvers assume symmetry.
+    return 0.5 * (h + h.T)
+
+
+def _solve(
+    options: _Options, h: jax.Array, g: jax.Array, lam: jax.Array
+) -> tuple[jax.Array, jax.Array]:
+    """`(d, tau)`: the direction from the damped system and the Cholesky ladder's shift
+    (0 for the other solvers)."""
+    dtype = h.dtype
+    eye = jnp.eye(h.shape[0], dtype=dtype)
+    tau = jnp.zeros([], dtype)
+    if options.solver == "cholesky":
+        shift = jnp.asarray(options.shift, dtype)
+        d, tau = _cholesky_with_shifts(
+            h + lam * eye, g, shift, max_shifts=options.max_shifts
+        )
+    elif options.solver == "lu":
+        d = jnp.linalg.solve(h + lam * eye, g)
+    else:
+        d = _saddle_free(h, g, lam, options.eigenvalue_floor)
+    return d, tau
+
+
+def _judge(
+    options: _Options,
+    f: Callable[[Any], Any],
+    params: Any,
+    value: Any,
+    state: ScaleByNewtonState,
+    step: tuple[jax.Array, jax.Array, jax.Array, jax.Array],
+    unravel_params: Callable,
+) -> tuple[jax.Array, ScaleByNewtonState]:
+    """Keep or refuse the proposed step `d` (zero when refused), from the loss at the
+    trial point, and the state with the damping of the next update.
+
+    `step` is `(h, g, d, tau)`: the Hessian, the gradient, the direction and the
+    ladder's shift, all raveled.
+    """
+    h, g, d, tau = step
+    dtype = state.damping.dtype
+    step_finite = jnp.all(jnp.isfinite(d))
+    d = jnp.where(step_finite, d, 0)
+    predicted = g @ d - 0.5 * d @ (h @ d)
+    f0 = start_loss(f, params, value, dtype)
+    f1 = scalar_loss(f, step_back(params, unravel_params(d)), dtype)
+    step_sq = d @ d
+    verdict = assess_step(
+        f0, f1, predicted, step_sq, step_finite,
+        adaptive=options.adaptive, accept_ratio=options.accept_ratio,
+    )
+    grad_sq = g @ g
+    restart = restart_damping(g @ (h @ g), grad_sq, options.min_relative_damping)
+    new_damping = next_damping(
+        state.damping, verdict, restart, adaptive=options.adaptive,
+        damping=options.damping, damping_factor=options.damping_factor,
+    )
+    d = jnp.where(verdict.accepted, d, 0)
+    new_state = ScaleByNewtonState(
+        count=safe_increment(state.count),
+        damping=new_damping,
+        shift=tau.astype(dtype),
+        ratio=verdict.ratio,
+        step_norm=jnp.where(verdict.accepted, jnp.sqrt(step_sq), 0).astype(dtype),
+        num_rejected=count_rejected(state.num_rejected, verdict.accepted),
+    )
+    return d, new_state
 
 
 def newton(

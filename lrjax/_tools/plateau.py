@@ -170,6 +170,50 @@ def reduce_on_plateau(
       https://keras.io/api/callbacks/reduce_lr_on_plateau/;
       optax `contrib.reduce_on_plateau` (its `accumulation_size` and `min_scale`).
     """
+    _check_options(
+        factor, patience, threshold, threshold_mode, cooldown, min_lr, mode, convention,
+        learning_rate, min_scale, eps, accumulation_size,
+    )
+    sign = 1.0 if mode == "min" else -1.0
+    rule = _Rule(
+        sign, factor, patience, threshold, threshold_mode, cooldown, min_lr, convention,
+        learning_rate, min_scale, eps,
+    )
+
+    def init_fn(params: Any) -> ReduceOnPlateauState:
+        del params
+        return _initial_state(sign)
+
+    def update_fn(updates, state, params=None, *, value, has_value=True, **extra_args):
+        del extra_args
+        if params is not None:
+            check_like(updates, params, dtypes=False)
+        _check_monitored(value, has_value)
+        total, n_values, ready = _accumulate(state, value, has_value, accumulation_size)
+        dtype = state.scale.dtype
+        mean = total / jnp.maximum(n_values, 1).astype(dtype)
+        decided = _decide(rule, state, mean)
+        kept = jax.tree.map(lambda new, old: jnp.where(ready, new, old), decided, state)
+        new_state = kept._replace(
+            count=safe_increment(state.count),
+            accumulated=jnp.where(ready, jnp.zeros([], dtype), total),
+            accumulated_count=jnp.where(ready, jnp.zeros([], jnp.int32), n_values),
+        )
+        scale = new_state.scale
+        updates = jax.tree.map(lambda u: jnp.asarray(scale, u.dtype) * u, updates)
+        return updates, new_state
+
+    return GradientTransformationExtraArgs(*canonical_inputs(init_fn, update_fn))
+
+
+# The steps of reduce_on_plateau, in the order an update takes them.
+
+
+def _check_options(
+    factor, patience, threshold, threshold_mode, cooldown, min_lr, mode, convention,
+    learning_rate, min_scale, eps, accumulation_size,
+) -> None:
+    """The hyperparameter checks of `reduce_on_plateau`, when it is built."""
     validate.in_range("factor", factor, 0.0, 1.0, low_open=True, high_open=True)
     _check_int("patience", patience, 0)
     validate.nonnegative("threshold", threshold)
@@ -189,114 +233,166 @@ def reduce_on_plateau(
     validate.in_range("min_scale", min_scale, 0.0, 1.0)
     validate.nonnegative("eps", eps)
     _check_int("accumulation_size", accumulation_size, 1)
-    sign = 1.0 if mode == "min" else -1.0
 
-    def init_fn(params: Any) -> ReduceOnPlateauState:
-        del params
-        dtype = lr_dtype()
-        # A fresh buffer per field: one array held twice cannot be donated.
-        zero = lambda: jnp.zeros([], jnp.int32)  # noqa: E731
-        return ReduceOnPlateauState(
-            scale=jnp.ones([], dtype),
-            best=jnp.asarray(sign * jnp.finfo(dtype).max, dtype),
-            num_bad=zero(),
-            cooldown_counter=zero(),
-            count=zero(),
-            accumulated=jnp.zeros([], dtype),
-            accumulated_count=zero(),
+
+class _Rule(NamedTuple):
+    """The hyperparameters a decision reads (`sign` is +1 in "min" mode, -1 in "max")."""
+
+    sign: float
+    factor: Any
+    patience: Any
+    threshold: Any
+    threshold_mode: str
+    cooldown: Any
+    min_lr: Any
+    convention: str
+    learning_rate: ScalarOrSchedule | None
+    min_scale: Any
+    eps: Any
+
+
+def _initial_state(sign: float) -> ReduceOnPlateauState:
+    """Scale 1, no best value yet (the largest finite float), every counter at zero."""
+    dtype = lr_dtype()
+    # A fresh buffer per field: one array held twice cannot be donated.
+    zero = lambda: jnp.zeros([], jnp.int32)  # noqa: E731
+    return ReduceOnPlateauState(
+        scale=jnp.ones([], dtype),
+        best=jnp.asarray(sign * jnp.finfo(dtype).max, dtype),
+        num_bad=zero(),
+        cooldown_counter=zero(),
+        count=zero(),
+        accumulated=jnp.zeros([], dtype),
+        accumulated_count=zero(),
+    )
+
+
+def _check_monitored(value: Any, has_value: Any) -> None:
+    """`value` and `has_value` must be scalars."""
+    if jnp.ndim(value) != 0:
+        raise ValueError(
+            f"value must be a scalar (the monitored loss), got shape {jnp.shape(value)}"
+        )
+    if jnp.ndim(has_value) != 0:
+        raise ValueError(
+            "has_value must be a scalar bool (whether value was measured at this "
+            f"call), got shape {jnp.shape(has_value)}"
         )
 
-    def improves(a: jax.Array, best: jax.Array) -> jax.Array:
-        # Work on sign * value so that "max" is "min" of the negation; the relative
-        # margin uses |best| so that it tightens the test for negative values too.
-        x, b = sign * a, sign * best
-        tau = jnp.asarray(threshold, b.dtype)
-        margin = tau * jnp.abs(b) if threshold_mode == "rel" else tau
-        # An infinite best (an infinite value was fed): inf - inf would be NaN.
-        bar = jnp.where(jnp.isinf(b), b, b - margin)
-        return x < bar
 
-    def decide(state: ReduceOnPlateauState, a: jax.Array) -> ReduceOnPlateauState:
-        dtype = state.scale.dtype
-        if learning_rate is None:
-            eta = jnp.ones([], dtype)
-        else:
-            eta = evaluate(learning_rate, state.count).astype(dtype)
-        # A zero rate (a warmup's first step) makes the absolute floor meaningless.
-        lr_floor = jnp.where(
-            eta > 0, jnp.asarray(min_lr, dtype) / jnp.where(eta > 0, eta, 1), 0
-        )
-        floor = jnp.maximum(jnp.asarray(min_scale, dtype), lr_floor)
-        s = state.scale
-        cut = jnp.minimum(s, jnp.maximum(jnp.asarray(factor, dtype) * s, floor))
-        cooldown_n = jnp.asarray(cooldown, jnp.int32)
-        patience_n = jnp.asarray(patience, jnp.int32)
-        zero = jnp.zeros([], jnp.int32)
-        good = improves(a, state.best)
-        best = jnp.where(good, a, state.best)
-        if convention == "pytorch":
-            bad = jnp.where(good, zero, safe_increment(state.num_bad))
-            cooling = state.cooldown_counter > 0
-            counter = jnp.where(cooling, state.cooldown_counter - 1, state.cooldown_counter)
-            bad = jnp.where(cooling, zero, bad)
-            trigger = bad > patience_n
-            applied = trigger & ((s - cut) * eta > jnp.asarray(eps, dtype))
-            reset = trigger
-        else:
-            cooling = state.cooldown_counter > 0
-            counter = jnp.where(cooling, state.cooldown_counter - 1, state.cooldown_counter)
-            bad = jnp.where(cooling, zero, state.num_bad)
-            still_cooling = counter > 0
-            bad = jnp.where(good, zero, jnp.where(still_cooling, bad, safe_increment(bad)))
-            trigger = ~good & ~still_cooling & (bad >= patience_n)
-            applied = trigger & (s > floor)
-            reset = applied
-        return state._replace(
-            scale=jnp.where(applied, cut, s),
-            best=best,
-            num_bad=jnp.where(reset, zero, bad),
-            cooldown_counter=jnp.where(reset, cooldown_n, counter),
-        )
+def _accumulate(
+    state: ReduceOnPlateauState, value: Any, has_value: Any, accumulation_size: Any
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """`(total, n_values, ready)`: the values summed since the last decision, how many
+    they are, and whether this call decides."""
+    dtype = state.scale.dtype
+    if has_value is True:  # every call is a measurement: no select to trace
+        total = state.accumulated + jnp.asarray(value, dtype)
+        n_values = safe_increment(state.accumulated_count)
+        ready = n_values >= jnp.asarray(accumulation_size, jnp.int32)
+        return total, n_values, ready
+    # A call without a measurement leaves every decision field as it was; its
+    # value (NaN, a stale loss, anything) never enters the state.
+    measured = jnp.asarray(has_value, jnp.bool_)
+    total = jnp.where(
+        measured, state.accumulated + jnp.asarray(value, dtype), state.accumulated
+    )
+    n_values = jnp.where(
+        measured, safe_increment(state.accumulated_count), state.accumulated_count
+    )
+    ready = measured & (n_values >= jnp.asarray(accumulation_size, jnp.int32))
+    return total, n_values, ready
 
-    def update_fn(updates, state, params=None, *, value, has_value=True, **extra_args):
-        del extra_args
-        if params is not None:
-            check_like(updates, params, dtypes=False)
-        if jnp.ndim(value) != 0:
-            raise ValueError(
-                f"value must be a scalar (the monitored loss), got shape {jnp.shape(value)}"
-            )
-        if jnp.ndim(has_value) != 0:
-            raise ValueError(
-                "has_value must be a scalar bool (whether value was measured at this "
-                f"call), got shape {jnp.shape(has_value)}"
-            )
-        dtype = state.scale.dtype
-        if has_value is True:  # every call is a measurement: no select to trace
-            total = state.accumulated + jnp.asarray(value, dtype)
-            n_values = safe_increment(state.accumulated_count)
-            ready = n_values >= jnp.asarray(accumulation_size, jnp.int32)
-        else:
-            # A call without a measurement leaves every decision field as it was; its
-            # value (NaN, a stale loss, anything) never enters the state.
-            measured = jnp.asarray(has_value, jnp.bool_)
-            total = jnp.where(
-                measured, state.accumulated + jnp.asarray(value, dtype), state.accumulated
-            )
-            n_values = jnp.where(
-                measured, safe_increment(state.accumulated_count), state.accumulated_count
-            )
-            ready = measured & (n_values >= jnp.asarray(accumulation_size, jnp.int32))
-        mean = total / jnp.maximum(n_values, 1).astype(dtype)
-        decided = decide(state, mean)
-        kept = jax.tree.map(lambda new, old: jnp.where(ready, new, old), decided, state)
-        new_state = kept._replace(
-            count=safe_increment(state.count),
-            accumulated=jnp.where(ready, jnp.zeros([], dtype), total),
-            accumulated_count=jnp.where(ready, jnp.zeros([], jnp.int32), n_values),
-        )
-        scale = new_state.scale
-        updates = jax.tree.map(lambda u: jnp.asarray(scale, u.dtype) * u, updates)
-        return updates, new_state
 
-    return GradientTransformationExtraArgs(*canonical_inputs(init_fn, update_fn))
+def _improves(rule: _Rule, a: jax.Array, best: jax.Array) -> jax.Array:
+    """Whether the monitored value `a` improves on `best` by the threshold."""
+    # Work on sign * value so that "max" is "min" of the negation; the relative
+    # margin uses |best| so that it tightens the test for negative values too.
+    x, b = rule.sign * a, rule.sign * best
+    tau = jnp.asarray(rule.threshold, b.dtype)
+    margin = tau * jnp.abs(b) if rule.threshold_mode == "rel" else tau
+    # An infinite best (an infinite value was fed): inf - inf would be NaN.
+    bar = jnp.where(jnp.isinf(b), b, b - margin)
+    return x < bar
+
+
+def _decide(rule: _Rule, state: ReduceOnPlateauState, a: jax.Array) -> ReduceOnPlateauState:
+    """The decision on the (mean) monitored value `a`: the new best, the count of bad
+    values, the cooldown, and the scale, cut when the count says so."""
+    dtype = state.scale.dtype
+    if rule.learning_rate is None:
+        eta = jnp.ones([], dtype)
+    else:
+        eta = evaluate(rule.learning_rate, state.count).astype(dtype)
+    # A zero rate (a warmup's first step) makes the absolute floor meaningless.
+    lr_floor = jnp.where(
+        eta > 0, jnp.asarray(rule.min_lr, dtype) / jnp.where(eta > 0, eta, 1), 0
+    )
+    floor = jnp.maximum(jnp.asarray(rule.min_scale, dtype), lr_floor)
+    s = state.scale
+    cut = jnp.minimum(s, jnp.maximum(jnp.asarray(rule.factor, dtype) * s, floor))
+    cooldown_n = jnp.asarray(rule.cooldown, jnp.int32)
+    patience_n = jnp.asarray(rule.patience, jnp.int32)
+    zero = jnp.zeros([], jnp.int32)
+    good = _improves(rule, a, state.best)
+    best = jnp.where(good, a, state.best)
+    if rule.convention == "pytorch":
+        bad, counter, applied, reset = _count_pytorch(
+            rule, state, good, patience_n, (s, cut, eta)
+        )
+    else:
+        bad, counter, applied, reset = _count_keras(state, good, patience_n, s, floor)
+    return state._replace(
+        scale=jnp.where(applied, cut, s),
+        best=best,
+        num_bad=jnp.where(reset, zero, bad),
+        cooldown_counter=jnp.where(reset, cooldown_n, counter),
+    )
+
+
+def _count_pytorch(
+    rule: _Rule,
+    state: ReduceOnPlateauState,
+    good: jax.Array,
+    patience_n: jax.Array,
+    scales: tuple[jax.Array, jax.Array, jax.Array],
+) -> tuple[jax.Array, ...]:
+    """PyTorch's counting: `(num_bad, cooldown_counter, cut applied, counters reset)`.
+
+    A cut happens when the bad values exceed `patience`, and only when it changes the
+    rate by more than `eps` (`scales` is the scale, its cut and the base rate); the
+    count and the cooldown restart after every trigger.
+    """
+    zero = jnp.zeros([], jnp.int32)
+    bad = jnp.where(good, zero, safe_increment(state.num_bad))
+    cooling = state.cooldown_counter > 0
+    counter = jnp.where(cooling, state.cooldown_counter - 1, state.cooldown_counter)
+    bad = jnp.where(cooling, zero, bad)
+    trigger = bad > patience_n
+    s, cut, eta = scales
+    applied = trigger & ((s - cut) * eta > jnp.asarray(rule.eps, s.dtype))
+    return bad, counter, applied, trigger
+
+
+def _count_keras(
+    state: ReduceOnPlateauState,
+    good: jax.Array,
+    patience_n: jax.Array,
+    s: jax.Array,
+    floor: jax.Array,
+) -> tuple[jax.Array, ...]:
+    """Keras's counting: `(num_bad, cooldown_counter, cut applied, counters reset)`.
+
+    The cooldown counter is decremented before the comparison; a cut happens when the
+    count reaches `patience` and the scale `s` is above its `floor`, and only a cut
+    restarts the count.
+    """
+    zero = jnp.zeros([], jnp.int32)
+    cooling = state.cooldown_counter > 0
+    counter = jnp.where(cooling, state.cooldown_counter - 1, state.cooldown_counter)
+    bad = jnp.where(cooling, zero, state.num_bad)
+    still_cooling = counter > 0
+    bad = jnp.where(good, zero, jnp.where(still_cooling, bad, safe_increment(bad)))
+    trigger = ~good & ~still_cooling & (bad >= patience_n)
+    applied = trigger & (s > floor)
+    return bad, counter, applied, applied
