@@ -8,6 +8,7 @@ run keeps the distance accurate while the parameters have barely moved.
 
 from __future__ import annotations
 
+import functools
 from typing import Any, NamedTuple
 
 import jax
@@ -75,6 +76,23 @@ def _check_dog(learning_rate, reps_rel, eps, weight_decay, init_eta):
         validate.positive("init_eta", init_eta)
 
 
+def _distance_rule(rbar, sum_sq, d_leaves, g_leaves, *, lr, first, eps, init_eta, dt):
+    """DoG's rule for one group of leaves (the whole tree, or one leaf for L-DoG):
+    `(rbar, sum_sq, eta)` from the distance travelled and the gradients' norms."""
+    gsq = tree_sum([_sq(g, dt) for g in g_leaves], dt)
+    dnorm = jnp.sqrt(tree_sum([_sq(d, dt) for d in d_leaves], dt))
+    rbar = jnp.maximum(rbar, dnorm)  # the displacement is 0 at the first step
+    sum_sq = jnp.where(first, gsq + eps, sum_sq + gsq)
+    safe = jnp.where(sum_sq > 0, sum_sq, 1)
+    eta = jnp.where(sum_sq > 0, lr * rbar / jnp.sqrt(safe), 0)
+    if init_eta is not None:
+        eta = jnp.where(first, jnp.asarray(init_eta, dt), eta)
+    # Norms that overflow (gradients of 1e30 in float32) make inf / inf: a zero
+    # step then, not a NaN.
+    eta = jnp.where(jnp.isfinite(eta), eta, 0)
+    return rbar, sum_sq, eta.astype(dt)
+
+
 def _dog(learning_rate, reps_rel, eps, weight_decay, init_eta, layerwise):
     name = "l_dog" if layerwise else "dog"
     # With init_eta the reference sets reps_rel to 0 (dog/dog.py L71-74).
@@ -114,19 +132,9 @@ def _dog(learning_rate, reps_rel, eps, weight_decay, init_eta, layerwise):
         first = state.count == 0
         lr = evaluate(learning_rate, state.count).astype(dt)
 
-        def rule(rbar, sum_sq, d_leaves, g_leaves):
-            gsq = tree_sum([_sq(g, dt) for g in g_leaves], dt)
-            dnorm = jnp.sqrt(tree_sum([_sq(d, dt) for d in d_leaves], dt))
-            rbar = jnp.maximum(rbar, dnorm)  # the displacement is 0 at the first step
-            sum_sq = jnp.where(first, gsq + eps, sum_sq + gsq)
-            safe = jnp.where(sum_sq > 0, sum_sq, 1)
-            eta = jnp.where(sum_sq > 0, lr * rbar / jnp.sqrt(safe), 0)
-            if init_eta is not None:
-                eta = jnp.where(first, jnp.asarray(init_eta, dt), eta)
-            # Norms that overflow (gradients of 1e30 in float32) make inf / inf: a zero
-            # step then, not a NaN.
-            eta = jnp.where(jnp.isfinite(eta), eta, 0)
-            return rbar, sum_sq, eta.astype(dt)
+        rule = functools.partial(
+            _distance_rule, lr=lr, first=first, eps=eps, init_eta=init_eta, dt=dt
+        )
 
         if layerwise:
             treedef = jax.tree.structure(params)

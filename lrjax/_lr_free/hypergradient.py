@@ -85,6 +85,45 @@ def _cosine(a: Any, b: Any) -> jax.Array:
     return jnp.where(ok, _dot(a, b) / jnp.where(ok, norms, 1), 0)
 
 
+def _check_options(
+    rule: str, initial_lr: Any, hyper_lr: Any, min_lr: Any, max_lr: Any, direction: Any
+) -> Any:
+    """The checks of `scale_by_hypergradient`'s options; returns `hyper_lr`, with the
+    multiplicative rule's default filled in."""
+    validate.choice("rule", rule, ("multiplicative", "additive"))
+    if callable(initial_lr):
+        raise TypeError(
+            f"initial_lr must be a number (the rate adapts itself), got {initial_lr!r}"
+        )
+    alpha0 = validate.nonnegative("initial_lr", initial_lr)
+    if rule == "multiplicative":
+        if alpha0 == 0.0:
+            raise ValueError(
+                "initial_lr must be > 0 for the multiplicative rule (a zero rate "
+                f"stays zero), got {initial_lr!r}"
+            )
+        if hyper_lr is None:
+            hyper_lr = DEFAULT_MULTIPLICATIVE_HYPER_LR
+        validate.in_range("hyper_lr", hyper_lr, 0.0, 1.0, high_open=True)
+    else:
+        if hyper_lr is None:
+            raise ValueError(
+                "rule='additive' needs hyper_lr, whose scale depends on the model "
+                "(Baydin et al. suggest 1e-3 for SGD, 1e-7 for Adam); or use the "
+                "scale-free rule='multiplicative'"
+            )
+        validate.nonnegative("hyper_lr", hyper_lr)
+    floor = validate.nonnegative("min_lr", min_lr)
+    if max_lr is not None:
+        ceiling = validate.nonnegative("max_lr", max_lr)
+        if floor is not None and ceiling is not None and ceiling < floor:
+            raise ValueError(f"max_lr must be >= min_lr={min_lr!r}, got {max_lr!r}")
+    if direction is not None and not isinstance(direction, GradientTransformation):
+        raise TypeError(f"direction must be an optax GradientTransformation, got "
+                        f"{direction!r}")
+    return hyper_lr
+
+
 def scale_by_hypergradient(
     initial_lr: float,
     hyper_lr: Optional[float] = None,
@@ -169,37 +208,7 @@ def scale_by_hypergradient(
       2018, https://arxiv.org/abs/1703.04782 (Algorithms 2 and 6; their code,
       https://github.com/gbaydin/hypergradient-descent).
     """
-    validate.choice("rule", rule, ("multiplicative", "additive"))
-    if callable(initial_lr):
-        raise TypeError(
-            f"initial_lr must be a number (the rate adapts itself), got {initial_lr!r}"
-        )
-    alpha0 = validate.nonnegative("initial_lr", initial_lr)
-    if rule == "multiplicative":
-        if alpha0 == 0.0:
-            raise ValueError(
-                "initial_lr must be > 0 for the multiplicative rule (a zero rate "
-                f"stays zero), got {initial_lr!r}"
-            )
-        if hyper_lr is None:
-            hyper_lr = DEFAULT_MULTIPLICATIVE_HYPER_LR
-        validate.in_range("hyper_lr", hyper_lr, 0.0, 1.0, high_open=True)
-    else:
-        if hyper_lr is None:
-            raise ValueError(
-                "rule='additive' needs hyper_lr, whose scale depends on the model "
-                "(Baydin et al. suggest 1e-3 for SGD, 1e-7 for Adam); or use the "
-                "scale-free rule='multiplicative'"
-            )
-        validate.nonnegative("hyper_lr", hyper_lr)
-    floor = validate.nonnegative("min_lr", min_lr)
-    if max_lr is not None:
-        ceiling = validate.nonnegative("max_lr", max_lr)
-        if floor is not None and ceiling is not None and ceiling < floor:
-            raise ValueError(f"max_lr must be >= min_lr={min_lr!r}, got {max_lr!r}")
-    if direction is not None and not isinstance(direction, GradientTransformation):
-        raise TypeError(f"direction must be an optax GradientTransformation, got "
-                        f"{direction!r}")
+    hyper_lr = _check_options(rule, initial_lr, hyper_lr, min_lr, max_lr, direction)
     inner = None if direction is None else optax.with_extra_args_support(direction)
     upper = math.inf if max_lr is None else max_lr
 

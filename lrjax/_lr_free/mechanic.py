@@ -65,6 +65,28 @@ def _tuner_dtype(params: Any) -> jnp.dtype:
     return jnp.dtype(widest)
 
 
+def _tuner_signal(updates, delta_prev, x_plus, total, weight_decay, eps) -> jax.Array:
+    r"""The tuners' signal $h = \langle \Delta, g + \lambda S \|g\|/\|x^+\|\, x^+ \rangle$,
+    $x^+$ the parameters after the base step, in the dtype of `total` (0 where it
+    overflows)."""
+    dt = total.dtype
+    wide = lambda x: jnp.asarray(x).astype(dt)
+    sq = lambda t: sum((jnp.vdot(a, a) for a in jax.tree.leaves(t)),
+                       jnp.zeros([], dt))
+    grad_norm = jnp.sqrt(sq(jax.tree.map(wide, updates)))
+    param_norm = jnp.sqrt(sq(x_plus))
+    coef = weight_decay * total * grad_norm / (param_norm + eps)
+    h = sum(
+        (jnp.vdot(d.ravel(), (wide(g) + coef * x).ravel())
+         for d, g, x in zip(jax.tree.leaves(delta_prev), jax.tree.leaves(updates),
+                            jax.tree.leaves(x_plus))),
+        jnp.zeros([], dt),
+    )
+    # An overflowing product (gradients past ~1e19 in float32) would make every
+    # scale NaN, as in the reference; the step then counts as h = 0 instead.
+    return jnp.where(jnp.isfinite(h), h, jnp.zeros([], dt))
+
+
 def mechanize(
     base: GradientTransformation,
     *,
@@ -186,20 +208,7 @@ def mechanize(
         wide = lambda x: jnp.asarray(x).astype(dt)
         delta_prev = jax.tree.map(lambda d: wide(d) * shrink, state.delta)
         x_plus = jax.tree.map(lambda x, v: wide(x) + wide(v), params, u)
-        sq = lambda t: sum((jnp.vdot(a, a) for a in jax.tree.leaves(t)),
-                           jnp.zeros([], dt))
-        grad_norm = jnp.sqrt(sq(jax.tree.map(wide, updates)))
-        param_norm = jnp.sqrt(sq(x_plus))
-        coef = weight_decay * total * grad_norm / (param_norm + eps)
-        h = sum(
-            (jnp.vdot(d.ravel(), (wide(g) + coef * x).ravel())
-             for d, g, x in zip(jax.tree.leaves(delta_prev), jax.tree.leaves(updates),
-                                jax.tree.leaves(x_plus))),
-            jnp.zeros([], dt),
-        )
-        # An overflowing product (gradients past ~1e19 in float32) would make every
-        # scale NaN, as in the reference; the step then counts as h = 0 instead.
-        h = jnp.where(jnp.isfinite(h), h, jnp.zeros([], dt))
+        h = _tuner_signal(updates, delta_prev, x_plus, total, weight_decay, eps)
         b = jnp.asarray(betas, dt)
         m = jnp.maximum(b * state.m, jnp.abs(h))
         v = state.v * b**2 + jnp.square(h)
