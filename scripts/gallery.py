@@ -114,8 +114,7 @@ def public_schedules():
     return sorted(
         n for n in dir(lrjax)
         if inspect.isfunction(getattr(lrjax, n))
-        and getattr(lrjax, n).__module__ in ("lrjax._schedules", "lrjax._combine",
-                                             "lrjax._schedules_large_model")
+        and getattr(lrjax, n).__module__.startswith("lrjax._schedules.")
     )
 
 

@@ -1,4 +1,4 @@
-"""Conformance cases for lrjax.grouped (lrjax/_grouped.py).
+"""Conformance cases for lrjax.grouped (lrjax/_tools/grouped.py).
 
 The conformance tree has two leaves of different shapes: the first case leaves them
 ungrouped (the pass-through path); ``min_group_size=1`` stacks each into its own group,

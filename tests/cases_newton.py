@@ -1,4 +1,4 @@
-"""Conformance cases for the Newton transforms (lrjax/_newton.py, lrjax/_newton_cg.py)."""
+"""Conformance cases for the Newton transforms (lrjax/_newton/: dense.py, cg.py)."""
 
 from conformance import Case
 

@@ -1,4 +1,4 @@
-"""Conformance cases for the layer-wise trust ratios (``lrjax/_trust_ratio.py``).
+"""Conformance cases for the layer-wise trust ratios (``lrjax/_directions/trust_ratio.py``).
 
 The masks select by rank and by path, the paper's and optax's denominators are both
 run, and LAMB runs in its Keras placement (a transform after the learning rate that

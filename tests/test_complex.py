@@ -327,7 +327,7 @@ REFUSED = {
 @pytest.mark.parametrize("name", sorted(REFUSED))
 def test_refused_at_init_naming_the_first_complex_leaf(name):
     params = {"w": jnp.ones(2), "z": {"inner": jnp.ones(3, jnp.complex64)}}
-    # One message for every refusal (lrjax._tree.refuse_complex): the transform, the
+    # One message for every refusal (lrjax._shared.tree.refuse_complex): the transform, the
     # dtype and the path of the first complex leaf.
     pattern = r"does not support complex parameters.*dtype complex64 at \['z'\]\['inner'\]\."
     with pytest.raises(TypeError, match=pattern):
@@ -338,8 +338,7 @@ def test_refused_at_init_naming_the_first_complex_leaf(name):
 
 
 def _public_transforms() -> set[str]:
-    tools = {"lrjax._schedules", "lrjax._combine", "lrjax._finder", "lrjax._plot",
-             "lrjax._sweep", "lrjax._schedules_large_model"}
+    tools = {"lrjax._tools.finder", "lrjax._tools.plot", "lrjax._tools.sweep"}
     return {
         name
         for name in dir(lrjax)
@@ -347,6 +346,7 @@ def _public_transforms() -> set[str]:
         and inspect.isfunction(getattr(lrjax, name))
         and getattr(lrjax, name).__module__.startswith("lrjax.")
         and getattr(lrjax, name).__module__ not in tools
+        and not getattr(lrjax, name).__module__.startswith("lrjax._schedules.")
         and name not in ("current_learning_rate", "leaf_mask", "schedule_free_eval_params")
     }
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import lrjax
-from lrjax._finder import LRFinderResult
+from lrjax._tools.finder import LRFinderResult
 
 METHODS = ("steep", "minimum", "valley", "slide")
 

@@ -15,7 +15,7 @@ import pytest
 
 import lrjax
 import references_plateau_hd as ref
-from lrjax._hypergradient import DEFAULT_MULTIPLICATIVE_HYPER_LR
+from lrjax._lr_free.hypergradient import DEFAULT_MULTIPLICATIVE_HYPER_LR
 from references_optimizers import RTOL32, rel_error
 
 # A strictly convex quadratic over a two-leaf pytree (5 coordinates in all).

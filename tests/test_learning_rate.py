@@ -15,7 +15,8 @@ import optax
 import pytest
 
 import lrjax
-from lrjax._learning_rate import ScaleByLearningRateState, safe_increment
+from lrjax._learning_rate.scale import ScaleByLearningRateState
+from lrjax._shared.numerics import safe_increment
 
 U = 2.0**-24  # float32's unit roundoff (eps / 2)
 # A rate read back in float32: 0.1 rounds once, the schedule's division (or a product of

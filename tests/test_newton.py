@@ -1,4 +1,4 @@
-"""Newton's method, dense and matrix-free (lrjax/_newton.py, lrjax/_newton_cg.py).
+"""Newton's method, dense and matrix-free (lrjax/_newton/dense.py, lrjax/_newton/cg.py).
 
 The tests marked ``X64`` run in float64 (``@pytest.mark.x64``): they compare iterates
 with NumPy and SciPy float64 solutions at 1e-8 to 1e-12 and count the iterations of

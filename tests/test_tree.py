@@ -13,7 +13,7 @@ import optax
 import pytest
 
 import lrjax
-from lrjax._tree import check_like
+from lrjax._shared.tree import check_like
 
 
 def _params():
