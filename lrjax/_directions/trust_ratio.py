@@ -66,6 +66,12 @@ def leaf_mask(*, min_rank: int = 0, exclude: Optional[str] = None) -> Callable[[
       {'dense': {'bias': False, 'kernel': True}, 'norm': {'scale': True}}
       >>> lrjax.leaf_mask(exclude="bias|norm")(p)
       {'dense': {'bias': False, 'kernel': True}, 'norm': {'scale': False}}
+
+    References:
+      The masks of optax's `lars` and `lamb` (`weight_decay_mask`,
+      `trust_ratio_mask`) take such a function; pytorch_optimizer 4.1.0's `LARS`
+      skips `p.ndim < 2` tensors (`pytorch_optimizer/optimizer/lars.py`), which
+      `min_rank=2` reproduces.
     """
     rank = validate.nonnegative_int("min_rank", min_rank)
     pattern = None

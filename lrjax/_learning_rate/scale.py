@@ -59,7 +59,7 @@ def scale_by_learning_rate(
 
     Returns:
       An optax `GradientTransformation` whose state is a
-      [`lrjax.ScaleByLearningRateState`][].
+        [`lrjax.ScaleByLearningRateState`][].
 
     Examples:
       >>> import jax.numpy as jnp, lrjax

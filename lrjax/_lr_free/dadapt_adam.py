@@ -163,7 +163,7 @@ def scale_by_dadapt_adam(
 
     Returns:
       An optax `GradientTransformation` whose state is a
-      [`lrjax.ScaleByDAdaptAdamState`][].
+        [`lrjax.ScaleByDAdaptAdamState`][].
 
     Examples:
       >>> import jax.numpy as jnp, lrjax
@@ -232,7 +232,7 @@ def dadapt_adam(
 
     Returns:
       An optax `GradientTransformation` whose state is a
-      [`lrjax.ScaleByDAdaptAdamState`][].
+        [`lrjax.ScaleByDAdaptAdamState`][].
 
     Examples:
       >>> import jax, jax.numpy as jnp, lrjax
@@ -281,7 +281,7 @@ def dadapt_adamw(
 
     Returns:
       An optax `GradientTransformation` whose state is a
-      [`lrjax.ScaleByDAdaptAdamState`][].
+        [`lrjax.ScaleByDAdaptAdamState`][].
 
     Examples:
       >>> import jax.numpy as jnp, lrjax

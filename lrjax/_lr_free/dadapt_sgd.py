@@ -243,7 +243,7 @@ def scale_by_dadapt_sgd(
 
     Returns:
       An optax `GradientTransformation` whose state is a
-      [`lrjax.ScaleByDAdaptSGDState`][].
+        [`lrjax.ScaleByDAdaptSGDState`][].
 
     Examples:
       >>> import jax.numpy as jnp, lrjax
@@ -302,7 +302,7 @@ def dadapt_sgd(
 
     Returns:
       An optax `GradientTransformation` whose state is a
-      [`lrjax.ScaleByDAdaptSGDState`][].
+        [`lrjax.ScaleByDAdaptSGDState`][].
 
     Examples:
       >>> import jax, jax.numpy as jnp, lrjax
@@ -348,7 +348,7 @@ def scale_by_dadapt_adagrad(
 
     Returns:
       An optax `GradientTransformation` whose state is a
-      [`lrjax.ScaleByDAdaptAdagradState`][].
+        [`lrjax.ScaleByDAdaptAdagradState`][].
 
     Examples:
       >>> import jax.numpy as jnp, lrjax
@@ -406,7 +406,7 @@ def dadapt_adagrad(
 
     Returns:
       An optax `GradientTransformation` whose state is a
-      [`lrjax.ScaleByDAdaptAdagradState`][].
+        [`lrjax.ScaleByDAdaptAdagradState`][].
 
     Examples:
       >>> import jax, jax.numpy as jnp, lrjax

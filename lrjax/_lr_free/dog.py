@@ -202,7 +202,7 @@ def dog(
 
     Returns:
       An optax `GradientTransformation` with a [`lrjax.DoGState`][];
-      [`lrjax.current_learning_rate`][] reports $\eta_n$.
+        [`lrjax.current_learning_rate`][] reports $\eta_n$.
 
     Examples:
       >>> import jax, jax.numpy as jnp, optax, lrjax
@@ -331,7 +331,7 @@ def dowg(
 
     Returns:
       An optax `GradientTransformation` with a [`lrjax.DoWGState`][];
-      [`lrjax.current_learning_rate`][] reports $\eta_n$.
+        [`lrjax.current_learning_rate`][] reports $\eta_n$.
 
     Examples:
       >>> import jax, jax.numpy as jnp, optax, lrjax

@@ -189,8 +189,8 @@ def scale_by_hypergradient(
 
     Returns:
       An optax `GradientTransformationExtraArgs` with a
-      [`lrjax.ScaleByHypergradientState`][]; [`lrjax.current_learning_rate`][] reports
-      $\alpha_t$.
+        [`lrjax.ScaleByHypergradientState`][]; [`lrjax.current_learning_rate`][] reports
+        $\alpha_t$.
 
     Examples:
       >>> import jax, jax.numpy as jnp, lrjax

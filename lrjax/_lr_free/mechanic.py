@@ -140,7 +140,7 @@ def mechanize(
 
     Returns:
       An optax `GradientTransformationExtraArgs` whose state is a
-      [`lrjax.MechanizeState`][]; its `update` needs `params`.
+        [`lrjax.MechanizeState`][]; its `update` needs `params`.
 
     Examples:
       >>> import jax, jax.numpy as jnp, optax, lrjax

@@ -141,7 +141,7 @@ def momo(
 
     Returns:
       An optax `GradientTransformationExtraArgs` with a [`lrjax.MomoState`][];
-      [`lrjax.current_learning_rate`][] reports $\tau_n$.
+        [`lrjax.current_learning_rate`][] reports $\tau_n$.
 
     Examples:
       >>> import jax, jax.numpy as jnp, optax, lrjax
@@ -257,10 +257,10 @@ def momo_adam(
 
     Returns:
       An optax `GradientTransformationExtraArgs` with a [`lrjax.MomoAdamState`][];
-      [`lrjax.current_learning_rate`][] reports $\tau\rho$, the rate that multiplies
-      Adam's bias-corrected direction $\hat m/(\sqrt{\hat v} + \epsilon)$ (the
-      update is $-\tau\, d/D$, and $d/D = \rho\,\hat m/(\sqrt{\hat v}+\epsilon)$):
-      at most $\alpha$, and equal to it while the cap is active.
+        [`lrjax.current_learning_rate`][] reports $\tau\rho$, the rate that multiplies
+        Adam's bias-corrected direction $\hat m/(\sqrt{\hat v} + \epsilon)$ (the
+        update is $-\tau\, d/D$, and $d/D = \rho\,\hat m/(\sqrt{\hat v}+\epsilon)$):
+        at most $\alpha$, and equal to it while the cap is active.
 
     Examples:
       >>> import jax, jax.numpy as jnp, optax, lrjax

@@ -81,7 +81,7 @@ def polyak_sgd(
 
     Returns:
       An optax `GradientTransformationExtraArgs` with a [`lrjax.PolyakSGDState`][];
-      `update` takes keyword-only `value=`.
+        `update` takes keyword-only `value=`.
 
     Examples:
       >>> import jax, jax.numpy as jnp, optax, lrjax

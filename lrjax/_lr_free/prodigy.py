@@ -211,7 +211,7 @@ def scale_by_prodigy(
 
     Returns:
       An optax `GradientTransformation` whose state is a
-      [`lrjax.ScaleByProdigyState`][].
+        [`lrjax.ScaleByProdigyState`][].
 
     Examples:
       >>> import jax.numpy as jnp, lrjax
@@ -306,7 +306,7 @@ def prodigy(
 
     Returns:
       An optax `GradientTransformation` whose state is a
-      [`lrjax.ScaleByProdigyState`][].
+        [`lrjax.ScaleByProdigyState`][].
 
     Examples:
       >>> import jax, jax.numpy as jnp, lrjax

@@ -95,7 +95,7 @@ def schedule_free(
 
     Returns:
       An optax `GradientTransformationExtraArgs` whose state is a
-      [`lrjax.ScheduleFreeState`][]; its `update` needs `params`.
+        [`lrjax.ScheduleFreeState`][]; its `update` needs `params`.
 
     Examples:
       >>> import jax, jax.numpy as jnp, optax, lrjax
@@ -326,7 +326,7 @@ def schedule_free_sgd(
 
     Returns:
       An optax `GradientTransformationExtraArgs`; evaluate at
-      [`lrjax.schedule_free_eval_params`][].
+        [`lrjax.schedule_free_eval_params`][].
 
     Examples:
       >>> import jax, jax.numpy as jnp, optax, lrjax
@@ -396,7 +396,7 @@ def schedule_free_adamw(
 
     Returns:
       An optax `GradientTransformationExtraArgs`; evaluate at
-      [`lrjax.schedule_free_eval_params`][].
+        [`lrjax.schedule_free_eval_params`][].
 
     Examples:
       >>> import jax, jax.numpy as jnp, optax, lrjax

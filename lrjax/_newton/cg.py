@@ -96,7 +96,7 @@ def steihaug_cg(
 
     Returns:
       `(z, r, iterations, status, first_curvature)` where `r = g - (H + λI) z` and
-      `first_curvature` is $g^\top (H + \lambda I) g$.
+        `first_curvature` is $g^\top (H + \lambda I) g$.
     """
     dtype = damping.dtype
     rr0 = _vdot(g, g, dtype)
@@ -197,8 +197,8 @@ def scale_by_newton_cg(
 
     Returns:
       An optax `GradientTransformationExtraArgs` with a
-      [`lrjax.ScaleByNewtonCGState`][]; `update` takes `value_fn=` (and optionally
-      `value=`, `grad=` and data keywords) like [`lrjax.scale_by_newton`][].
+        [`lrjax.ScaleByNewtonCGState`][]; `update` takes `value_fn=` (and optionally
+        `value=`, `grad=` and data keywords) like [`lrjax.scale_by_newton`][].
 
     Examples:
       >>> import jax, jax.numpy as jnp, lrjax
@@ -415,7 +415,7 @@ def newton_cg(
 
     Returns:
       An optax `GradientTransformationExtraArgs`; call `update` with
-      `value_fn=loss`.
+        `value_fn=loss`.
 
     Examples:
       With a backtracking line search, the loss and gradient it stores are reused by

@@ -193,9 +193,9 @@ def scale_by_newton(
 
     Returns:
       An optax `GradientTransformationExtraArgs` with a [`lrjax.ScaleByNewtonState`][].
-      Its `update(updates, state, params, *, value_fn, value=None, grad=None,
-      **data)` uses `value` (the loss at `params`) when given to save one
-      evaluation; `grad` is accepted for optax's line searches and not used.
+        Its `update(updates, state, params, *, value_fn, value=None, grad=None,
+        **data)` uses `value` (the loss at `params`) when given to save one
+        evaluation; `grad` is accepted for optax's line searches and not used.
 
     Examples:
       One full step minimises a quadratic:
@@ -395,7 +395,7 @@ def newton(
 
     Returns:
       An optax `GradientTransformationExtraArgs`; call `update` with
-      `value_fn=loss` (and, for a line search, `value=` and `grad=`).
+        `value_fn=loss` (and, for a line search, `value=` and `grad=`).
 
     Examples:
       A jitted step closes over the loss (a function cannot be a `jit` argument),

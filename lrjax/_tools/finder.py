@@ -79,9 +79,9 @@ class LRFinderResult:
 
         Returns:
           `(learning_rates, smoothed_losses)`, float64 NumPy arrays: by default from
-          `skip_start` up to and including the lowest smoothed loss; with
-          `fastai_compatible`, fastai's `[skip_start:stop - skip_end]` cut at the first
-          non-finite value.
+            `skip_start` up to and including the lowest smoothed loss; with
+            `fastai_compatible`, fastai's `[skip_start:stop - skip_end]` cut at the first
+            non-finite value.
         """
         if self.fastai_compatible:
             return suggest.fastai_curve(
@@ -141,7 +141,7 @@ class LRFinderResult:
 
         Returns:
           The suggested learning rate, a float; NaN when there is none
-          (`suggest_with_reason` says why).
+            (`suggest_with_reason` says why).
         """
         return self.suggest_with_reason(method)[0]
 

@@ -192,7 +192,7 @@ def grouped(
 
     Returns:
       An optax `GradientTransformationExtraArgs` whose state is a
-      [`lrjax.GroupedState`][].
+        [`lrjax.GroupedState`][].
 
     Examples:
       >>> import jax.numpy as jnp, lrjax

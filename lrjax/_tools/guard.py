@@ -67,7 +67,7 @@ def skip_nonfinite(inner: GradientTransformation) -> GradientTransformationExtra
 
     Returns:
       An optax `GradientTransformationExtraArgs` with a [`lrjax.SkipNonfiniteState`][];
-      extra arguments are forwarded to `inner`.
+        extra arguments are forwarded to `inner`.
 
     Examples:
       >>> import jax.numpy as jnp, lrjax

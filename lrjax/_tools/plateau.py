@@ -150,8 +150,8 @@ def reduce_on_plateau(
 
     Returns:
       An optax `GradientTransformationExtraArgs` with a [`lrjax.ReduceOnPlateauState`][];
-      its `update` needs the keyword argument `value` and takes `has_value`
-      (default `True`).
+        its `update` needs the keyword argument `value` and takes `has_value`
+        (default `True`).
 
     Examples:
       >>> import jax.numpy as jnp, lrjax
