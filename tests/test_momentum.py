@@ -116,20 +116,18 @@ def test_trace_accumulator_dtype(param_dtype, acc_dtype):
     assert state.trace.dtype == acc_dtype and d.dtype == param_dtype
 
 
-@pytest.mark.xfail(
-    strict=True, raises=UserWarning,
-    reason="lrjax does not canonicalize accumulator_dtype: with x64 off, float64 reaches "
-    "jnp.zeros_like, which warns 'Explicitly requested dtype float64 ... not available' "
-    "at every init; optax.trace canonicalizes it to float32 silently",
-)
 def test_a_float64_accumulator_with_x64_off_is_float32_as_in_optax():
     """The float32 counterpart of the float64 accumulator case above: with x64 off a
     float64 request can only mean float32, which is what optax makes of it."""
     p = jnp.ones(2)
     reference = optax.trace(0.9, accumulator_dtype=jnp.float64).init(p)
     assert reference.trace.dtype == jnp.float32
+    assert optax.adam(0.1, mu_dtype=jnp.float64).init(p)[0].mu.dtype == jnp.float32
     for tx in (lrjax.trace(0.9, accumulator_dtype=jnp.float64),
-               lrjax.sgd(0.1, 0.9, accumulator_dtype=jnp.float64)):
+               lrjax.sgd(0.1, 0.9, accumulator_dtype=jnp.float64),
+               lrjax.adam(0.1, mu_dtype=jnp.float64), lrjax.adamw(0.1, mu_dtype=jnp.float64),
+               lrjax.amsgrad(0.1, mu_dtype=jnp.float64),
+               lrjax.nadam(0.1, mu_dtype=jnp.float64)):
         state = tx.init(p)
         u, state = tx.update(jnp.ones(2), state, p)
         assert u.dtype == jnp.float32

@@ -26,7 +26,7 @@ from .._shared.numerics import (
     scalar_like,
     value_at,
 )
-from .._shared.tree import canonical_inputs, check_like
+from .._shared.tree import canonical_dtype_or_none, canonical_inputs, check_like
 from .momentum import Mask, add_decayed_weights
 
 
@@ -160,7 +160,7 @@ def scale_by_adam(
     mu_dt = check_dtype("mu_dtype", mu_dtype)
 
     def init_fn(params):
-        mu = jax.tree.map(lambda p: jnp.zeros_like(p, dtype=mu_dt), params)
+        mu = jax.tree.map(lambda p: jnp.zeros_like(p, dtype=canonical_dtype_or_none(mu_dt)), params)
         nu = jax.tree.map(jnp.zeros_like, params)
         return ScaleByAdamState(jnp.zeros([], jnp.int32), mu, nu)
 

@@ -17,7 +17,7 @@ import jax.numpy as jnp
 from .._learning_rate.scale import scale_by_learning_rate
 from .._shared.base import GradientTransformation, ScalarOrSchedule, chain
 from .._shared.numerics import bias_correction, safe_increment, scalar_like
-from .._shared.tree import canonical_inputs, check_like
+from .._shared.tree import canonical_dtype_or_none, canonical_inputs, check_like
 from .adam import check_betas, check_dtype, divide, eps_hat, moments
 
 
@@ -92,7 +92,7 @@ def scale_by_amsgrad(
     mu_dt = check_dtype("mu_dtype", mu_dtype)
 
     def init_fn(params):
-        mu = jax.tree.map(lambda p: jnp.zeros_like(p, dtype=mu_dt), params)
+        mu = jax.tree.map(lambda p: jnp.zeros_like(p, dtype=canonical_dtype_or_none(mu_dt)), params)
         nu = jax.tree.map(jnp.zeros_like, params)
         nu_max = jax.tree.map(jnp.zeros_like, params)  # its own buffer, for donation
         return ScaleByAmsgradState(jnp.zeros([], jnp.int32), mu, nu, nu_max)

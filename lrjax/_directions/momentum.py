@@ -20,7 +20,7 @@ from .._learning_rate.scale import scale_by_learning_rate
 from .._shared import validate
 from .._shared.base import GradientTransformation, ScalarOrSchedule, chain
 from .._shared.numerics import initial_count, safe_increment, scalar_like, value_at
-from .._shared.tree import canonical_inputs, check_like
+from .._shared.tree import canonical_dtype_or_none, canonical_inputs, check_like
 
 
 class TraceState(NamedTuple):
@@ -95,7 +95,7 @@ def trace(
     def init_fn(params):
         return TraceState(
             initial_count(scheduled),
-            jax.tree.map(lambda p: jnp.zeros_like(p, dtype=acc_dtype), params),
+            jax.tree.map(lambda p: jnp.zeros_like(p, dtype=canonical_dtype_or_none(acc_dtype)), params),
         )
 
     def update_fn(updates, state, params=None):

@@ -18,7 +18,7 @@ from .._learning_rate.scale import scale_by_learning_rate
 from .._shared import validate
 from .._shared.base import GradientTransformation, ScalarOrSchedule, chain
 from .._shared.numerics import bias_correction, lr_dtype, safe_increment, scalar_like
-from .._shared.tree import canonical_inputs, check_like
+from .._shared.tree import canonical_dtype_or_none, canonical_inputs, check_like
 from .adam import check_betas, check_dtype, divide, moments
 
 
@@ -100,7 +100,7 @@ def scale_by_nadam(
         return beta * (1 - 0.5 * jnp.asarray(0.96, dt) ** (t.astype(dt) * psi))
 
     def init_fn(params):
-        mu = jax.tree.map(lambda p: jnp.zeros_like(p, dtype=mu_dt), params)
+        mu = jax.tree.map(lambda p: jnp.zeros_like(p, dtype=canonical_dtype_or_none(mu_dt)), params)
         nu = jax.tree.map(jnp.zeros_like, params)
         return ScaleByNadamState(
             jnp.zeros([], jnp.int32), mu, nu, jnp.ones([], lr_dtype())

@@ -26,6 +26,13 @@ def canonical_dtype(dtype: Any) -> jnp.dtype:
     return jnp.dtype(jax.dtypes.canonicalize_dtype(dtype))
 
 
+def canonical_dtype_or_none(dtype: Any) -> jnp.dtype | None:
+    """`canonical_dtype` of a state dtype option (`mu_dtype`, `accumulator_dtype`),
+    read when `init` runs: a float64 asked for with x64 off is float32, as in optax,
+    and JAX warns of nothing. `None` (the params' own dtype) stays `None`."""
+    return None if dtype is None else canonical_dtype(dtype)
+
+
 def canonical(tree: Any) -> Any:
     """`tree` with its NumPy leaves as JAX arrays of the canonical dtype.
 
