@@ -29,7 +29,11 @@ def _resnet50_shapes() -> list[tuple[int, ...]]:
     cin = 64
     for width, blocks in zip((64, 128, 256, 512), (3, 4, 6, 3)):
         for b in range(blocks):
-            for kshape in ((1, 1, cin, width), (3, 3, width, width), (1, 1, width, 4 * width)):
+            for kshape in (
+                (1, 1, cin, width),
+                (3, 3, width, width),
+                (1, 1, width, 4 * width),
+            ):
                 shapes += [kshape, (kshape[-1],), (kshape[-1],)]
             if b == 0:
                 shapes += [(1, 1, cin, 4 * width), (4 * width,), (4 * width,)]
@@ -52,7 +56,9 @@ def tree_specs(quick: bool) -> dict[str, list[tuple[int, ...]]]:
     if quick:
         return {
             "one leaf 1M": [(1_000_000,)],
-            "resnet50-like": [tuple(max(1, s // 4) for s in sh) for sh in _resnet50_shapes()],
+            "resnet50-like": [
+                tuple(max(1, s // 4) for s in sh) for sh in _resnet50_shapes()
+            ],
             "transformer-like": _transformer_shapes(6, 64, 2048, 128),
             "300 x 500": [(500,)] * 300,
         }

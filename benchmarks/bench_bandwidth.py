@@ -10,9 +10,9 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import optax
+from _common import f32, interleave, med
 
 import lrjax
-from _common import f32, interleave, med
 
 
 class _Plain:
@@ -53,12 +53,21 @@ def run(quick: bool = False, log=print) -> dict:
     for name, (_, nbytes) in contestants.items():
         t, best = med(times[name]), min(times[name])
         bw = nbytes * n / t
-        rows.append({"update": name, "ms": t * 1e3, "bytes/elem": nbytes,
-                     "GB/s": bw / 1e9, "of plain": bw / plain_bw,
-                     "fastest ms": best * 1e3,
-                     "fastest of plain's fastest": nbytes * n / best / plain_best})
-        log(f"  {name:14s} {t * 1e3:8.2f} ms  {bw / 1e9:6.2f} GB/s  {bw / plain_bw:5.2f} of plain"
-            f"  (fastest {best * 1e3:.2f} ms, {nbytes * n / best / plain_best:.2f})")
+        rows.append(
+            {
+                "update": name,
+                "ms": t * 1e3,
+                "bytes/elem": nbytes,
+                "GB/s": bw / 1e9,
+                "of plain": bw / plain_bw,
+                "fastest ms": best * 1e3,
+                "fastest of plain's fastest": nbytes * n / best / plain_best,
+            }
+        )
+        log(
+            f"  {name:14s} {t * 1e3:8.2f} ms  {bw / 1e9:6.2f} GB/s  {bw / plain_bw:5.2f} of plain"
+            f"  (fastest {best * 1e3:.2f} ms, {nbytes * n / best / plain_best:.2f})"
+        )
     return {
         "title": f"Bandwidth on one {n / 1e6:.0f}M-float leaf",
         "rows": rows,

@@ -27,9 +27,9 @@ import time
 import jax
 import jax.numpy as jnp
 import optax
+from _common import _transformer_shapes, interleave, make_step, make_tree, med
 
 import lrjax
-from _common import _transformer_shapes, interleave, make_step, make_tree, med
 
 
 def _timed(fn, *args):
@@ -39,7 +39,7 @@ def _timed(fn, *args):
         t = time.perf_counter()
         out = fn(*state["args"])
         jax.block_until_ready(out)
-        state["args"] = (*out, *state["args"][len(out):])
+        state["args"] = (*out, *state["args"][len(out) :])
         return time.perf_counter() - t
 
     go()
@@ -48,8 +48,11 @@ def _timed(fn, *args):
 
 def _optimizer_step(opt, params, grads):
     t = time.perf_counter()
-    compiled = jax.jit(make_step(opt), donate_argnums=(0, 1)).lower(params, opt.init(params),
-                                                           grads).compile()
+    compiled = (
+        jax.jit(make_step(opt), donate_argnums=(0, 1))
+        .lower(params, opt.init(params), grads)
+        .compile()
+    )
     compile_s = time.perf_counter() - t
     p = jax.tree.map(jnp.copy, params)
     return _timed(compiled, p, opt.init(p), grads), compile_s
@@ -75,13 +78,23 @@ def crossover(log=print) -> None:
     for n, size in [(2000, 5000), (600, 16384), (300, 32768)]:
         params = {f"l{i:04d}": jnp.zeros(size, jnp.float32) for i in range(n)}
         grads = {k: jnp.full(size, 1e-2, jnp.float32) for k in params}
-        r = _compare({
-            "grouped": (lrjax.grouped(lrjax.adam(1e-3), max_leaf_size=1 << 30), params, grads),
-            "plain": (lrjax.adam(1e-3), params, grads),
-        }, 1, 9)
-        log(f"  {n} x {size}: grouped {r['grouped'][0] * 1e3:.1f} ms, plain "
+        r = _compare(
+            {
+                "grouped": (
+                    lrjax.grouped(lrjax.adam(1e-3), max_leaf_size=1 << 30),
+                    params,
+                    grads,
+                ),
+                "plain": (lrjax.adam(1e-3), params, grads),
+            },
+            1,
+            9,
+        )
+        log(
+            f"  {n} x {size}: grouped {r['grouped'][0] * 1e3:.1f} ms, plain "
             f"{r['plain'][0] * 1e3:.1f} ms; compile {r['grouped'][1]:.1f} s vs "
-            f"{r['plain'][1]:.1f} s")
+            f"{r['plain'][1]:.1f} s"
+        )
 
 
 def group_size(log=print) -> None:
@@ -95,13 +108,23 @@ def group_size(log=print) -> None:
         for k in (16, 32, 64, 128, 256):
             params = {f"l{i:04d}": jnp.zeros(size, jnp.float32) for i in range(k)}
             grads = {key: jnp.full(size, 1e-2, jnp.float32) for key in params}
-            r = _compare({
-                "grouped": (lrjax.grouped(lrjax.adam(1e-3), min_group_size=1), params, grads),
-                "plain": (lrjax.adam(1e-3), params, grads),
-            }, 3, 21)
-            log(f"  {k} x {size}: grouped {r['grouped'][0] * 1e3:.2f} ms, plain "
+            r = _compare(
+                {
+                    "grouped": (
+                        lrjax.grouped(lrjax.adam(1e-3), min_group_size=1),
+                        params,
+                        grads,
+                    ),
+                    "plain": (lrjax.adam(1e-3), params, grads),
+                },
+                3,
+                21,
+            )
+            log(
+                f"  {k} x {size}: grouped {r['grouped'][0] * 1e3:.2f} ms, plain "
                 f"{r['plain'][0] * 1e3:.2f} ms; compile {r['grouped'][1]:.2f} s "
-                f"vs {r['plain'][1]:.2f} s")
+                f"vs {r['plain'][1]:.2f} s"
+            )
 
 
 def floor(log=print) -> None:
@@ -114,14 +137,20 @@ def floor(log=print) -> None:
     one = {"w": jnp.zeros(10_000_000, jnp.float32)}
     one_g = {"w": jnp.full(10_000_000, 1e-2, jnp.float32)}
     adam_one, _ = _optimizer_step(optax.adam(1e-3), one, one_g)
-    t = interleave({"apply": _timed(apply, jax.tree.map(jnp.copy, params), updates),
-                    "passthrough": _timed(passthrough, jax.tree.map(jnp.copy, params),
-                                          updates),
-                    "adam": adam_one}, 9)
-    log(f"  2,000 x 5,000: a jitted step that returns the params untouched "
+    t = interleave(
+        {
+            "apply": _timed(apply, jax.tree.map(jnp.copy, params), updates),
+            "passthrough": _timed(passthrough, jax.tree.map(jnp.copy, params), updates),
+            "adam": adam_one,
+        },
+        9,
+    )
+    log(
+        f"  2,000 x 5,000: a jitted step that returns the params untouched "
         f"{med(t['passthrough']) * 1e3:.1f} ms (per-array call overhead); apply_updates "
         f"alone {med(t['apply']) * 1e3:.1f} ms; optax adam on one 10M leaf "
-        f"{med(t['adam']) * 1e3:.1f} ms")
+        f"{med(t['adam']) * 1e3:.1f} ms"
+    )
 
 
 def transformer_compile(log=print) -> None:
@@ -140,16 +169,27 @@ def transformer_compile(log=print) -> None:
     cases = {
         "optax adam, all 292 leaves": (optax.adam(1e-3), params, grads),
         f"optax adam, the {len(large)} large leaves only": (
-            optax.adam(1e-3), large, {k: grads[k] for k in large}),
+            optax.adam(1e-3),
+            large,
+            {k: grads[k] for k in large},
+        ),
         f"optax adam, the {len(small)} small leaves only": (
-            optax.adam(1e-3), small, {k: grads[k] for k in small}),
+            optax.adam(1e-3),
+            small,
+            {k: grads[k] for k in small},
+        ),
         "grouped(lrjax adam), default": (lrjax.grouped(lrjax.adam(1e-3)), params, grads),
         "grouped(lrjax adam), all leaves": (
-            lrjax.grouped(lrjax.adam(1e-3), max_leaf_size=1 << 30), params, grads),
+            lrjax.grouped(lrjax.adam(1e-3), max_leaf_size=1 << 30),
+            params,
+            grads,
+        ),
     }
     for name, (step_s, compile_s) in _compare(cases, 3, 9).items():
-        log(f"  transformer-like, {name}: compile {compile_s:.2f} s, step "
-            f"{step_s * 1e3:.1f} ms")
+        log(
+            f"  transformer-like, {name}: compile {compile_s:.2f} s, step "
+            f"{step_s * 1e3:.1f} ms"
+        )
 
 
 def folded(log=print) -> None:
@@ -175,8 +215,10 @@ def folded(log=print) -> None:
         z = [jnp.zeros(n, jnp.float32) for _ in range(3)]
         runs[name] = _timed(jax.jit(fn, donate_argnums=(0, 1, 2)), *z, g, jnp.float32(3))
     t = interleave(runs, 15)
-    log("  adam direction on one 10M leaf: " + ", ".join(
-        f"{k} {med(v) * 1e3:.1f} ms" for k, v in t.items()))
+    log(
+        "  adam direction on one 10M leaf: "
+        + ", ".join(f"{k} {med(v) * 1e3:.1f} ms" for k, v in t.items())
+    )
 
 
 if __name__ == "__main__":

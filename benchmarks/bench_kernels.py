@@ -26,12 +26,11 @@ import sys
 import time
 
 import jax
-import jax.numpy as jnp
 import optax
-
-import lrjax
 from _common import describe, make_step, make_tree, tree_specs
 from bench_step import PAIRS
+
+import lrjax
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 _SKIP = ("parameter", "tuple", "get-tuple-element", "constant", "bitcast")
@@ -85,12 +84,17 @@ def profile(make, params, grads) -> dict:
         if any(dims for _, dims in _ARRAY.findall(result)):
             array_kernels += 1
             # What the kernel reads (its operands, by name) and writes (its result).
-            args = line[m.end():].split(")", 1)[0]
+            args = line[m.end() :].split(")", 1)[0]
             operands = re.findall(r"%([\w.\-]+)", args)
             traffic += _bytes(result) + sum(_bytes(types.get(o, "")) for o in operands)
     state_leaves = len(jax.tree.leaves(state))
-    return {"HLO ops": hlo_ops, "kernels": kernels, "array kernels": array_kernels,
-            "MB moved": traffic / 1e6, "state leaves": state_leaves}
+    return {
+        "HLO ops": hlo_ops,
+        "kernels": kernels,
+        "array kernels": array_kernels,
+        "MB moved": traffic / 1e6,
+        "state leaves": state_leaves,
+    }
 
 
 def main() -> int:
@@ -103,15 +107,21 @@ def main() -> int:
         params = make_tree(shapes, seed=0)
         grads = make_tree(shapes, seed=1, scale=1e-2)
         pairs = dict(PAIRS)
-        pairs["grouped(adam)"] = (lambda: lrjax.grouped(lrjax.adam(1e-3)),
-                                  lambda: optax.adam(1e-3))
+        pairs["grouped(adam)"] = (
+            lambda: lrjax.grouped(lrjax.adam(1e-3)),
+            lambda: optax.adam(1e-3),
+        )
         for name, (make_l, make_o) in pairs.items():
             a, b = profile(make_l, params, grads), profile(make_o, params, grads)
             rows.append((f"{tree_name} ({describe(shapes)})", name, a, b))
-            print(f"{tree_name:18s} {name:14s} "
-                  f"HLO ops {a['HLO ops']:5d} / {b['HLO ops']:5d}  kernels {a['kernels']:5d} / {b['kernels']:5d}"
-                  f"  array {a['array kernels']:5d} / {b['array kernels']:5d}"
-                  f"  MB {a['MB moved']:8.1f} / {b['MB moved']:8.1f}", flush=True)
+            print(
+                f"{tree_name:18s} {name:14s} "
+                f"HLO ops {a['HLO ops']:5d} / {b['HLO ops']:5d}"
+                f"  kernels {a['kernels']:5d} / {b['kernels']:5d}"
+                f"  array {a['array kernels']:5d} / {b['array kernels']:5d}"
+                f"  MB {a['MB moved']:8.1f} / {b['MB moved']:8.1f}",
+                flush=True,
+            )
     out = [
         "# Kernels per step: lrjax beside optax",
         "",

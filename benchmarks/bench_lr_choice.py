@@ -50,7 +50,9 @@ def schedules(steps: int):
         "constant": lambda lr: lrjax.adam(lr),
         "one_cycle": lambda lr: lrjax.adam(lrjax.one_cycle(lr, total_steps=steps)),
         "warmup_cosine": lambda lr: lrjax.adam(
-            lrjax.warmup(lrjax.cosine_decay(lr, decay_steps=steps - warm), warmup_steps=warm)
+            lrjax.warmup(
+                lrjax.cosine_decay(lr, decay_steps=steps - warm), warmup_steps=warm
+            )
         ),
     }
 
@@ -59,7 +61,9 @@ def steps_to_target(losses: np.ndarray, target: float) -> np.ndarray:
     """Per run, the first step whose trailing mean over WINDOW losses is <= target."""
     k, t = losses.shape
     c = np.cumsum(np.where(np.isfinite(losses), losses, np.inf), axis=1)
-    means = (c[:, WINDOW - 1 :] - np.concatenate([np.zeros((k, 1)), c[:, :-WINDOW]], 1)) / WINDOW
+    means = (
+        c[:, WINDOW - 1 :] - np.concatenate([np.zeros((k, 1)), c[:, :-WINDOW]], 1)
+    ) / WINDOW
     hit = means <= target
     first = np.where(hit.any(1), hit.argmax(1) + WINDOW, t)
     return first
@@ -71,8 +75,11 @@ def measure(model: str, seed: int, scheds: dict) -> dict:
     suggestions = {r: finder.suggest(r) for r in RULES}
     rates = list(GRID) + [v for v in suggestions.values() if np.isfinite(v)]
     out = {
-        "model": model, "seed": seed, "stop_reason": finder.stop_reason,
-        "minimum_lr": finder.minimum_learning_rate, "suggestions": suggestions,
+        "model": model,
+        "seed": seed,
+        "stop_reason": finder.stop_reason,
+        "minimum_lr": finder.minimum_learning_rate,
+        "suggestions": suggestions,
         "schedules": {},
     }
     for name, factory in scheds.items():
@@ -84,8 +91,11 @@ def measure(model: str, seed: int, scheds: dict) -> dict:
         j = len(GRID)
         for rule in RULES:
             if np.isfinite(suggestions[rule]):
-                row[rule] = {"lr": suggestions[rule], "steps": int(steps[j]),
-                             "final": float(res.scores[j])}
+                row[rule] = {
+                    "lr": suggestions[rule],
+                    "steps": int(steps[j]),
+                    "final": float(res.scores[j]),
+                }
                 j += 1
             else:
                 row[rule] = {"lr": float("nan"), "steps": STEPS, "final": float("inf")}
@@ -97,7 +107,8 @@ def summarise(runs: list[dict]) -> tuple[str, dict]:
     names = list(runs[0]["schedules"])
     lines = [
         "| model | schedule | grid's fastest rate: steps (rate) | "
-        + " | ".join(f"`{r}`: steps (× fastest rate)" for r in RULES) + " |",
+        + " | ".join(f"`{r}`: steps (× fastest rate)" for r in RULES)
+        + " |",
         "|---|---|---|" + "---|" * len(RULES),
     ]
     # Score per (schedule, rule): median over models of (median steps / grid-best steps).
@@ -113,10 +124,16 @@ def summarise(runs: list[dict]) -> tuple[str, dict]:
             cells = [f"{gsteps:.0f} ({glr:.2g})"]
             for rule in RULES:
                 st = np.median([row[rule]["steps"] for row in rows])
-                ratio = np.exp(np.median([
-                    np.log(row[rule]["lr"] / row["grid_best_lr"]) for row in rows
-                    if np.isfinite(row[rule]["lr"])
-                ] or [np.nan]))
+                ratio = np.exp(
+                    np.median(
+                        [
+                            np.log(row[rule]["lr"] / row["grid_best_lr"])
+                            for row in rows
+                            if np.isfinite(row[rule]["lr"])
+                        ]
+                        or [np.nan]
+                    )
+                )
                 missed = sum(row[rule]["steps"] >= STEPS for row in rows)
                 miss = f", {missed} missed" if missed else ""
                 cells.append(f"{st:.0f} (×{ratio:.2g}{miss})")
@@ -124,8 +141,10 @@ def summarise(runs: list[dict]) -> tuple[str, dict]:
             lines.append(f"| {model} | {s} | " + " | ".join(cells) + " |")
     # The rule to use: the smallest worst case over models, then the smallest geometric
     # mean (a rule must not fail badly on any model to be recommended).
-    geo = {s: {r: float(np.exp(np.mean(np.log(v)))) for r, v in d.items()}
-           for s, d in score.items()}
+    geo = {
+        s: {r: float(np.exp(np.mean(np.log(v)))) for r, v in d.items()}
+        for s, d in score.items()
+    }
     worst = {s: {r: float(np.max(v)) for r, v in d.items()} for s, d in score.items()}
     best = {s: min(RULES, key=lambda r: (worst[s][r], geo[s][r])) for s in names}
     return "\n".join(lines) + "\n", {"best_rule": best, "geomean": geo, "worst": worst}
@@ -144,14 +163,19 @@ def write_docs(table: str, verdict: dict, seeds: int, seconds: float) -> None:
         + "\nPer model, (median steps with the rule) / (median steps with the grid's "
         "fastest rate): the worst of the three models and their geometric mean, lower is "
         "better; the recommended rule has the smallest worst case.\n\n| rule | "
-        + " | ".join(f"{s}: worst, mean" for s in verdict["worst"]) + " |\n|---|"
-        + "---|" * len(verdict["worst"]) + "\n"
+        + " | ".join(f"{s}: worst, mean" for s in verdict["worst"])
+        + " |\n|---|"
+        + "---|" * len(verdict["worst"])
+        + "\n"
         + "\n".join(
-            f"| `{r}` | " + " | ".join(
+            f"| `{r}` | "
+            + " | ".join(
                 f"{verdict['worst'][s][r]:.2f}, {verdict['geomean'][s][r]:.2f}"
                 + (" (recommended)" if verdict["best_rule"][s] == r else "")
                 for s in verdict["worst"]
-            ) + " |" for r in RULES
+            )
+            + " |"
+            for r in RULES
         )
         + "\n<!-- lr-choice:end -->"
     )
@@ -168,8 +192,11 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--models", default=",".join(digits.MODELS))
     ap.add_argument("--json", default=os.path.join(HERE, "..", "out", "lr_choice.json"))
-    ap.add_argument("--from-json", action="store_true",
-                    help="rewrite the table from a saved run instead of measuring")
+    ap.add_argument(
+        "--from-json",
+        action="store_true",
+        help="rewrite the table from a saved run instead of measuring",
+    )
     args = ap.parse_args()
     if args.from_json:
         saved = json.load(open(args.json))
@@ -189,8 +216,12 @@ def main() -> None:
     print(json.dumps(verdict, indent=1))
     os.makedirs(os.path.dirname(args.json), exist_ok=True)
     with open(args.json, "w") as f:
-        json.dump({"runs": runs, "verdict": verdict, "seconds": time.time() - t0}, f,
-                  indent=1, default=float)
+        json.dump(
+            {"runs": runs, "verdict": verdict, "seconds": time.time() - t0},
+            f,
+            indent=1,
+            default=float,
+        )
     if args.seeds == 5 and args.models == ",".join(digits.MODELS):
         write_docs(table, verdict, args.seeds, time.time() - t0)
 

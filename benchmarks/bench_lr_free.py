@@ -122,8 +122,10 @@ def _logistic():
 
     def init(seed):
         r = np.random.default_rng(seed)
-        return {"w": jnp.asarray(0.01 * r.standard_normal((64, 10)), jnp.float32),
-                "b": jnp.zeros(10, jnp.float32)}
+        return {
+            "w": jnp.asarray(0.01 * r.standard_normal((64, 10)), jnp.float32),
+            "b": jnp.zeros(10, jnp.float32),
+        }
 
     return loss_fn, init
 
@@ -136,8 +138,11 @@ def problem(name: str, steps: int, seeds: int):
         params = jax.tree.map(lambda *a: jnp.stack(a), *[r[1] for r in runs])
         batches = jax.tree.map(lambda *a: jnp.stack(a), *[r[2] for r in runs])
         return loss_fn, params, batches
-    loss_fn, init = {"quadratic": _quadratic, "rosenbrock": _rosenbrock,
-                     "logistic": _logistic}[name]()
+    loss_fn, init = {
+        "quadratic": _quadratic,
+        "rosenbrock": _rosenbrock,
+        "logistic": _logistic,
+    }[name]()
     params = jax.tree.map(lambda *a: jnp.stack(a), *[init(s) for s in range(seeds)])
     return loss_fn, params, None
 
@@ -148,8 +153,11 @@ def problem(name: str, steps: int, seeds: int):
 def _eval_fn(name: str, which: str):
     if not name.startswith("schedule_free"):
         return None
-    return lrjax.schedule_free_eval_params if which == "lrjax" else (
-        optax.contrib.schedule_free_eval_params)
+    return (
+        lrjax.schedule_free_eval_params
+        if which == "lrjax"
+        else (optax.contrib.schedule_free_eval_params)
+    )
 
 
 def trajectories(make_opt, loss_fn, params, batches, steps, eval_fn=None):
@@ -201,8 +209,10 @@ def smoothed(losses: np.ndarray, window: int) -> np.ndarray:
         return x
     c = np.cumsum(x, axis=-1)
     out = np.full_like(x, np.inf)
-    out[..., window - 1:] = (c[..., window - 1:] - np.concatenate(
-        [np.zeros(x.shape[:-1] + (1,)), c[..., :-window]], -1)) / window
+    out[..., window - 1 :] = (
+        c[..., window - 1 :]
+        - np.concatenate([np.zeros(x.shape[:-1] + (1,)), c[..., :-window]], -1)
+    ) / window
     return out
 
 
@@ -211,8 +221,12 @@ def score(losses: np.ndarray, target: float, window: int) -> dict:
     s = smoothed(losses, window)
     hit = s <= target
     steps = np.where(hit.any(-1), hit.argmax(-1) + 1, np.inf)
-    return {"steps": float(np.median(steps)), "missed": int(np.sum(~np.isfinite(steps))),
-            "final": float(np.median(s[..., -1])), "per_seed": steps.tolist()}
+    return {
+        "steps": float(np.median(steps)),
+        "missed": int(np.sum(~np.isfinite(steps))),
+        "final": float(np.median(s[..., -1])),
+        "per_seed": steps.tolist(),
+    }
 
 
 # ----------------------------------------------------------------------------- timing
@@ -254,8 +268,11 @@ def step_times(quick: bool) -> dict:
         t = interleave({"lrjax": runner(mine()), "optax": runner(theirs())}, rounds)
         out[name] = {"lrjax_us": med(t["lrjax"]) * 1e6, "optax_us": med(t["optax"]) * 1e6}
         out[name]["ratio"] = out[name]["lrjax_us"] / out[name]["optax_us"]
-        print(f"  step {name}: {out[name]['lrjax_us']:.0f} us vs {out[name]['optax_us']:.0f}"
-              f" us, x{out[name]['ratio']:.2f}", flush=True)
+        print(
+            f"  step {name}: {out[name]['lrjax_us']:.0f} us vs {out[name]['optax_us']:.0f}"
+            f" us, x{out[name]['ratio']:.2f}",
+            flush=True,
+        )
     return out
 
 
@@ -274,8 +291,11 @@ def _cell(r: dict | None, seeds: int) -> str:
     if r is None:
         return "—"
     st = "-" if not math.isfinite(r["steps"]) else f"{r['steps']:.0f}"
-    miss = f" ({r['missed']}/{seeds} missed)" if 0 < r["missed"] and math.isfinite(
-        r["steps"]) else ""
+    miss = (
+        f" ({r['missed']}/{seeds} missed)"
+        if 0 < r["missed"] and math.isfinite(r["steps"])
+        else ""
+    )
     return f"{st}{miss} · {_fmt_loss(r['final'])}"
 
 
@@ -284,38 +304,53 @@ def tables(res: dict, times: dict, seeds: int, problems: tuple, seconds: float) 
     target = ", ".join(f"{p} {TARGETS[p]:g}" for p in problems)
     head = "| method | " + " | ".join(f"{p}: lrjax | {p}: optax" for p in problems) + " |"
     lines = [
-        (f"Steps to target · final loss, median of {seeds} seeds, every method at its "
-        f"defaults; '-': the target not reached within the budget ({budget} steps); "
-        f"targets: {target}. optax: optax.contrib's same method at its defaults (— where "
-        "it has none). Adam: the grid's best of 1e-4 .. 10 (half decades) per problem "
-        "(the fewest steps among the rates that end below the target), "
-        f"its rate in brackets. {seconds / 60:.1f} min on this machine."),
+        (
+            f"Steps to target · final loss, median of {seeds} seeds, every method at its "
+            f"defaults; '-': the target not reached within the budget ({budget} steps); "
+            f"targets: {target}. optax: optax.contrib's same method at its defaults (— where "
+            "it has none). Adam: the grid's best of 1e-4 .. 10 (half decades) per problem "
+            "(the fewest steps among the rates that end below the target), "
+            f"its rate in brackets. {seconds / 60:.1f} min on this machine."
+        ),
         "",
         head,
         "|---|" + "---|---|" * len(problems),
     ]
-    lines.append("| Adam, grid-tuned | " + " | ".join(
-        f"{_cell(res['adam'][p], seeds)} (lr {res['adam'][p]['lr']:.0e}) | "
-        for p in problems) + " |")
+    lines.append(
+        "| Adam, grid-tuned | "
+        + " | ".join(
+            f"{_cell(res['adam'][p], seeds)} (lr {res['adam'][p]['lr']:.0e}) | "
+            for p in problems
+        )
+        + " |"
+    )
     for name in METHODS:
         cells = []
         for p in problems:
-            cells += [_cell(res[name][p]["lrjax"], seeds), _cell(res[name][p]["optax"], seeds)]
+            cells += [
+                _cell(res[name][p]["lrjax"], seeds),
+                _cell(res[name][p]["optax"], seeds),
+            ]
         lines.append(f"| `{name}` | " + " | ".join(cells) + " |")
     lines += [
         "",
-        ("Step time on the digits MLP's parameter tree (64-128-128-10, 26k floats): update "
-        "+ apply_updates, jitted, donated, interleaved with optax.contrib's same method, "
-        "median."),
+        (
+            "Step time on the digits MLP's parameter tree (64-128-128-10, 26k floats): update "
+            "+ apply_updates, jitted, donated, interleaved with optax.contrib's same method, "
+            "median."
+        ),
         "",
         "| method | lrjax (µs) | optax.contrib (µs) | lrjax / optax |",
         "|---|---|---|---|",
     ]
     for name, t in times.items():
-        lines.append(f"| `{name}` | {t['lrjax_us']:.0f} | {t['optax_us']:.0f} | "
-                     f"{t['ratio']:.2f} |")
+        lines.append(
+            f"| `{name}` | {t['lrjax_us']:.0f} | {t['optax_us']:.0f} | {t['ratio']:.2f} |"
+        )
     if times:
-        lines.append(f"| **median** | | | **{med([t['ratio'] for t in times.values()]):.2f}** |")
+        lines.append(
+            f"| **median** | | | **{med([t['ratio'] for t in times.values()]):.2f}** |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -324,8 +359,9 @@ def write_docs(body: str) -> None:
     with open(path) as f:
         text = f.read()
     new = f"{START}\n<!-- written by benchmarks/bench_lr_free.py -->\n{body}{END}"
-    text, n = re.subn(re.escape(START) + ".*?" + re.escape(END), lambda m: new, text,
-                      flags=re.DOTALL)
+    text, n = re.subn(
+        re.escape(START) + ".*?" + re.escape(END), lambda m: new, text, flags=re.DOTALL
+    )
     if n != 1:
         raise SystemExit(f"docs/lr_free.md has no {START} ... {END} markers")
     with open(path, "w") as f:
@@ -337,8 +373,11 @@ def write_docs(body: str) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--quick", action="store_true",
-                    help="1 seed, a tenth of the budgets, fewer timing rounds; no write")
+    ap.add_argument(
+        "--quick",
+        action="store_true",
+        help="1 seed, a tenth of the budgets, fewer timing rounds; no write",
+    )
     ap.add_argument("--methods", default=",".join(METHODS))
     ap.add_argument("--problems", default=",".join(PROBLEMS))
     ap.add_argument("--no-timing", action="store_true")
@@ -360,15 +399,26 @@ def main() -> None:
         scores = [score(g, TARGETS[prob], WINDOW[prob]) for g in grid]
         # The grid's best: the fewest steps among the rates that reach the target and
         # end below it, else the fewest steps, else the lowest final loss.
-        best = min(range(len(ADAM_GRID)),
-                   key=lambda i: (scores[i]["final"] > TARGETS[prob], scores[i]["steps"],
-                                  scores[i]["final"]))
+        best = min(
+            range(len(ADAM_GRID)),
+            key=lambda i: (
+                scores[i]["final"] > TARGETS[prob],
+                scores[i]["steps"],
+                scores[i]["final"],
+            ),
+        )
         half = smoothed(grid[best], WINDOW[prob])[:, steps // 2 - 1]
-        res["adam"][prob] = {**scores[best], "lr": ADAM_GRID[best],
-                             "loss_at_half": float(np.median(half))}
-        print(f"{prob}: Adam lr {ADAM_GRID[best]:.0e} steps {scores[best]['steps']} final "
-              f"{scores[best]['final']:.3g}, at half the budget {np.median(half):.3g} "
-              f"({time.time() - t0:.0f} s)", flush=True)
+        res["adam"][prob] = {
+            **scores[best],
+            "lr": ADAM_GRID[best],
+            "loss_at_half": float(np.median(half)),
+        }
+        print(
+            f"{prob}: Adam lr {ADAM_GRID[best]:.0e} steps {scores[best]['steps']} final "
+            f"{scores[best]['final']:.3g}, at half the budget {np.median(half):.3g} "
+            f"({time.time() - t0:.0f} s)",
+            flush=True,
+        )
         for name in names:
             mine, theirs = METHODS[name]
             row = {}
@@ -376,13 +426,17 @@ def main() -> None:
                 if make is None:
                     row[which] = None
                     continue
-                losses = trajectories(make, loss_fn, params, batches, steps,
-                                      _eval_fn(name, which))
+                losses = trajectories(
+                    make, loss_fn, params, batches, steps, _eval_fn(name, which)
+                )
                 curves[f"{name}/{prob}/{which}"] = losses
                 row[which] = score(losses, TARGETS[prob], WINDOW[prob])
             res[name][prob] = row
-            print(f"  {prob} {name}: {_cell(row['lrjax'], seeds)} | "
-                  f"{_cell(row['optax'], seeds)} ({time.time() - t0:.0f} s)", flush=True)
+            print(
+                f"  {prob} {name}: {_cell(row['lrjax'], seeds)} | "
+                f"{_cell(row['optax'], seeds)} ({time.time() - t0:.0f} s)",
+                flush=True,
+            )
     times = {} if args.no_timing else step_times(args.quick)
     seconds = time.time() - t0
     if len(names) == len(METHODS):
@@ -390,11 +444,18 @@ def main() -> None:
         print(body)
     os.makedirs(os.path.dirname(args.json), exist_ok=True)
     with open(args.json, "w") as f:
-        json.dump({"results": res, "step_times": times, "seconds": seconds,
-                   "machine": machine()}, f, indent=1)
+        json.dump(
+            {"results": res, "step_times": times, "seconds": seconds, "machine": machine()},
+            f,
+            indent=1,
+        )
     np.savez_compressed(os.path.splitext(args.json)[0] + ".npz", **curves)
-    full = (not args.quick and not args.no_timing and len(names) == len(METHODS)
-            and problems == PROBLEMS)
+    full = (
+        not args.quick
+        and not args.no_timing
+        and len(names) == len(METHODS)
+        and problems == PROBLEMS
+    )
     if full:
         write_docs(body)
     print(f"{seconds:.0f} s", flush=True)

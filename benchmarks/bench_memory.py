@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import jax
 import optax
-
-import lrjax
 from _common import compile_step, make_tree, tree_specs
 from bench_step import PAIRS
+
+import lrjax
 
 # The row with a scheduled learning rate; every other row uses a constant one. Both
 # keep one scalar more than optax: the rate scale_by_learning_rate records.
@@ -20,7 +20,9 @@ SCHEDULED = "adam, cosine schedule"
 
 
 def state_bytes(tx, params) -> int:
-    return sum(x.size * x.dtype.itemsize for x in jax.tree.leaves(jax.eval_shape(tx.init, params)))
+    return sum(
+        x.size * x.dtype.itemsize for x in jax.tree.leaves(jax.eval_shape(tx.init, params))
+    )
 
 
 def temp_bytes(tx, params) -> int:
@@ -30,7 +32,9 @@ def temp_bytes(tx, params) -> int:
 
 
 def run(quick: bool = False, log=print) -> dict:
-    shapes = tree_specs(True)["transformer-like"] if quick else tree_specs(True)["resnet50-like"]
+    shapes = (
+        tree_specs(True)["transformer-like"] if quick else tree_specs(True)["resnet50-like"]
+    )
     params = make_tree(shapes)
     rows = []
     cases = {k: v for k, v in PAIRS.items()}
@@ -41,16 +45,23 @@ def run(quick: bool = False, log=print) -> dict:
     for name, (make_l, make_o) in cases.items():
         sl, so = state_bytes(make_l(), params), state_bytes(make_o(), params)
         tl, to = temp_bytes(make_l(), params), temp_bytes(make_o(), params)
-        rows.append({
-            "optimizer": name, "lrjax state MB": sl / 1e6, "optax state MB": so / 1e6,
-            # optax's sgd keeps no state, so a ratio has no meaning there: the
-            # bytes column says what lrjax adds (its recorded learning rate).
-            "state ratio": sl / so if so else "— (optax: none)",
-            "lrjax - optax bytes": sl - so,
-            "lrjax step temp MB": tl / 1e6, "optax step temp MB": to / 1e6,
-        })
-        log(f"  {name:14s} state {sl / 1e6:8.3f} / {so / 1e6:8.3f} MB   step temp "
-            f"{tl / 1e6:8.3f} / {to / 1e6:8.3f} MB")
+        rows.append(
+            {
+                "optimizer": name,
+                "lrjax state MB": sl / 1e6,
+                "optax state MB": so / 1e6,
+                # optax's sgd keeps no state, so a ratio has no meaning there: the
+                # bytes column says what lrjax adds (its recorded learning rate).
+                "state ratio": sl / so if so else "— (optax: none)",
+                "lrjax - optax bytes": sl - so,
+                "lrjax step temp MB": tl / 1e6,
+                "optax step temp MB": to / 1e6,
+            }
+        )
+        log(
+            f"  {name:14s} state {sl / 1e6:8.3f} / {so / 1e6:8.3f} MB   step temp "
+            f"{tl / 1e6:8.3f} / {to / 1e6:8.3f} MB"
+        )
     n = sum(x.size for x in jax.tree.leaves(params))
     return {
         "title": "Optimizer-state memory: lrjax / optax",

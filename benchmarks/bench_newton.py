@@ -233,7 +233,9 @@ def part_dense(sizes, n_samples=2000):
         lu, _ = timed(jax.jit(jnp.linalg.solve), h, g)
         eig, _ = timed(jax.jit(_eigh_solve), h, g)
         tx = lrjax.scale_by_newton()
-        step = jax.jit(lambda w, s: tx.update(jax.grad(loss)(w), s, w, value_fn=loss))
+        step = jax.jit(
+            lambda w, s, tx=tx, loss=loss: tx.update(jax.grad(loss)(w), s, w, value_fn=loss)
+        )
         full, _ = timed(step, w, tx.init(w))
         rows.append((n, build * 1e3, chol * 1e3, lu * 1e3, eig * 1e3, full * 1e3))
         print(rows[-1], flush=True)
@@ -267,8 +269,16 @@ def part_cg(sizes, maxiter=10):
         rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         rss_mb = (rss_after - rss_before) / 1024
         rows.append(
-            (n, int(new_state.cg_iterations), seconds * 1e3, grad_s * 1e3,
-             temp / 2**20, (args + outs) / 2**20, rss_mb, n * n * 8 / 2**30)
+            (
+                n,
+                int(new_state.cg_iterations),
+                seconds * 1e3,
+                grad_s * 1e3,
+                temp / 2**20,
+                (args + outs) / 2**20,
+                rss_mb,
+                n * n * 8 / 2**30,
+            )
         )
         print(rows[-1], flush=True)
     return rows

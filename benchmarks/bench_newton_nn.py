@@ -53,8 +53,14 @@ import lrjax  # noqa: E402
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 # Hand-written guides only: no page that a benchmark rewrites (this script rewrites
 # newton.md), so the text does not change when the figures do.
-TEXT_FILES = ("conventions.md", "schedules.md", "plateau.md", "hypergradient.md",
-              "reliability.md", "frameworks.md")
+TEXT_FILES = (
+    "conventions.md",
+    "schedules.md",
+    "plateau.md",
+    "hypergradient.md",
+    "reliability.md",
+    "frameworks.md",
+)
 STEPS, BATCH, CONTEXT = 40, 32, 64
 D_MODEL, HEADS, LAYERS = 64, 4, 2
 ADAMW_RATES = (1e-3, 3e-3, 1e-2)
@@ -118,8 +124,12 @@ def lm_problem():
     vx = jnp.asarray(val[: n_val * CONTEXT].reshape(n_val, CONTEXT))
     vy = jnp.asarray(val[1 : n_val * CONTEXT + 1].reshape(n_val, CONTEXT))
     val_loss = jax.jit(lambda p: loss(p, vx, vy))
-    info = {"vocab": vocab, "chars": n_chars, "val_windows": n_val,
-            "params": sum(x.size for x in jax.tree.leaves(init(0)))}
+    info = {
+        "vocab": vocab,
+        "chars": n_chars,
+        "val_windows": n_val,
+        "params": sum(x.size for x in jax.tree.leaves(init(0))),
+    }
     return loss, init, batches, val_loss, info
 
 
@@ -139,8 +149,11 @@ def compiled_step(opt, loss, params, xy, needs_loss: bool):
 def part_transformer(seeds: int, steps: int) -> tuple[list[dict], dict]:
     methods = [
         ("`newton_cg()`", lrjax.newton_cg(), True),
-        ("`newton_cg(adaptive_damping=True)`",
-         lrjax.newton_cg(adaptive_damping=True), True),
+        (
+            "`newton_cg(adaptive_damping=True)`",
+            lrjax.newton_cg(adaptive_damping=True),
+            True,
+        ),
     ] + [(f"`adamw({r:g})`", lrjax.adamw(r), False) for r in ADAMW_RATES]
     loss, init, make_batches, val_loss, info = lm_problem()
     p0, b0 = init(0), make_batches(0, 1)[0]
@@ -155,7 +168,9 @@ def part_transformer(seeds: int, steps: int) -> tuple[list[dict], dict]:
         # The methods step in lockstep (A B C … A B C …), so that a slow period of this
         # shared machine hits every method alike.
         for xy in batches:
-            for (name, opt, needs_loss), fn, cur, rec in zip(methods, steps_fn, live, log):
+            for (_name, _opt, needs_loss), fn, cur, rec in zip(
+                methods, steps_fn, live, log
+            ):
                 t0 = time.perf_counter()
                 p, s, (value, norm) = jax.block_until_ready(fn(cur[0], cur[1], xy))
                 rec["times"].append(time.perf_counter() - t0)
@@ -165,15 +180,21 @@ def part_transformer(seeds: int, steps: int) -> tuple[list[dict], dict]:
                     rec["cg"].append(int(s[0].cg_iterations))
                     rec["negative"].append(bool(s[0].negative_curvature))
         for (name, _, needs_loss), cur, rec in zip(methods, live, log):
-            r = {"method": name, "seed": seed, "val": float(val_loss(cur[0])),
-                 "train_last": rec["train_last"],
-                 "step_norm": float(np.median(rec["norm"])),
-                 "step_ms": statistics.median(rec["times"]) * 1e3}
+            r = {
+                "method": name,
+                "seed": seed,
+                "val": float(val_loss(cur[0])),
+                "train_last": rec["train_last"],
+                "step_norm": float(np.median(rec["norm"])),
+                "step_ms": statistics.median(rec["times"]) * 1e3,
+            }
             if needs_loss:
-                r.update(rejected=int(cur[1][0].num_rejected),
-                         cg_mean=float(np.mean(rec["cg"])),
-                         negative=int(np.sum(rec["negative"])),
-                         damping=float(cur[1][0].damping))
+                r.update(
+                    rejected=int(cur[1][0].num_rejected),
+                    cg_mean=float(np.mean(rec["cg"])),
+                    negative=int(np.sum(rec["negative"])),
+                    damping=float(cur[1][0].damping),
+                )
             runs.append(r)
             print(r, flush=True)
     info["val_init"] = float(np.mean(info["val_init"]))
@@ -214,12 +235,18 @@ def solve(opt, loss, w0, tol, max_iter, linesearch, repeat=1):
         gnorm = optax.tree.norm(grad)
         u, s2 = opt.update(grad, s, w, value=value, grad=grad, value_fn=loss)
         done = gnorm < tol
+
         def keep(a, b):
             return jax.tree.map(lambda x, y: jnp.where(done, x, y), a, b)
 
         cg = s2[0].cg_iterations if hasattr(s2[0], "cg_iterations") else 0
-        return (keep(w, optax.apply_updates(w, u)), keep(s, s2),
-                k + jnp.where(done, 0, 1), gnorm, hvps + jnp.where(done, 0, cg))
+        return (
+            keep(w, optax.apply_updates(w, u)),
+            keep(s, s2),
+            k + jnp.where(done, 0, 1),
+            gnorm,
+            hvps + jnp.where(done, 0, cg),
+        )
 
     def cond(c):
         return (c[3] >= tol) & (c[2] < max_iter)
@@ -257,8 +284,10 @@ def part_convex() -> list[tuple]:
         # Fewest iterations to the tolerance within 1000 (else the smallest ‖∇f‖),
         # timed again.
         lr = min(adam, key=lambda r: (adam[r][2] >= tol, adam[r][0], adam[r][2]))
-        rows.append((f"`lrjax.adam({lr:g})` (best of 1e-3, 1e-2, 1e-1)",)
-                    + solve(lrjax.adam(lr), loss, w0, tol, 1000, False, repeat=3))
+        rows.append(
+            (f"`lrjax.adam({lr:g})` (best of 1e-3, 1e-2, 1e-1)",)
+            + solve(lrjax.adam(lr), loss, w0, tol, 1000, False, repeat=3)
+        )
     return rows
 
 
@@ -332,8 +361,10 @@ def render(runs, info, convex, seeds, steps, seconds) -> str:
 def write_docs(body: str) -> None:
     path = ROOT / "docs" / "newton.md"
     text, n = re.subn(
-        rf"<!-- {MARK}:start.*?<!-- {MARK}:end -->", lambda m: body,
-        path.read_text(), flags=re.S,
+        rf"<!-- {MARK}:start.*?<!-- {MARK}:end -->",
+        lambda m: body,
+        path.read_text(),
+        flags=re.S,
     )
     if n != 1:
         raise SystemExit(f"docs/newton.md has no {MARK}:start/end markers")
@@ -342,8 +373,9 @@ def write_docs(body: str) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true",
-                    help="the transformer: 1 seed, 10 steps; print only")
+    ap.add_argument(
+        "--quick", action="store_true", help="the transformer: 1 seed, 10 steps; print only"
+    )
     ap.add_argument("--seeds", type=int, default=3)
     args = ap.parse_args()
     seeds, steps = (1, 10) if args.quick else (args.seeds, STEPS)

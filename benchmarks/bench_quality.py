@@ -56,12 +56,23 @@ def _mlp_problem(steps: int) -> Problem:
         return optax.softmax_cross_entropy_with_integer_labels(net.apply(p, xb), yb).mean()
 
     def batch(key, i):
-        idx = jax.random.choice(jax.random.fold_in(key, i), x.shape[0], (64,), replace=False)
+        idx = jax.random.choice(
+            jax.random.fold_in(key, i), x.shape[0], (64,), replace=False
+        )
         return x[idx], y[idx]
 
     return Problem(
-        "digits MLP", lambda s: net.init(jax.random.PRNGKey(s), x[:1]), loss, batch,
-        lambda p: loss(p, (x, y)), (0.1, 0.02), steps, 0.1, 1e-3, False, False,
+        "digits MLP",
+        lambda s: net.init(jax.random.PRNGKey(s), x[:1]),
+        loss,
+        batch,
+        lambda p: loss(p, (x, y)),
+        (0.1, 0.02),
+        steps,
+        0.1,
+        1e-3,
+        False,
+        False,
     )
 
 
@@ -73,8 +84,19 @@ def _quadratic(steps: int) -> Problem:
     f = lambda p, b=None: 0.5 * p @ a @ p  # noqa: E731
     f0 = lambda s: jnp.asarray(np.random.default_rng(s).standard_normal(n))  # noqa: E731
     # Target: f <= 1e-6 f(x0) with f(x0) ~ n/2 * mean eigenvalue; a fixed 1e-4 here.
-    return Problem("quadratic cond 1e3 (n=50)", f0, f, lambda k, i: None, f, (1e-4,),
-                   steps, 1e-3, 1e-2, True, True)
+    return Problem(
+        "quadratic cond 1e3 (n=50)",
+        f0,
+        f,
+        lambda k, i: None,
+        f,
+        (1e-4,),
+        steps,
+        1e-3,
+        1e-2,
+        True,
+        True,
+    )
 
 
 def _rosenbrock(steps: int) -> Problem:
@@ -84,8 +106,19 @@ def _rosenbrock(steps: int) -> Problem:
         d = np.random.default_rng(s).standard_normal(2) * 0.1 if s else np.zeros(2)
         return jnp.asarray(np.array([-1.2, 1.0]) + d)
 
-    return Problem("Rosenbrock 2-D", init, f, lambda k, i: None, f, (1e-6,), steps,
-                   1e-3, 1e-2, False, True)
+    return Problem(
+        "Rosenbrock 2-D",
+        init,
+        f,
+        lambda k, i: None,
+        f,
+        (1e-6,),
+        steps,
+        1e-3,
+        1e-2,
+        False,
+        True,
+    )
 
 
 def _logreg(steps: int) -> Problem:
@@ -103,9 +136,13 @@ def _logreg(steps: int) -> Problem:
         return ce + 0.5 * lam * jnp.sum(w**2)
 
     vg = jax.jit(jax.value_and_grad(f))
-    res = minimize(lambda w: tuple(np.asarray(v) for v in vg(jnp.asarray(w))),
-                   np.zeros(x.shape[1] * 10), jac=True, method="L-BFGS-B",
-                   options=dict(maxiter=20000, gtol=1e-12, ftol=1e-16))
+    res = minimize(
+        lambda w: tuple(np.asarray(v) for v in vg(jnp.asarray(w))),
+        np.zeros(x.shape[1] * 10),
+        jac=True,
+        method="L-BFGS-B",
+        options=dict(maxiter=20000, gtol=1e-12, ftol=1e-16),
+    )
     w = jnp.asarray(res.x)
     for _ in range(3):  # polish with exact Newton steps: f* to machine precision
         h = jax.hessian(f)(w)
@@ -113,8 +150,19 @@ def _logreg(steps: int) -> Problem:
     fstar = float(f(w))
     init = lambda s: jnp.asarray(np.random.default_rng(s).standard_normal(w.size) * 0.01)  # noqa: E731
     gap = lambda p: (f(p) - fstar) / abs(fstar)  # noqa: E731
-    return Problem("L2 logistic regression, digits (rel. gap)", init, f,
-                   lambda k, i: None, gap, (1e-6,), steps, 0.5, 1e-2, True, True)
+    return Problem(
+        "L2 logistic regression, digits (rel. gap)",
+        init,
+        f,
+        lambda k, i: None,
+        gap,
+        (1e-6,),
+        steps,
+        0.5,
+        1e-2,
+        True,
+        True,
+    )
 
 
 # ----------------------------------------------------------------------------- methods
@@ -133,30 +181,62 @@ class Method:
 def methods() -> list[Method]:
     return [
         Method("lrjax sgd (constant)", lambda p: lrjax.sgd(p.lr_sgd)),
-        Method("lrjax sgd+momentum, cosine", lambda p: lrjax.sgd(
-            lrjax.cosine_decay(p.lr_sgd, p.steps), momentum=0.9)),
-        Method("lrjax sgd, step decay", lambda p: lrjax.sgd(
-            lrjax.step_decay(p.lr_sgd, drop=0.5, drop_every=p.steps // 4))),
-        Method("lrjax sgd+momentum, one-cycle", lambda p: lrjax.sgd(
-            lrjax.one_cycle(2 * p.lr_sgd, total_steps=p.steps), momentum=0.9)),
+        Method(
+            "lrjax sgd+momentum, cosine",
+            lambda p: lrjax.sgd(lrjax.cosine_decay(p.lr_sgd, p.steps), momentum=0.9),
+        ),
+        Method(
+            "lrjax sgd, step decay",
+            lambda p: lrjax.sgd(
+                lrjax.step_decay(p.lr_sgd, drop=0.5, drop_every=p.steps // 4)
+            ),
+        ),
+        Method(
+            "lrjax sgd+momentum, one-cycle",
+            lambda p: lrjax.sgd(
+                lrjax.one_cycle(2 * p.lr_sgd, total_steps=p.steps), momentum=0.9
+            ),
+        ),
         Method("lrjax adagrad", lambda p: lrjax.adagrad(10 * p.lr_adam)),
         Method("lrjax rmsprop", lambda p: lrjax.rmsprop(p.lr_adam)),
         Method("lrjax adam", lambda p: lrjax.adam(p.lr_adam)),
         Method("lrjax adamw", lambda p: lrjax.adamw(p.lr_adam)),
-        Method("lrjax adam, one-cycle", lambda p: lrjax.adam(
-            lrjax.one_cycle(10 * p.lr_adam, total_steps=p.steps))),
+        Method(
+            "lrjax adam, one-cycle",
+            lambda p: lrjax.adam(lrjax.one_cycle(10 * p.lr_adam, total_steps=p.steps)),
+        ),
         Method("lrjax adam_hd", lambda p: lrjax.adam_hd(p.lr_adam)),
-        Method("lrjax adam @ range test", lambda p: (lambda lr: lrjax.adam(lr)),
-               lr_source="range_test"),
-        Method("lrjax newton", lambda p: lrjax.newton(1.0, adaptive_damping=True),
-               needs_loss=True, applies=lambda p: p.dense_ok, steps=lambda p: 100),
-        Method("lrjax newton_cg", lambda p: lrjax.newton_cg(1.0, adaptive_damping=True),
-               needs_loss=True, applies=lambda p: p.dense_ok, steps=lambda p: 200),
+        Method(
+            "lrjax adam @ range test",
+            lambda p: lambda lr: lrjax.adam(lr),
+            lr_source="range_test",
+        ),
+        Method(
+            "lrjax newton",
+            lambda p: lrjax.newton(1.0, adaptive_damping=True),
+            needs_loss=True,
+            applies=lambda p: p.dense_ok,
+            steps=lambda p: 100,
+        ),
+        Method(
+            "lrjax newton_cg",
+            lambda p: lrjax.newton_cg(1.0, adaptive_damping=True),
+            needs_loss=True,
+            applies=lambda p: p.dense_ok,
+            steps=lambda p: 200,
+        ),
         Method("optax adam 1e-3", lambda p: optax.adam(1e-3)),
-        Method("optax adam, best of grid", lambda p: (lambda lr: optax.adam(lr)),
-               lr_source="grid"),
-        Method("optax lbfgs", lambda p: optax.lbfgs(), needs_loss=True,
-               steps=lambda p: min(p.steps, 300)),
+        Method(
+            "optax adam, best of grid",
+            lambda p: lambda lr: optax.adam(lr),
+            lr_source="grid",
+        ),
+        Method(
+            "optax lbfgs",
+            lambda p: optax.lbfgs(),
+            needs_loss=True,
+            steps=lambda p: min(p.steps, 300),
+        ),
         Method("optax contrib prodigy", lambda p: optax.contrib.prodigy(1.0)),
     ]
 
@@ -206,10 +286,11 @@ def _range_test_lrs(problem: Problem) -> list[float]:
     out = []
     for s in SEEDS:
         key = jax.random.PRNGKey(s + 1000)
-        batches = jax.vmap(lambda i: problem.batch(key, i))(jnp.arange(100))
+        batches = jax.vmap(lambda i, key=key: problem.batch(key, i))(jnp.arange(100))
         batches = None if jax.tree.leaves(batches) == [] else batches
-        res = lrjax.find_learning_rate(problem.loss, problem.init(s), batches, lrjax.adam,
-                                       num_steps=100)
+        res = lrjax.find_learning_rate(
+            problem.loss, problem.init(s), batches, lrjax.adam, num_steps=100
+        )
         out.append(float(res.suggestion))
     return out
 
@@ -237,22 +318,31 @@ def run(quick: bool = False, log=print) -> dict:
             note = ""
             if method.lr_source == "range_test":
                 lrs = _range_test_lrs(problem)
-                curves = np.asarray(_curves(problem, method.make(problem), False, steps, lrs))[0]
+                curves = np.asarray(
+                    _curves(problem, method.make(problem), False, steps, lrs)
+                )[0]
                 note = f" (lr {np.median(lrs):.2g})"
             elif method.lr_source == "grid":
-                all_curves = np.asarray(_curves(problem, method.make(problem), False, steps, GRID))
+                all_curves = np.asarray(
+                    _curves(problem, method.make(problem), False, steps, GRID)
+                )
                 t = problem.targets[0]
                 scores = [(_median_steps(c, t), np.median(c[:, -1])) for c in all_curves]
                 best = min(range(len(GRID)), key=lambda k: scores[k])
                 curves = all_curves[best]
                 note = f" (lr {GRID[best]:g})"
             else:
-                curves = np.asarray(_curves(problem, method.make(problem), method.needs_loss, steps))[0]
+                curves = np.asarray(
+                    _curves(problem, method.make(problem), method.needs_loss, steps)
+                )[0]
             for c, t in zip(cols, problem.targets):
                 m = _median_steps(curves, t)
                 row[c] = ("-" if math.isinf(m) else f"{m:.0f}") + note
-            log(f"  {method.name:32s} {problem.name:42s} "
-                + " ".join(str(row[c]) for c in cols) + f"  [{time.perf_counter() - t0:.1f}s]")
+            log(
+                f"  {method.name:32s} {problem.name:42s} "
+                + " ".join(str(row[c]) for c in cols)
+                + f"  [{time.perf_counter() - t0:.1f}s]"
+            )
         rows.append(row)
     return {
         "title": "Training quality: steps to target (median of 3 seeds)",

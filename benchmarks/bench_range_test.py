@@ -16,11 +16,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-
-import lrjax
 from _common import interleave, med
 from _mlp import setup
 
+import lrjax
 
 _COMPILE_S = [0.0]
 
@@ -54,7 +53,7 @@ def python_loop(step_and_opt, params, batches, num_steps, min_lr=1e-7, max_lr=10
     lrs = min_lr * (max_lr / min_lr) ** (np.arange(num_steps) / (num_steps - 1))
     avg, best, losses = 0.0, math.inf, []
     for i in range(num_steps):
-        b = jax.tree.map(lambda a: a[i], batches)
+        b = jax.tree.map(lambda a, i=i: a[i], batches)
         params, state, loss = step(params, state, b, jnp.asarray(lrs[i], jnp.float32))
         loss = float(loss)
         losses.append(loss)
@@ -104,8 +103,9 @@ def _logistic_setup(batch: int, steps: int):
 
 def _compare(model: str, loss_fn, params, batches, num_steps: int, quick: bool, log):
     def lr_find():
-        return lrjax.find_learning_rate(loss_fn, params, batches, lrjax.adam,
-                                        num_steps=num_steps, diverge_factor=4.0)
+        return lrjax.find_learning_rate(
+            loss_fn, params, batches, lrjax.adam, num_steps=num_steps, diverge_factor=4.0
+        )
 
     def timed(fn, compiles):
         def go():
@@ -115,37 +115,59 @@ def _compare(model: str, loss_fn, params, batches, num_steps: int, quick: bool, 
             total = time.perf_counter() - t
             compiles.append(_COMPILE_S[0] - c0)
             return total
+
         return go
 
     loop = make_loop_step(loss_fn, 1e-7)
     run_loop = lambda: python_loop(loop, params, batches, num_steps)  # noqa: E731
     comp = {"lrjax": [], "loop": []}
     # Cold: first call of each (tracing and compilation included).
-    cold = {"lrjax": timed(lr_find, comp["lrjax"])(), "loop": timed(run_loop, comp["loop"])()}
+    cold = {
+        "lrjax": timed(lr_find, comp["lrjax"])(),
+        "loop": timed(run_loop, comp["loop"])(),
+    }
     comp = {"lrjax": [], "loop": []}
     floor, floor_comp = make_floor(loss_fn, params, batches), []
-    warm = interleave({"lrjax": timed(lr_find, comp["lrjax"]),
-                       "loop": timed(run_loop, comp["loop"]),
-                       "floor": timed(floor, floor_comp)}, 3 if quick else 7)
+    warm = interleave(
+        {
+            "lrjax": timed(lr_find, comp["lrjax"]),
+            "loop": timed(run_loop, comp["loop"]),
+            "floor": timed(floor, floor_comp),
+        },
+        3 if quick else 7,
+    )
     res = lr_find()
     steps_run = int(res.stop)
     loop_steps = len(run_loop())
     sweep = [t - c for t, c in zip(warm["lrjax"], comp["lrjax"])]
     rows = []
-    for kind, a, b in (("cold: first call, compile included", cold["lrjax"], cold["loop"]),
-                       ("second call (compiled sweep cached)", med(warm["lrjax"]),
-                        med(warm["loop"])),
-                       ("sweep only (compile excluded)", med(sweep), med(warm["loop"]))):
-        row = {"model": model, "run": kind, "lrjax.find_learning_rate s": a,
-               "python loop (step jitted once) s": b, "speed-up": b / a,
-               "lrjax ms/step": 1e3 * a / steps_run, "loop ms/step": 1e3 * b / loop_steps}
+    for kind, a, b in (
+        ("cold: first call, compile included", cold["lrjax"], cold["loop"]),
+        ("second call (compiled sweep cached)", med(warm["lrjax"]), med(warm["loop"])),
+        ("sweep only (compile excluded)", med(sweep), med(warm["loop"])),
+    ):
+        row = {
+            "model": model,
+            "run": kind,
+            "lrjax.find_learning_rate s": a,
+            "python loop (step jitted once) s": b,
+            "speed-up": b / a,
+            "lrjax ms/step": 1e3 * a / steps_run,
+            "loop ms/step": 1e3 * b / loop_steps,
+        }
         if not kind.startswith("cold"):  # the bare scan is timed warm only
             bare = med(warm["floor"]) / num_steps
-            row.update({"bare scan ms/step": 1e3 * bare, "ceiling": row["loop ms/step"]
-                        / (1e3 * bare)})
+            row.update(
+                {
+                    "bare scan ms/step": 1e3 * bare,
+                    "ceiling": row["loop ms/step"] / (1e3 * bare),
+                }
+            )
         rows.append(row)
-        log(f"  range test {model}: {kind:36s} lrjax {a:.4f} s, python loop {b:.4f} s, "
-            f"x{b / a:.1f}")
+        log(
+            f"  range test {model}: {kind:36s} lrjax {a:.4f} s, python loop {b:.4f} s, "
+            f"x{b / a:.1f}"
+        )
     log(f"  lrjax compile+trace on the second call: {med(comp['lrjax']):.3f} s")
     return rows, steps_run, loop_steps, res
 
@@ -153,14 +175,21 @@ def _compare(model: str, loss_fn, params, batches, num_steps: int, quick: bool, 
 def run(quick: bool = False, log=print) -> dict:
     num_steps = 100
     if not hasattr(lrjax, "find_learning_rate"):
-        return {"title": "Range test", "rows": [], "notes": "lrjax.find_learning_rate missing"}
+        return {
+            "title": "Range test",
+            "rows": [],
+            "notes": "lrjax.find_learning_rate missing",
+        }
     loss_fn, params, batches, _ = setup(0, 64, num_steps)
     mlp_rows, mlp_steps, mlp_loop, res = _compare(
         "digits MLP 64-128-128-10", loss_fn, params, batches, num_steps, quick, log
     )
     lr_rows, _, _, _ = _compare(
-        "digits logistic regression 64-10", *_logistic_setup(64, num_steps), num_steps,
-        quick, log,
+        "digits logistic regression 64-10",
+        *_logistic_setup(64, num_steps),
+        num_steps,
+        quick,
+        log,
     )
     return {
         "title": "Range test: compiled sweep vs Python loop",

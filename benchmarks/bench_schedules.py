@@ -12,9 +12,9 @@ import time
 import jax
 import jax.numpy as jnp
 import optax
+from _common import interleave, med
 
 import lrjax
-from _common import interleave, med
 
 T = 10_000
 
@@ -28,12 +28,18 @@ PAIRS = {
         lrjax.multistep_decay(0.1, [3000, 6000, 9000], 0.1),
         optax.piecewise_constant_schedule(0.1, {3000: 0.1, 6000: 0.1, 9000: 0.1}),
     ),
-    "linear": (lrjax.linear_schedule(0.1, end_value=0.0, transition_steps=T), optax.linear_schedule(0.1, 0.0, T)),
+    "linear": (
+        lrjax.linear_schedule(0.1, end_value=0.0, transition_steps=T),
+        optax.linear_schedule(0.1, 0.0, T),
+    ),
     "warmup + cosine": (
         lrjax.warmup(lrjax.cosine_decay(0.1, T - 500), warmup_steps=500),
         optax.warmup_cosine_decay_schedule(0.0, 0.1, 500, T),
     ),
-    "one_cycle": (lrjax.one_cycle(0.1, total_steps=T), optax.cosine_onecycle_schedule(T, 0.1)),
+    "one_cycle": (
+        lrjax.one_cycle(0.1, total_steps=T),
+        optax.cosine_onecycle_schedule(T, 0.1),
+    ),
 }
 
 
@@ -71,21 +77,38 @@ def run(quick: bool = False, log=print) -> dict:
     x = jnp.arange(n, dtype=jnp.int32)
     rows = []
     for name, (ls, os_) in PAIRS.items():
-        fns = {"lrjax": _timer(jax.jit(jax.vmap(ls)), x), "optax": _timer(jax.jit(jax.vmap(os_)), x)}
+        fns = {
+            "lrjax": _timer(jax.jit(jax.vmap(ls)), x),
+            "optax": _timer(jax.jit(jax.vmap(os_)), x),
+        }
         t = interleave(fns, 41)
         a, b = med(t["lrjax"]), med(t["optax"])
-        rows.append({"schedule": name, f"lrjax ms / {n:.0e} steps": a * 1e3,
-                     f"optax ms / {n:.0e} steps": b * 1e3, "ratio": a / b})
+        rows.append(
+            {
+                "schedule": name,
+                f"lrjax ms / {n:.0e} steps": a * 1e3,
+                f"optax ms / {n:.0e} steps": b * 1e3,
+                "ratio": a / b,
+            }
+        )
         log(f"  {name:30s} {a * 1e3:8.3f} / {b * 1e3:8.3f} ms = {a / b:.2f}")
     steps = 2000 if quick else T
     loop = {}
     for lib, make in (
-        ("lrjax", lambda: lrjax.adam(lrjax.warmup(lrjax.cosine_decay(1e-2, T), warmup_steps=100))),
-        ("optax", lambda: optax.adam(optax.warmup_cosine_decay_schedule(0.0, 1e-2, 100, T + 100))),
+        (
+            "lrjax",
+            lambda: lrjax.adam(lrjax.warmup(lrjax.cosine_decay(1e-2, T), warmup_steps=100)),
+        ),
+        (
+            "optax",
+            lambda: optax.adam(optax.warmup_cosine_decay_schedule(0.0, 1e-2, 100, T + 100)),
+        ),
     ):
         loop[lib] = _loop(make, steps)
-        log(f"  {lib} loop of {steps} steps: {loop[lib][0] * 1e6:.1f} us/step, "
-            f"{loop[lib][1]} compilation(s)")
+        log(
+            f"  {lib} loop of {steps} steps: {loop[lib][0] * 1e6:.1f} us/step, "
+            f"{loop[lib][1]} compilation(s)"
+        )
     return {
         "title": "Schedules",
         "rows": rows,

@@ -11,9 +11,9 @@ import time
 
 import jax
 import optax
+from _common import Runner, describe, fresh_copy, interleave, make_tree, med, tree_specs
 
 import lrjax
-from _common import Runner, describe, fresh_copy, interleave, make_tree, med, tree_specs
 
 LR = 1e-3
 
@@ -47,9 +47,12 @@ def compare(make_a, make_b, params, grads, compile_repeats: int, step_repeats: i
     for v in runners.values():
         v.release()
     return {
-        "step_a": med(steps["a"]), "step_b": med(steps["b"]),
-        "compile_a": med(compile_s["a"]), "compile_b": med(compile_s["b"]),
-        "lower_a": med(lower_s["a"]), "lower_b": med(lower_s["b"]),
+        "step_a": med(steps["a"]),
+        "step_b": med(steps["b"]),
+        "compile_a": med(compile_s["a"]),
+        "compile_b": med(compile_s["b"]),
+        "lower_a": med(lower_s["a"]),
+        "lower_b": med(lower_s["b"]),
     }
 
 
@@ -100,12 +103,16 @@ def run(quick: bool = False, every: bool = False, log=print) -> dict:
                 label = f"grouped({name}{', all leaves' if group else ''})"
             res = compare(make_a, make_o, params, grads, c_rep, s_rep)
             row = {
-                "tree": f"{tree_name} ({describe(shapes)})", "optimizer": label,
-                "lrjax step ms": res["step_a"] * 1e3, "optax step ms": res["step_b"] * 1e3,
+                "tree": f"{tree_name} ({describe(shapes)})",
+                "optimizer": label,
+                "lrjax step ms": res["step_a"] * 1e3,
+                "optax step ms": res["step_b"] * 1e3,
                 "step ratio": res["step_a"] / res["step_b"],
-                "lrjax compile s": res["compile_a"], "optax compile s": res["compile_b"],
+                "lrjax compile s": res["compile_a"],
+                "optax compile s": res["compile_b"],
                 "compile ratio": res["compile_a"] / res["compile_b"],
-                "lrjax trace+lower s": res["lower_a"], "optax trace+lower s": res["lower_b"],
+                "lrjax trace+lower s": res["lower_a"],
+                "optax trace+lower s": res["lower_b"],
                 "call overhead ms": overhead * 1e3,
             }
             rows.append(row)

@@ -41,7 +41,7 @@ def _loop(loss_fn, params, batches, grid):
         u, s = lrjax.adam(lr).update(g, s, p)
         return lrjax.apply_updates(p, u), s, loss
 
-    sliced = [jax.tree.map(lambda a: a[i], batches) for i in range(STEPS)]
+    sliced = [jax.tree.map(lambda a, i=i: a[i], batches) for i in range(STEPS)]
     rates = [np.float32(lr) for lr in grid]
 
     def run() -> float:
@@ -71,7 +71,10 @@ def _sweep(loss_fn, params, batches, grid):
 
 def compare(model: str, repeats: int, log=print) -> dict:
     loss_fn, params, batches = digits.problem(model, 0, steps=STEPS)
-    loop, sweep = _loop(loss_fn, params, batches, GRID), _sweep(loss_fn, params, batches, GRID)
+    loop, sweep = (
+        _loop(loss_fn, params, batches, GRID),
+        _sweep(loss_fn, params, batches, GRID),
+    )
     cold = {"loop": loop(), "sweep": sweep()}  # first calls: trace + compile + run
     warm = interleave({"loop": loop, "sweep": sweep}, repeats)
     row = {
@@ -105,5 +108,9 @@ def run(quick: bool = False, log=print) -> dict:
 if __name__ == "__main__":
     out = run(quick="--quick" in sys.argv)
     for r in out["rows"]:
-        print(" | ".join(f"{k}: {v:.3g}" if isinstance(v, float) else f"{k}: {v}"
-                         for k, v in r.items()))
+        print(
+            " | ".join(
+                f"{k}: {v:.3g}" if isinstance(v, float) else f"{k}: {v}"
+                for k, v in r.items()
+            )
+        )

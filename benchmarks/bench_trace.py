@@ -17,7 +17,6 @@ import pstats
 
 import jax
 import jax.numpy as jnp
-
 from _common import make_step
 from bench_step import PAIRS
 

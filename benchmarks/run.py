@@ -68,7 +68,9 @@ def targets(results: dict) -> list[str]:
             f"{worst_c['compile ratio']:.2f} ({worst_c['optimizer']}, {worst_c['tree']})."
         )
     for r in step:
-        if r["optimizer"].startswith("grouped(adam") and ("transformer" in r["tree"] or "x" in r["tree"].split("(")[0]):
+        if r["optimizer"].startswith("grouped(adam") and (
+            "transformer" in r["tree"] or "x" in r["tree"].split("(")[0]
+        ):
             ok = r["step ratio"] <= 0.5 and r["compile ratio"] <= 0.5
             oh = r["call overhead ms"]
             own = (r["optax step ms"] - oh) / max(r["lrjax step ms"] - oh, 1e-9)
@@ -81,8 +83,10 @@ def targets(results: dict) -> list[str]:
     bw = {r["update"]: r for r in results.get("bandwidth", {}).get("rows", [])}
     if "lrjax adam" in bw:
         f = bw["lrjax adam"]["of plain"]
-        out.append(f"{'MET' if f >= 0.9 else 'NOT MET'}: lrjax adam at {f:.2f} of the plain "
-                   "update's bandwidth (target 0.90).")
+        out.append(
+            f"{'MET' if f >= 0.9 else 'NOT MET'}: lrjax adam at {f:.2f} of the plain "
+            "update's bandwidth (target 0.90)."
+        )
     mem = results.get("memory", {}).get("rows", [])
     if mem:
         import jax.numpy as jnp
@@ -94,35 +98,47 @@ def targets(results: dict) -> list[str]:
         # than optax, for a constant rate and a schedule alike.
         scalar = jnp.dtype(jnp.result_type(float)).itemsize
         bad = {k: v for k, v in extra.items() if v > scalar}
-        out.append(("MET" if not bad else "NOT MET") + ": lrjax state bytes <= optax's "
-                   f"+ one scalar ({scalar} bytes: the recorded learning rate) "
-                   + ("for every optimizer." if not bad else f"except: {bad}."))
+        out.append(
+            ("MET" if not bad else "NOT MET") + ": lrjax state bytes <= optax's "
+            f"+ one scalar ({scalar} bytes: the recorded learning rate) "
+            + ("for every optimizer." if not bad else f"except: {bad}.")
+        )
     rt = results.get("range_test", {}).get("rows", [])
     for r in rt:
         model = r.get("model", "digits MLP")
         if r["run"].startswith("sweep only"):
-            out.append(f"{'MET' if r['speed-up'] >= 10 else 'NOT MET'}: range test compiled "
-                       f"sweep x{r['speed-up']:.1f} faster than the Python loop on the "
-                       f"{model} (target 10; {r['lrjax ms/step']:.3f} against "
-                       f"{r['loop ms/step']:.3f} ms per step; the bare steps in a scan take "
-                       f"{r['bare scan ms/step']:.3f} ms, so no compiled sweep can exceed "
-                       f"x{r['ceiling']:.1f} here).")
+            out.append(
+                f"{'MET' if r['speed-up'] >= 10 else 'NOT MET'}: range test compiled "
+                f"sweep x{r['speed-up']:.1f} faster than the Python loop on the "
+                f"{model} (target 10; {r['lrjax ms/step']:.3f} against "
+                f"{r['loop ms/step']:.3f} ms per step; the bare steps in a scan take "
+                f"{r['bare scan ms/step']:.3f} ms, so no compiled sweep can exceed "
+                f"x{r['ceiling']:.1f} here)."
+            )
         elif r["run"].startswith("second"):
-            out.append(f"(end to end, second call, {model}: x{r['speed-up']:.2f}; the "
-                       "compiled sweep is cached)")
+            out.append(
+                f"(end to end, second call, {model}: x{r['speed-up']:.2f}; the "
+                "compiled sweep is cached)"
+            )
     for r in results.get("sweep", {}).get("rows", []):
         if r["model"] == "logistic":
             ok = r["speed-up warm"] >= 3
-            out.append(f"{'MET' if ok else 'NOT MET'}: grid sweep x{r['speed-up warm']:.1f} "
-                       "faster than K jitted runs in a Python loop on the logistic "
-                       "regression (target 3).")
+            out.append(
+                f"{'MET' if ok else 'NOT MET'}: grid sweep x{r['speed-up warm']:.1f} "
+                "faster than K jitted runs in a Python loop on the logistic "
+                "regression (target 3)."
+            )
     sch = results.get("schedules", {})
     if sch.get("rows"):
         worst = max(sch["rows"], key=lambda r: r["ratio"])
-        out.append(f"{'MET' if worst['ratio'] <= 1.0 else 'NOT MET'}: vectorised schedules "
-                   f"worst ratio {worst['ratio']:.2f} ({worst['schedule']}).")
+        out.append(
+            f"{'MET' if worst['ratio'] <= 1.0 else 'NOT MET'}: vectorised schedules "
+            f"worst ratio {worst['ratio']:.2f} ({worst['schedule']})."
+        )
         n = sch["loop"]["lrjax"][1]
-        out.append(f"{'MET' if n == 1 else 'NOT MET'}: the training loop compiled {n} time(s).")
+        out.append(
+            f"{'MET' if n == 1 else 'NOT MET'}: the training loop compiled {n} time(s)."
+        )
     return out
 
 
@@ -146,10 +162,15 @@ def read_doc(path: str) -> tuple[dict, dict, str]:
     if m:
         machine = dict(re.findall(r"^- ([^:\n]+): (.*)$", m.group(2), re.M))
     results = {}
-    titles = {"step": "Step and compile time", "bandwidth": "Bandwidth on one",
-              "memory": "Optimizer-state memory", "schedules": "Schedules",
-              "range_test": "Range test", "sweep": "Grid sweep",
-              "quality": "Training quality"}
+    titles = {
+        "step": "Step and compile time",
+        "bandwidth": "Bandwidth on one",
+        "memory": "Optimizer-state memory",
+        "schedules": "Schedules",
+        "range_test": "Range test",
+        "sweep": "Grid sweep",
+        "quality": "Training quality",
+    }
     for block in re.split(r"^## ", text, flags=re.M)[1:]:
         title, _, body = block.partition("\n")
         lines = [ln for ln in body.strip().split("\n")]
@@ -173,8 +194,11 @@ def read_doc(path: str) -> tuple[dict, dict, str]:
 def takeaways(results: dict) -> list[str]:
     """What a user should take from the figures, first: one sentence per benchmark."""
     out = []
-    step = [r for r in results.get("step", {}).get("rows", [])
-            if not str(r.get("optimizer", "")).startswith("grouped")]
+    step = [
+        r
+        for r in results.get("step", {}).get("rows", [])
+        if not str(r.get("optimizer", "")).startswith("grouped")
+    ]
     if step:
         ratios = sorted(float(r["step ratio"]) for r in step)
         comp = sorted(float(r["compile ratio"]) for r in step)
@@ -234,7 +258,8 @@ def write_doc(machine: dict, results: dict, args, wall: float, command: str = ""
     if not command:
         command = (
             "Generated by `benchmarks/run.py"
-            + (" --quick" if args.quick else "") + (" --all" if args.all else "")
+            + (" --quick" if args.quick else "")
+            + (" --all" if args.all else "")
             + (f" --only {args.only}" if args.only else "")
             + f"` in {wall / 60:.1f} min"
         )
@@ -259,8 +284,11 @@ def write_doc(machine: dict, results: dict, args, wall: float, command: str = ""
         "\n".join(f"- {k}: {v}" for k, v in machine.items()) + "\n",
     ]
     text = "\n".join(parts)
-    path = (os.path.join(ROOT, "benchmarks", "last_quick.md") if args.quick
-            else os.path.join(ROOT, "docs", "benchmarks.md"))
+    path = (
+        os.path.join(ROOT, "benchmarks", "last_quick.md")
+        if args.quick
+        else os.path.join(ROOT, "docs", "benchmarks.md")
+    )
     if args.output:
         path = args.output
     with open(path, "w") as f:
@@ -271,12 +299,20 @@ def write_doc(machine: dict, results: dict, args, wall: float, command: str = ""
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="smaller trees (smoke run)")
-    ap.add_argument("--all", action="store_true",
-                    help="every optimizer on the many-leaf tree (adds minutes of compiles)")
+    ap.add_argument(
+        "--all",
+        action="store_true",
+        help="every optimizer on the many-leaf tree (adds minutes of compiles)",
+    )
     ap.add_argument("--only", default="", help=f"comma list from {','.join(SUITE)}")
-    ap.add_argument("--output", default="", help="markdown path (default docs/benchmarks.md)")
-    ap.add_argument("--from-doc", default="",
-                    help="lay out again a page this script wrote, without measuring")
+    ap.add_argument(
+        "--output", default="", help="markdown path (default docs/benchmarks.md)"
+    )
+    ap.add_argument(
+        "--from-doc",
+        default="",
+        help="lay out again a page this script wrote, without measuring",
+    )
     args = ap.parse_args(argv)
     chosen = [s for s in SUITE if not args.only or s in args.only.split(",")]
     if args.from_doc:
@@ -284,13 +320,16 @@ def main(argv=None) -> int:
         if args.only:  # measure these again, keep the rest of the page
             for name in chosen:
                 results[name] = __import__(f"bench_{name}").run(
-                    quick=args.quick, log=lambda s: print(s, flush=True))
+                    quick=args.quick, log=lambda s: print(s, flush=True)
+                )
             fresh = targets({name: results[name] for name in chosen})
             results["_targets"] = [t for t in results["_targets"] if t not in fresh] + fresh
             now = _common.machine().get("date", "")
-            command += (f"; `{','.join(chosen)}` measured again on {now} by "
-                        f"`benchmarks/run.py --from-doc docs/benchmarks.md --only "
-                        f"{args.only}`")
+            command += (
+                f"; `{','.join(chosen)}` measured again on {now} by "
+                f"`benchmarks/run.py --from-doc docs/benchmarks.md --only "
+                f"{args.only}`"
+            )
         print(f"wrote {write_doc(machine, results, args, 0.0, command)}")
         return 0
     machine = _common.machine()
@@ -302,11 +341,16 @@ def main(argv=None) -> int:
         mod = __import__(f"bench_{name}")
         try:
             kw = {"every": args.all} if name == "step" else {}
-            results[name] = mod.run(quick=args.quick, log=lambda s: print(s, flush=True), **kw)
+            results[name] = mod.run(
+                quick=args.quick, log=lambda s: print(s, flush=True), **kw
+            )
         except Exception:  # noqa: BLE001  (one broken benchmark must not hide the rest)
             traceback.print_exc()
-            results[name] = {"title": name, "rows": [],
-                             "notes": "FAILED: " + traceback.format_exc().splitlines()[-1]}
+            results[name] = {
+                "title": name,
+                "rows": [],
+                "notes": "FAILED: " + traceback.format_exc().splitlines()[-1],
+            }
         print(table(results[name]["rows"]), flush=True)
     wall = time.perf_counter() - t0
     print("\nTargets:\n" + "\n".join("- " + t for t in targets(results)))

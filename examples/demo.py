@@ -39,7 +39,9 @@ def load_digits(seed: int = 0):
 
 def init_mlp(key, sizes=(64, 64, 10)):
     params = []
-    for k, (n_in, n_out) in zip(jax.random.split(key, len(sizes) - 1), zip(sizes, sizes[1:])):
+    for k, (n_in, n_out) in zip(
+        jax.random.split(key, len(sizes) - 1), zip(sizes, sizes[1:])
+    ):
         w = jax.random.normal(k, (n_in, n_out), jnp.float32) * jnp.sqrt(2.0 / n_in)
         params.append({"w": w, "b": jnp.zeros(n_out, jnp.float32)})
     return params
@@ -76,7 +78,9 @@ def train(opt, data, steps=STEPS, seed=0):
     def run(params, idx):
         def step(carry, batch_idx):
             params, state = carry
-            loss, grads = jax.value_and_grad(loss_fn)(params, x_tr[batch_idx], y_tr[batch_idx])
+            loss, grads = jax.value_and_grad(loss_fn)(
+                params, x_tr[batch_idx], y_tr[batch_idx]
+            )
             updates, state = opt.update(grads, state, params)
             params = optax.apply_updates(params, updates)
             full = loss_fn(params, x_tr, y_tr)
@@ -116,12 +120,16 @@ def methods(suggested: float, steps: int):
     return {
         "sgd constant 0.1": lrjax.sgd(eta),
         "sgd time-based d=2e-6": lrjax.sgd(lrjax.time_based_decay(eta, 2e-6)),
-        "sgd step-based 0.5/300": lrjax.sgd(lrjax.step_decay(eta, drop=0.5, drop_every=300)),
+        "sgd step-based 0.5/300": lrjax.sgd(
+            lrjax.step_decay(eta, drop=0.5, drop_every=300)
+        ),
         "sgd exponential d=1e-3": lrjax.sgd(lrjax.exponential_decay(eta, decay=1e-3)),
         "adam 1e-3": lrjax.adam(1e-3),
         "adam_hd from 1e-3": lrjax.adam_hd(1e-3),
         f"adam at suggestion {suggested:.1e}": lrjax.adam(suggested),
-        f"adam one-cycle max {suggested:.1e}": lrjax.adam(lrjax.one_cycle(suggested, total_steps=steps)),
+        f"adam one-cycle max {suggested:.1e}": lrjax.adam(
+            lrjax.one_cycle(suggested, total_steps=steps)
+        ),
     }
 
 
@@ -165,9 +173,7 @@ def newton_vs_gd(data, iterations=(12, 3000)):
 
             curves[name] = np.asarray(run(params))
         best = min(float(c.min()) for c in curves.values())
-        reached = {
-            name: steps_to(c, best * (1 + 1e-6)) for name, c in curves.items()
-        }
+        reached = {name: steps_to(c, best * (1 + 1e-6)) for name, c in curves.items()}
     return curves, best, reached
 
 
@@ -183,7 +189,9 @@ def report(results, finder, newton, out: pathlib.Path):
         ax_lr.plot(np.arange(len(lrs)), lrs, label=name)
         ax_loss.plot(np.arange(len(losses)), losses, label=name)
     ax_lr.set(title="learning rate per update", xlabel="update", yscale="log")
-    ax_loss.set(title="train loss (full batch), MLP on digits", xlabel="update", yscale="log")
+    ax_loss.set(
+        title="train loss (full batch), MLP on digits", xlabel="update", yscale="log"
+    )
     ax_loss.axhline(TARGET, color="grey", lw=0.8, ls="--")
     ax_lr.legend(fontsize=7)
     finder.plot(ax=ax_find)
@@ -193,8 +201,12 @@ def report(results, finder, newton, out: pathlib.Path):
     curves, best, _ = newton
     for name, curve in curves.items():
         ax_newton.plot(np.arange(1, len(curve) + 1), curve - best + 1e-16, label=name)
-    ax_newton.set(title="logistic regression: loss - optimum", xlabel="iteration",
-                  xscale="log", yscale="log")
+    ax_newton.set(
+        title="logistic regression: loss - optimum",
+        xlabel="iteration",
+        xscale="log",
+        yscale="log",
+    )
     ax_newton.legend(fontsize=8)
     fig.tight_layout()
     path = out / "lrjax_demo.png"
@@ -207,8 +219,11 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="out", help="folder for the PNG report")
     parser.add_argument("--steps", type=int, default=STEPS)
-    parser.add_argument("--quick", action="store_true",
-                        help="a smoke run: fewer gradient-descent iterations")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="a smoke run: fewer gradient-descent iterations",
+    )
     args = parser.parse_args(argv)
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -218,8 +233,10 @@ def main(argv=None):
     data = load_digits()
     t0 = time.perf_counter()
     finder = range_test(data)
-    print(f"range test (Adam, 120 steps, one compiled sweep): suggested learning rate "
-          f"{finder.suggestion:.2e} ({finder.method})")
+    print(
+        f"range test (Adam, 120 steps, one compiled sweep): suggested learning rate "
+        f"{finder.suggestion:.2e} ({finder.method})"
+    )
 
     results = {}
     runs = methods(float(finder.suggestion), args.steps)
@@ -228,8 +245,10 @@ def main(argv=None):
         results[name] = (losses, lrs, acc, None)
     newton = newton_vs_gd(data, (12, 300) if args.quick else (12, 3000))
 
-    header = f"{'method (MLP 64-64-10, batch 64)':<36}{'steps to ' + str(TARGET):>14}" \
-             f"{'final loss':>12}{'test acc':>10}"
+    header = (
+        f"{'method (MLP 64-64-10, batch 64)':<36}{'steps to ' + str(TARGET):>14}"
+        f"{'final loss':>12}{'test acc':>10}"
+    )
     print()
     print(header)
     print("-" * len(header))
@@ -241,7 +260,9 @@ def main(argv=None):
         )
     curves, best, reached = newton
     print()
-    print(f"{'logistic regression, L2 1e-3':<36}{'iters to 1e-6 gap':>20}{'final loss':>14}")
+    print(
+        f"{'logistic regression, L2 1e-3':<36}{'iters to 1e-6 gap':>20}{'final loss':>14}"
+    )
     for name, curve in curves.items():
         hit = reached[name]
         print(f"{name:<36}{(str(hit) if hit else 'not reached'):>20}{curve[-1]:>14.8f}")

@@ -195,11 +195,19 @@ class CharTransformer(nnx.Module):
     """
 
     def __init__(
-        self, vocab_size: int, *, d_model: int, num_layers: int, num_heads: int,
-        seq_len: int, rngs: nnx.Rngs,
+        self,
+        vocab_size: int,
+        *,
+        d_model: int,
+        num_layers: int,
+        num_heads: int,
+        seq_len: int,
+        rngs: nnx.Rngs,
     ):
         self.embed = nnx.Embed(vocab_size, d_model, rngs=rngs)
-        self.position = nnx.Param(0.02 * jax.random.normal(rngs.params(), (seq_len, d_model)))
+        self.position = nnx.Param(
+            0.02 * jax.random.normal(rngs.params(), (seq_len, d_model))
+        )
         self.blocks = nnx.List(
             [Block(d_model, num_heads, rngs=rngs) for _ in range(num_layers)]
         )
@@ -296,8 +304,9 @@ def eval_loss(model, inputs, targets):
     return loss_fn(model, inputs, targets)
 
 
-def train(model, optimizer, sample, val_data, *, start, stop, eval_every, log,
-          checkpoint=None):
+def train(
+    model, optimizer, sample, val_data, *, start, stop, eval_every, log, checkpoint=None
+):
     """Train from update `start` to `stop`, evaluating every `eval_every` updates.
 
     Before update `n` (for `n` a positive multiple of `eval_every`), the validation loss
@@ -341,7 +350,9 @@ def train(model, optimizer, sample, val_data, *, start, stop, eval_every, log,
                 recent = float(jnp.mean(jnp.stack(train_losses[-eval_every:])))
                 log(f"step {n:5d}  train {recent:.4f}  val {float(val):.4f}  lr {rate:.3e}")
     return {
-        "train_losses": np.asarray(jnp.stack(train_losses)) if train_losses else np.zeros(0),
+        "train_losses": np.asarray(jnp.stack(train_losses))
+        if train_losses
+        else np.zeros(0),
         "eval_steps": np.asarray(eval_steps, np.int64),
         "val_losses": np.asarray(val_losses, np.float64),
         "learning_rates": np.asarray(rates, np.float64),
@@ -443,13 +454,19 @@ def main(
     split = int(0.9 * tokens.shape[0])
     sample = jax.jit(batch_sampler(jnp.asarray(tokens[:split]), batch_size, seq_len, seed))
     val_data = validation_windows(tokens[split:], seq_len)
-    say(f"{len(text)} characters, vocabulary {len(vocab)}, {val_data[0].shape[0]} "
-        f"validation windows; uniform guess loss {math.log(len(vocab)):.4f}")
+    say(
+        f"{len(text)} characters, vocabulary {len(vocab)}, {val_data[0].shape[0]} "
+        f"validation windows; uniform guess loss {math.log(len(vocab)):.4f}"
+    )
 
     def new_model(seed):
         return CharTransformer(
-            len(vocab), d_model=d_model, num_layers=num_layers, num_heads=num_heads,
-            seq_len=seq_len, rngs=nnx.Rngs(seed),
+            len(vocab),
+            d_model=d_model,
+            num_layers=num_layers,
+            num_heads=num_heads,
+            seq_len=seq_len,
+            rngs=nnx.Rngs(seed),
         )
 
     # The range test, on a copy of the weights as a pytree.
@@ -457,7 +474,12 @@ def main(
     graphdef, params = nnx.split(model)
     finder = lrjax.find_learning_rate(
         lambda p, batch: loss_fn(nnx.merge(graphdef, p), *batch),
-        params, sample, base_optimizer, min_lr=1e-5, max_lr=10.0, num_steps=range_test_steps,
+        params,
+        sample,
+        base_optimizer,
+        min_lr=1e-5,
+        max_lr=10.0,
+        num_steps=range_test_steps,
     )
     peak, message = choose_peak(finder, fallback_peak)
     say(message)
@@ -476,8 +498,10 @@ def main(
         return nnx.Optimizer(model, tx, wrt=nnx.Param)
 
     optimizer = new_optimizer(model)
-    say(f"model: {sum(p.size for p in jax.tree.leaves(params)):,} parameters; "
-        f"{steps} steps, warm-up {warmup_steps}, cosine to {min_ratio:g} x peak")
+    say(
+        f"model: {sum(p.size for p in jax.tree.leaves(params)):,} parameters; "
+        f"{steps} steps, warm-up {warmup_steps}, cosine to {min_ratio:g} x peak"
+    )
 
     # The uninterrupted run, saving a checkpoint on the way.
     if checkpoint_at is None:
@@ -487,12 +511,21 @@ def main(
     with tempfile.TemporaryDirectory() as scratch:
         where = pathlib.Path(checkpoint_dir or scratch) / f"step_{checkpoint_at}"
         run = train(
-            model, optimizer, sample, val_data, start=0, stop=steps, eval_every=eval_every,
-            log=log, checkpoint=(checkpoint_at, lambda m, o: save_checkpoint(where, m, o)),
+            model,
+            optimizer,
+            sample,
+            val_data,
+            start=0,
+            stop=steps,
+            eval_every=eval_every,
+            log=log,
+            checkpoint=(checkpoint_at, lambda m, o: save_checkpoint(where, m, o)),
         )
         final_val = float(eval_loss(model, *val_data))
-        say(f"final: train {float(run['train_losses'][-20:].mean()):.4f} (last 20 "
-            f"steps)  val {final_val:.4f}")
+        say(
+            f"final: train {float(run['train_losses'][-20:].mean()):.4f} (last 20 "
+            f"steps)  val {final_val:.4f}"
+        )
 
         # The resumed run: fresh objects of the same structure, other random weights
         # (every array must come from the checkpoint).
@@ -501,8 +534,14 @@ def main(
         optimizer = new_optimizer(model)
         restore_checkpoint(where, model, optimizer)
         resumed = train(
-            model, optimizer, sample, val_data, start=checkpoint_at, stop=steps,
-            eval_every=eval_every, log=None,
+            model,
+            optimizer,
+            sample,
+            val_data,
+            start=checkpoint_at,
+            stop=steps,
+            eval_every=eval_every,
+            log=None,
         )
 
     # Where the plateau cut fired: the evaluations after which the scale fell.
@@ -514,9 +553,11 @@ def main(
         and np.array_equal(resumed["val_losses"], run["val_losses"][later])
         and np.array_equal(resumed["learning_rates"], run["learning_rates"][later])
     )
-    say(f"plateau cuts at steps {cut_steps or 'none'}; resumed run "
+    say(
+        f"plateau cuts at steps {cut_steps or 'none'}; resumed run "
         f"{'identical' if identical else 'DIFFERENT'} over {steps - checkpoint_at} steps; "
-        f"{time.perf_counter() - started:.0f} s")
+        f"{time.perf_counter() - started:.0f} s"
+    )
     return {
         "vocab_size": len(vocab),
         "uniform_loss": math.log(len(vocab)),

@@ -23,64 +23,172 @@ import lrjax  # noqa: E402
 # (file stem, title, introduction, names in reading order). The order follows the data
 # path: schedules -> directions -> learning rate -> updates, then the tools beside it.
 FAMILIES = [
-    ("schedules", "Schedules",
-     "Pure functions `step -> learning rate`, checked when built. See the "
-     "[schedules guide](../schedules.md) and the [gallery](../gallery.md).",
-     ["constant", "time_based_decay", "inverse_time_decay", "step_decay",
-      "exponential_decay", "multistep_decay", "polynomial_decay", "linear_schedule",
-      "cosine_decay", "cosine_restarts", "piecewise_constant", "cyclic",
-      "cyclic_momentum", "one_cycle", "one_cycle_momentum", "warmup", "join"]),
-    ("large_model_schedules", "Schedules of large-model training",
-     "Warm-up, stable and decay phases as Hugging Face `transformers` and the papers "
-     "behind it define them.",
-     ["inverse_sqrt_decay", "noam", "warmup_stable_decay", "warmup_cosine",
-      "constant_with_warmup"]),
-    ("momentum", "Momentum and weight decay",
-     "Directions with the sign of the gradient, and the SGD optimizer built on them.",
-     ["trace", "sgd", "add_decayed_weights"]),
-    ("adaptive", "Adaptive learning rates",
-     "Per-coordinate step sizes from gradient statistics: each `scale_by_*` direction "
-     "beside its optimizer.",
-     ["scale_by_adagrad", "adagrad", "scale_by_adadelta", "adadelta",
-      "scale_by_rmsprop", "rmsprop", "scale_by_adam", "adam", "adamw",
-      "scale_by_amsgrad", "amsgrad", "scale_by_nadam", "nadam", "scale_by_adamax",
-      "adamax", "scale_by_adagrad_norm", "adagrad_norm"]),
-    ("trust_ratio", "Layer-wise trust ratios",
-     "Per-layer step sizes from the ratio of parameter and update norms.",
-     ["scale_by_trust_ratio", "lars", "lamb", "leaf_mask"]),
-    ("newton", "Newton's method",
-     "The step size from the local curvature: dense and matrix-free. See the "
-     "[Newton guide](../newton.md) for when it pays off.",
-     ["scale_by_newton", "newton", "scale_by_newton_cg", "newton_cg"]),
-    ("learning_rate", "The learning rate",
-     "Applying the learning rate, and reading back the one that was applied.",
-     ["scale_by_learning_rate", "current_learning_rate", "StaticLearningRate"]),
-    ("lr_free", "Learning-rate-free methods",
-     "Methods that estimate the step size themselves.",
-     ["scale_by_prodigy", "prodigy", "scale_by_dadapt_adam", "dadapt_adam",
-      "dadapt_adamw", "scale_by_dadapt_sgd", "dadapt_sgd", "scale_by_dadapt_adagrad",
-      "dadapt_adagrad", "schedule_free", "schedule_free_sgd", "schedule_free_adamw",
-      "schedule_free_eval_params", "scale_by_dog", "dog", "scale_by_l_dog", "l_dog",
-      "scale_by_dowg", "dowg", "polyak_sgd", "momo", "momo_adam", "scale_by_cocob",
-      "cocob", "mechanize"]),
-    ("tools", "Learning-rate tools",
-     "Choosing the rate (range test, grid sweep), changing it during training (plateau "
-     "reduction, hypergradients), guarding it, and drawing it.",
-     ["find_learning_rate", "LRFinderResult", "sweep_learning_rates", "SweepResult",
-      "plot_sweep", "reduce_on_plateau", "scale_by_hypergradient", "sgd_hd", "adam_hd",
-      "skip_nonfinite", "grouped", "plot_schedule"]),
+    (
+        "schedules",
+        "Schedules",
+        "Pure functions `step -> learning rate`, checked when built. See the "
+        "[schedules guide](../schedules.md) and the [gallery](../gallery.md).",
+        [
+            "constant",
+            "time_based_decay",
+            "inverse_time_decay",
+            "step_decay",
+            "exponential_decay",
+            "multistep_decay",
+            "polynomial_decay",
+            "linear_schedule",
+            "cosine_decay",
+            "cosine_restarts",
+            "piecewise_constant",
+            "cyclic",
+            "cyclic_momentum",
+            "one_cycle",
+            "one_cycle_momentum",
+            "warmup",
+            "join",
+        ],
+    ),
+    (
+        "large_model_schedules",
+        "Schedules of large-model training",
+        "Warm-up, stable and decay phases as Hugging Face `transformers` and the papers "
+        "behind it define them.",
+        [
+            "inverse_sqrt_decay",
+            "noam",
+            "warmup_stable_decay",
+            "warmup_cosine",
+            "constant_with_warmup",
+        ],
+    ),
+    (
+        "momentum",
+        "Momentum and weight decay",
+        "Directions with the sign of the gradient, and the SGD optimizer built on them.",
+        ["trace", "sgd", "add_decayed_weights"],
+    ),
+    (
+        "adaptive",
+        "Adaptive learning rates",
+        "Per-coordinate step sizes from gradient statistics: each `scale_by_*` direction "
+        "beside its optimizer.",
+        [
+            "scale_by_adagrad",
+            "adagrad",
+            "scale_by_adadelta",
+            "adadelta",
+            "scale_by_rmsprop",
+            "rmsprop",
+            "scale_by_adam",
+            "adam",
+            "adamw",
+            "scale_by_amsgrad",
+            "amsgrad",
+            "scale_by_nadam",
+            "nadam",
+            "scale_by_adamax",
+            "adamax",
+            "scale_by_adagrad_norm",
+            "adagrad_norm",
+        ],
+    ),
+    (
+        "trust_ratio",
+        "Layer-wise trust ratios",
+        "Per-layer step sizes from the ratio of parameter and update norms.",
+        ["scale_by_trust_ratio", "lars", "lamb", "leaf_mask"],
+    ),
+    (
+        "newton",
+        "Newton's method",
+        "The step size from the local curvature: dense and matrix-free. See the "
+        "[Newton guide](../newton.md) for when it pays off.",
+        ["scale_by_newton", "newton", "scale_by_newton_cg", "newton_cg"],
+    ),
+    (
+        "learning_rate",
+        "The learning rate",
+        "Applying the learning rate, and reading back the one that was applied.",
+        ["scale_by_learning_rate", "current_learning_rate", "StaticLearningRate"],
+    ),
+    (
+        "lr_free",
+        "Learning-rate-free methods",
+        "Methods that estimate the step size themselves.",
+        [
+            "scale_by_prodigy",
+            "prodigy",
+            "scale_by_dadapt_adam",
+            "dadapt_adam",
+            "dadapt_adamw",
+            "scale_by_dadapt_sgd",
+            "dadapt_sgd",
+            "scale_by_dadapt_adagrad",
+            "dadapt_adagrad",
+            "schedule_free",
+            "schedule_free_sgd",
+            "schedule_free_adamw",
+            "schedule_free_eval_params",
+            "scale_by_dog",
+            "dog",
+            "scale_by_l_dog",
+            "l_dog",
+            "scale_by_dowg",
+            "dowg",
+            "polyak_sgd",
+            "momo",
+            "momo_adam",
+            "scale_by_cocob",
+            "cocob",
+            "mechanize",
+        ],
+    ),
+    (
+        "tools",
+        "Learning-rate tools",
+        "Choosing the rate (range test, grid sweep), changing it during training (plateau "
+        "reduction, hypergradients), guarding it, and drawing it.",
+        [
+            "find_learning_rate",
+            "LRFinderResult",
+            "sweep_learning_rates",
+            "SweepResult",
+            "plot_sweep",
+            "reduce_on_plateau",
+            "scale_by_hypergradient",
+            "sgd_hd",
+            "adam_hd",
+            "skip_nonfinite",
+            "grouped",
+            "plot_schedule",
+        ],
+    ),
 ]
-STATES = ("states", "State classes",
-          "The `NamedTuple` states of the transforms above: arrays only, so that "
-          "checkpoints restore across hyperparameter changes.")
+STATES = (
+    "states",
+    "State classes",
+    "The `NamedTuple` states of the transforms above: arrays only, so that "
+    "checkpoints restore across hyperparameter changes.",
+)
 # optax's own names, re-exported for convenience and documented by optax.
-OPTAX = {"GradientTransformation", "GradientTransformationExtraArgs", "chain",
-         "apply_updates", "Schedule", "ScalarOrSchedule"}
+OPTAX = {
+    "GradientTransformation",
+    "GradientTransformationExtraArgs",
+    "chain",
+    "apply_updates",
+    "Schedule",
+    "ScalarOrSchedule",
+}
 
 
 def public() -> list[str]:
-    return sorted(n for n in dir(lrjax) if not n.startswith("_") and n != "annotations"
-                  and not inspect.ismodule(getattr(lrjax, n)))
+    return sorted(
+        n
+        for n in dir(lrjax)
+        if not n.startswith("_")
+        and n != "annotations"
+        and not inspect.ismodule(getattr(lrjax, n))
+    )
 
 
 def summary(name: str) -> str:
@@ -111,7 +219,9 @@ def pages() -> dict[str, str]:
     out[STATES[0]] = page(STATES[1], STATES[2], states)
     missing = sorted(names - listed)
     if missing:
-        raise SystemExit(f"scripts/api_pages.py: give these public names a family: {missing}")
+        raise SystemExit(
+            f"scripts/api_pages.py: give these public names a family: {missing}"
+        )
     return out
 
 
@@ -150,9 +260,7 @@ def main() -> None:
             path.write_text(text)
     extra = sorted(p.name for p in folder.glob("*.md") if p.stem not in want)
     if check and (stale or extra):
-        raise SystemExit(
-            f"docs/api is stale (run scripts/api_pages.py): {stale + extra}"
-        )
+        raise SystemExit(f"docs/api is stale (run scripts/api_pages.py): {stale + extra}")
     for name in extra:
         (folder / name).unlink()
 

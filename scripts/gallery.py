@@ -25,53 +25,172 @@ def entries():
     cos = lrjax.cosine_decay(0.1, 200)
     rows = [
         ("constant", "constant(0.1)", lrjax.constant(0.1), 100, False),
-        ("time_based_decay", "time_based_decay(0.1, 0.01)",
-         lrjax.time_based_decay(0.1, 0.01), 60, True),
-        ("inverse_time_decay", "inverse_time_decay(0.1, decay_rate=0.5, decay_steps=20, staircase=True)",
-         lrjax.inverse_time_decay(0.1, decay_rate=0.5, decay_steps=20, staircase=True), 200, False),
-        ("step_decay", "step_decay(0.1, drop=0.5, drop_every=40)",
-         lrjax.step_decay(0.1, drop=0.5, drop_every=40), 200, False),
-        ("exponential_decay", "exponential_decay(0.1, decay=0.02)",
-         lrjax.exponential_decay(0.1, decay=0.02), 200, False),
-        ("multistep_decay", "multistep_decay(0.1, [60, 120, 160], 0.2)",
-         lrjax.multistep_decay(0.1, [60, 120, 160], 0.2), 200, False),
-        ("polynomial_decay", "polynomial_decay(0.1, end_value=0.001, decay_steps=60, power=2.0, cycle=True)",
-         lrjax.polynomial_decay(0.1, end_value=0.001, decay_steps=60, power=2.0, cycle=True), 200, False),
-        ("linear_schedule", "linear_schedule(0.1, end_value=0.01, transition_steps=150)",
-         lrjax.linear_schedule(0.1, end_value=0.01, transition_steps=150), 200, False),
-        ("cosine_decay", "cosine_decay(0.1, 200, alpha=0.05)",
-         lrjax.cosine_decay(0.1, 200, alpha=0.05), 200, False),
-        ("cosine_restarts", "cosine_restarts(0.1, first_decay_steps=30, t_mul=2.0, m_mul=0.7)",
-         lrjax.cosine_restarts(0.1, first_decay_steps=30, t_mul=2.0, m_mul=0.7), 210, False),
-        ("cyclic", "cyclic(0.01, max_value=0.1, step_size_up=25, mode='triangular2')",
-         lrjax.cyclic(0.01, max_value=0.1, step_size_up=25, mode="triangular2"), 200, False),
-        ("cyclic_momentum", "cyclic_momentum(25, base_momentum=0.8, max_momentum=0.9)",
-         lrjax.cyclic_momentum(25, base_momentum=0.8, max_momentum=0.9), 200, False),
-        ("one_cycle", "one_cycle(0.1, total_steps=200, three_phase=True)",
-         lrjax.one_cycle(0.1, total_steps=200, three_phase=True), 200, False),
-        ("one_cycle_momentum", "one_cycle_momentum(200)",
-         lrjax.one_cycle_momentum(200), 200, False),
-        ("piecewise_constant", "piecewise_constant([50, 120], [0.1, 0.03, 0.005])",
-         lrjax.piecewise_constant([50, 120], [0.1, 0.03, 0.005]), 200, False),
-        ("warmup", "warmup(cosine_decay(0.1, 200), warmup_steps=30)", lrjax.warmup(cos, warmup_steps=30), 230, False),
-        ("join", "join([linear_schedule(0.0, end_value=0.1, transition_steps=20), cosine_decay(0.1, 180)], [20])",
-         lrjax.join([lrjax.linear_schedule(0.0, end_value=0.1, transition_steps=20), lrjax.cosine_decay(0.1, 180)],
-                    [20]), 200, False),
+        (
+            "time_based_decay",
+            "time_based_decay(0.1, 0.01)",
+            lrjax.time_based_decay(0.1, 0.01),
+            60,
+            True,
+        ),
+        (
+            "inverse_time_decay",
+            "inverse_time_decay(0.1, decay_rate=0.5, decay_steps=20, staircase=True)",
+            lrjax.inverse_time_decay(0.1, decay_rate=0.5, decay_steps=20, staircase=True),
+            200,
+            False,
+        ),
+        (
+            "step_decay",
+            "step_decay(0.1, drop=0.5, drop_every=40)",
+            lrjax.step_decay(0.1, drop=0.5, drop_every=40),
+            200,
+            False,
+        ),
+        (
+            "exponential_decay",
+            "exponential_decay(0.1, decay=0.02)",
+            lrjax.exponential_decay(0.1, decay=0.02),
+            200,
+            False,
+        ),
+        (
+            "multistep_decay",
+            "multistep_decay(0.1, [60, 120, 160], 0.2)",
+            lrjax.multistep_decay(0.1, [60, 120, 160], 0.2),
+            200,
+            False,
+        ),
+        (
+            "polynomial_decay",
+            "polynomial_decay(0.1, end_value=0.001, decay_steps=60, power=2.0, cycle=True)",
+            lrjax.polynomial_decay(
+                0.1, end_value=0.001, decay_steps=60, power=2.0, cycle=True
+            ),
+            200,
+            False,
+        ),
+        (
+            "linear_schedule",
+            "linear_schedule(0.1, end_value=0.01, transition_steps=150)",
+            lrjax.linear_schedule(0.1, end_value=0.01, transition_steps=150),
+            200,
+            False,
+        ),
+        (
+            "cosine_decay",
+            "cosine_decay(0.1, 200, alpha=0.05)",
+            lrjax.cosine_decay(0.1, 200, alpha=0.05),
+            200,
+            False,
+        ),
+        (
+            "cosine_restarts",
+            "cosine_restarts(0.1, first_decay_steps=30, t_mul=2.0, m_mul=0.7)",
+            lrjax.cosine_restarts(0.1, first_decay_steps=30, t_mul=2.0, m_mul=0.7),
+            210,
+            False,
+        ),
+        (
+            "cyclic",
+            "cyclic(0.01, max_value=0.1, step_size_up=25, mode='triangular2')",
+            lrjax.cyclic(0.01, max_value=0.1, step_size_up=25, mode="triangular2"),
+            200,
+            False,
+        ),
+        (
+            "cyclic_momentum",
+            "cyclic_momentum(25, base_momentum=0.8, max_momentum=0.9)",
+            lrjax.cyclic_momentum(25, base_momentum=0.8, max_momentum=0.9),
+            200,
+            False,
+        ),
+        (
+            "one_cycle",
+            "one_cycle(0.1, total_steps=200, three_phase=True)",
+            lrjax.one_cycle(0.1, total_steps=200, three_phase=True),
+            200,
+            False,
+        ),
+        (
+            "one_cycle_momentum",
+            "one_cycle_momentum(200)",
+            lrjax.one_cycle_momentum(200),
+            200,
+            False,
+        ),
+        (
+            "piecewise_constant",
+            "piecewise_constant([50, 120], [0.1, 0.03, 0.005])",
+            lrjax.piecewise_constant([50, 120], [0.1, 0.03, 0.005]),
+            200,
+            False,
+        ),
+        (
+            "warmup",
+            "warmup(cosine_decay(0.1, 200), warmup_steps=30)",
+            lrjax.warmup(cos, warmup_steps=30),
+            230,
+            False,
+        ),
+        (
+            "join",
+            "join([linear_schedule(0.0, end_value=0.1, transition_steps=20), "
+            "cosine_decay(0.1, 180)], [20])",
+            lrjax.join(
+                [
+                    lrjax.linear_schedule(0.0, end_value=0.1, transition_steps=20),
+                    lrjax.cosine_decay(0.1, 180),
+                ],
+                [20],
+            ),
+            200,
+            False,
+        ),
         # Schedules of large-model training.
-        ("inverse_sqrt_decay", "inverse_sqrt_decay(0.1, warmup_steps=20)",
-         lrjax.inverse_sqrt_decay(0.1, warmup_steps=20), 200, False),
-        ("noam", "noam(512, warmup_steps=40)", lrjax.noam(512, warmup_steps=40), 200,
-         False),
-        ("warmup_stable_decay",
-         "warmup_stable_decay(0.1, warmup_steps=20, stable_steps=120, decay_steps=50, "
-         "decay_type='1-sqrt', min_ratio=0.1)",
-         lrjax.warmup_stable_decay(0.1, warmup_steps=20, stable_steps=120, decay_steps=50,
-                                   decay_type="1-sqrt", min_ratio=0.1), 200, False),
-        ("warmup_cosine",
-         "warmup_cosine(0.1, warmup_steps=20, total_steps=200, num_cycles=3, "
-         "restarts=True, min_ratio=0.05)",
-         lrjax.warmup_cosine(0.1, warmup_steps=20, total_steps=200, num_cycles=3,
-                             restarts=True, min_ratio=0.05), 210, False),
+        (
+            "inverse_sqrt_decay",
+            "inverse_sqrt_decay(0.1, warmup_steps=20)",
+            lrjax.inverse_sqrt_decay(0.1, warmup_steps=20),
+            200,
+            False,
+        ),
+        (
+            "noam",
+            "noam(512, warmup_steps=40)",
+            lrjax.noam(512, warmup_steps=40),
+            200,
+            False,
+        ),
+        (
+            "warmup_stable_decay",
+            "warmup_stable_decay(0.1, warmup_steps=20, stable_steps=120, decay_steps=50, "
+            "decay_type='1-sqrt', min_ratio=0.1)",
+            lrjax.warmup_stable_decay(
+                0.1,
+                warmup_steps=20,
+                stable_steps=120,
+                decay_steps=50,
+                decay_type="1-sqrt",
+                min_ratio=0.1,
+            ),
+            200,
+            False,
+        ),
+        (
+            "warmup_cosine",
+            "warmup_cosine(0.1, warmup_steps=20, total_steps=200, num_cycles=3, "
+            "restarts=True, min_ratio=0.05)",
+            lrjax.warmup_cosine(
+                0.1,
+                warmup_steps=20,
+                total_steps=200,
+                num_cycles=3,
+                restarts=True,
+                min_ratio=0.05,
+            ),
+            210,
+            False,
+        ),
     ]
     return rows
 
@@ -81,28 +200,49 @@ def comparisons():
     import lrjax
 
     def wsd(decay, **kw):
-        return lrjax.warmup_stable_decay(0.1, warmup_steps=20, stable_steps=100,
-                                         decay_steps=60, decay_type=decay, **kw)
+        return lrjax.warmup_stable_decay(
+            0.1, warmup_steps=20, stable_steps=100, decay_steps=60, decay_type=decay, **kw
+        )
 
     def cos(**kw):
         return lrjax.warmup_cosine(0.1, warmup_steps=20, total_steps=160, **kw)
 
     return [
-        ("large_model_wsd", {
-            "linear": wsd("linear"), "cosine": wsd("cosine"), "1-sqrt": wsd("1-sqrt"),
-            "1-sqrt, cosine warm-up, min_ratio=0.2": wsd("1-sqrt", warmup_type="cosine",
-                                                          min_ratio=0.2)}, 200),
-        ("large_model_cosine", {
-            "hold (default)": cos(min_ratio=0.1),
-            "after_total='continue' (HF)": cos(min_ratio=0.1, after_total="continue"),
-            "num_cycles=1.5": cos(num_cycles=1.5),
-            "restarts=True, num_cycles=3": cos(num_cycles=3, restarts=True)}, 200),
-        ("large_model_inverse_sqrt", {
-            "inverse_sqrt_decay(1e-3, warmup_steps=40)":
-                lrjax.inverse_sqrt_decay(1e-3, warmup_steps=40),
-            "noam(256, warmup_steps=40)": lrjax.noam(256, warmup_steps=40),
-            "inverse_sqrt_decay(1e-3, timescale=10)":
-                lrjax.inverse_sqrt_decay(1e-3, timescale=10)}, 200),
+        (
+            "large_model_wsd",
+            {
+                "linear": wsd("linear"),
+                "cosine": wsd("cosine"),
+                "1-sqrt": wsd("1-sqrt"),
+                "1-sqrt, cosine warm-up, min_ratio=0.2": wsd(
+                    "1-sqrt", warmup_type="cosine", min_ratio=0.2
+                ),
+            },
+            200,
+        ),
+        (
+            "large_model_cosine",
+            {
+                "hold (default)": cos(min_ratio=0.1),
+                "after_total='continue' (HF)": cos(min_ratio=0.1, after_total="continue"),
+                "num_cycles=1.5": cos(num_cycles=1.5),
+                "restarts=True, num_cycles=3": cos(num_cycles=3, restarts=True),
+            },
+            200,
+        ),
+        (
+            "large_model_inverse_sqrt",
+            {
+                "inverse_sqrt_decay(1e-3, warmup_steps=40)": lrjax.inverse_sqrt_decay(
+                    1e-3, warmup_steps=40
+                ),
+                "noam(256, warmup_steps=40)": lrjax.noam(256, warmup_steps=40),
+                "inverse_sqrt_decay(1e-3, timescale=10)": lrjax.inverse_sqrt_decay(
+                    1e-3, timescale=10
+                ),
+            },
+            200,
+        ),
     ]
 
 
@@ -112,7 +252,8 @@ def public_schedules():
     import lrjax
 
     return sorted(
-        n for n in dir(lrjax)
+        n
+        for n in dir(lrjax)
         if inspect.isfunction(getattr(lrjax, n))
         and getattr(lrjax, n).__module__.startswith("lrjax._schedules.")
     )
@@ -142,8 +283,9 @@ def markdown(rows) -> str:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--check", action="store_true",
-                        help="only check that docs/gallery.md is up to date")
+    parser.add_argument(
+        "--check", action="store_true", help="only check that docs/gallery.md is up to date"
+    )
     args = parser.parse_args(argv)
     rows = entries()
     missing = sorted(set(public_schedules()) - {r[0] for r in rows})
@@ -158,8 +300,11 @@ def main(argv=None) -> int:
         pictures += [DOCS / "gallery" / f"{c[0]}.png" for c in comparisons()]
         absent = [p.name for p in pictures if not p.exists()]
         if stale or absent:
-            print(f"gallery out of date (page stale: {stale}, missing {absent}); "
-                  "run python scripts/gallery.py", file=sys.stderr)
+            print(
+                f"gallery out of date (page stale: {stale}, missing {absent}); "
+                "run python scripts/gallery.py",
+                file=sys.stderr,
+            )
             return 1
         return 0
 

@@ -49,9 +49,13 @@ def parity() -> dict[str, float]:
         for warm in (False, True):
             lrs = R.warmup(1.0) if warm else None
             lr = lrs if warm else 1.0
-            for name, torch_cls, mine in (("dog", DoG, lrjax.dog), ("l_dog", LDoG, lrjax.l_dog)):
-                ref = R.run_torch(lambda p, c=torch_cls, w=wd: c(p, weight_decay=w), x0, lg,
-                                  lrs=lrs)
+            for name, torch_cls, mine in (
+                ("dog", DoG, lrjax.dog),
+                ("l_dog", LDoG, lrjax.l_dog),
+            ):
+                ref = R.run_torch(
+                    lambda p, c=torch_cls, w=wd: c(p, weight_decay=w), x0, lg, lrs=lrs
+                )
                 record(name, R.run_jax(mine(lr, weight_decay=wd), x0, lg)[0], ref)
             ref = R.run_numpy(R.DoWG(None, weight_decay=wd), x0, lg, lrs=lrs)
             record("dowg", R.run_jax(lrjax.dowg(lr, weight_decay=wd), x0, lg)[0], ref)
@@ -59,22 +63,38 @@ def parity() -> dict[str, float]:
                 ref = R.run_torch(lambda p, w=wd: COCOB(p, weight_decay=w), x0, lg)
                 record("cocob", R.run_jax(lrjax.cocob(weight_decay=wd), x0, lg)[0], ref)
             ref = R.run_numpy(R.Momo(weight_decay=wd), x0, lg, lrs=lrs, loss=True)
-            record("momo", R.run_jax(lrjax.momo(lr, weight_decay=wd), x0, lg,
-                                     loss=True)[0], ref)
+            record(
+                "momo",
+                R.run_jax(lrjax.momo(lr, weight_decay=wd), x0, lg, loss=True)[0],
+                ref,
+            )
             lrs2 = R.warmup(1e-2) if warm else None
             ref = R.run_numpy(R.MomoAdam(weight_decay=wd), x0, lg, lrs=lrs2, loss=True)
-            record("momo_adam", R.run_jax(lrjax.momo_adam(lrs2 if warm else 1e-2,
-                                                          weight_decay=wd), x0, lg,
-                                          loss=True)[0], ref)
-    for variant, flag, cap, warm in (("smooth_iter", "smooth_iter", None, False),
-                                     ("sps_plus", "constant", None, False),
-                                     ("sps_max", "constant", 1.0, False),
-                                     ("sps_max", "constant", 1.0, True)):
+            record(
+                "momo_adam",
+                R.run_jax(
+                    lrjax.momo_adam(lrs2 if warm else 1e-2, weight_decay=wd),
+                    x0,
+                    lg,
+                    loss=True,
+                )[0],
+                ref,
+            )
+    for variant, flag, cap, warm in (
+        ("smooth_iter", "smooth_iter", None, False),
+        ("sps_plus", "constant", None, False),
+        ("sps_max", "constant", 1.0, False),
+        ("sps_max", "constant", 1.0, True),
+    ):
         lrs = R.warmup(cap) if warm else None
         ref = R.run_numpy(_Sps(adapt_flag=flag, eta_max=cap), x0, lg, lrs=lrs, loss=True)
-        record("polyak_sgd", R.run_jax(lrjax.polyak_sgd(lrs if warm else cap,
-                                                        variant=variant), x0, lg,
-                                       loss=True)[0], ref)
+        record(
+            "polyak_sgd",
+            R.run_jax(
+                lrjax.polyak_sgd(lrs if warm else cap, variant=variant), x0, lg, loss=True
+            )[0],
+            ref,
+        )
     return worst
 
 
@@ -90,20 +110,29 @@ def float32_errors() -> dict[str, tuple[float, float | None]]:
     C = optax.contrib
     rows = {
         "dog": (lrjax.dog, C.dog, False),
-        "l_dog": (lrjax.l_dog, lambda: optax.chain(
-            optax.scale_by_distance_over_gradients(), optax.scale(-1.0)), False),
+        "l_dog": (
+            lrjax.l_dog,
+            lambda: optax.chain(
+                optax.scale_by_distance_over_gradients(), optax.scale(-1.0)
+            ),
+            False,
+        ),
         "dowg": (lrjax.dowg, C.dowg, False),
         "cocob": (lrjax.cocob, C.cocob, False),
         "polyak_sgd (smooth)": (lrjax.polyak_sgd, None, True),
         "polyak_sgd (sps_max, c=1/2)": (
             lambda: lrjax.polyak_sgd(1.0, variant="sps_max"),
-            lambda: optax.polyak_sgd(1.0, scaling=0.5, eps=0.5e-8, variant="sps+"), True),
+            lambda: optax.polyak_sgd(1.0, scaling=0.5, eps=0.5e-8, variant="sps+"),
+            True,
+        ),
         "momo": (lrjax.momo, C.momo, True),
         "momo_adam": (lrjax.momo_adam, C.momo_adam, True),
     }
     with jax.numpy_dtype_promotion("standard"):
-        return {name: (err(mine, loss), None if theirs is None else err(theirs, loss))
-                for name, (mine, theirs, loss) in rows.items()}
+        return {
+            name: (err(mine, loss), None if theirs is None else err(theirs, loss))
+            for name, (mine, theirs, loss) in rows.items()
+        }
 
 
 if __name__ == "__main__":

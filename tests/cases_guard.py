@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-import lrjax
 from conformance import Case
 
+import lrjax
+
 CASES = [
-    Case("skip_nonfinite_adam", lambda lr: lrjax.skip_nonfinite(lrjax.adam(lr)),
-         ("skip_nonfinite",)),
+    Case(
+        "skip_nonfinite_adam",
+        lambda lr: lrjax.skip_nonfinite(lrjax.adam(lr)),
+        ("skip_nonfinite",),
+    ),
 ]

@@ -1,7 +1,8 @@
 """Conformance cases for plateau reduction and hypergradient descent."""
 
-import lrjax
 from conformance import Case
+
+import lrjax
 
 CASES = [
     Case(
@@ -15,8 +16,14 @@ CASES = [
         lambda lr: lrjax.chain(
             lrjax.sgd(lr, momentum=0.9),
             lrjax.reduce_on_plateau(
-                0.5, patience=1, cooldown=1, min_lr=1e-3, learning_rate=lr,
-                threshold_mode="abs", convention="keras", accumulation_size=2,
+                0.5,
+                patience=1,
+                cooldown=1,
+                min_lr=1e-3,
+                learning_rate=lr,
+                threshold_mode="abs",
+                convention="keras",
+                accumulation_size=2,
             ),
         ),
         covers=("reduce_on_plateau",),

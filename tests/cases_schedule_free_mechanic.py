@@ -36,8 +36,9 @@ CASES = [
     ),
     Case(
         "mechanize_adam_store_delta",
-        lambda lr: lrjax.mechanize(lrjax.adam(lr), weight_decay=0.0, betas=(0.9, 0.99),
-                                   store_delta=True),
+        lambda lr: lrjax.mechanize(
+            lrjax.adam(lr), weight_decay=0.0, betas=(0.9, 0.99), store_delta=True
+        ),
         covers=("mechanize",),
         adapts_lr=True,
     ),

@@ -27,13 +27,17 @@ def float32_error(make, loss: bool) -> float:
 
 
 def _tree(dtype=jnp.float32):
-    return {"w": jnp.asarray([[0.5, -1.0, 2.0], [0.1, 0.3, -0.2]], dtype),
-            "b": jnp.asarray([1.0, -2.0], dtype), "s": jnp.asarray(0.7, dtype)}
+    return {
+        "w": jnp.asarray([[0.5, -1.0, 2.0], [0.1, 0.3, -0.2]], dtype),
+        "b": jnp.asarray([1.0, -2.0], dtype),
+        "s": jnp.asarray(0.7, dtype),
+    }
 
 
 def _loss(p):
-    return (0.5 * jnp.sum((p["w"] - 1) ** 2) + jnp.sum(p["b"] ** 2)
-            + 0.25 * p["s"] ** 2 + 0.1)
+    return (
+        0.5 * jnp.sum((p["w"] - 1) ** 2) + jnp.sum(p["b"] ** 2) + 0.25 * p["s"] ** 2 + 0.1
+    )
 
 
 def run_steps(tx, steps: int, loss: bool, p=None, state=None):

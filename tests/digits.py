@@ -7,7 +7,7 @@ import functools
 import numpy as np
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def load(seed: int = 0):
     """Standardised float32 features, split 75/25 into (x_train, y_train, x_test, y_test)."""
     from sklearn.datasets import load_digits
@@ -50,7 +50,7 @@ def _cross_entropy(logits, labels):
     return optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _model(model: str):
     """``(loss_fn, init(key, x), image_shape)``: one loss function per model, so that a
     compiled sweep is reused across seeds."""

@@ -30,7 +30,7 @@ def unflat(theta: np.ndarray) -> dict[str, np.ndarray]:
     out, i = {}, 0
     for k, s in SHAPES.items():
         n = int(np.prod(s))
-        out[k] = theta[i:i + n].reshape(s)
+        out[k] = theta[i : i + n].reshape(s)
         i += n
     return out
 

@@ -37,7 +37,8 @@ class DoWG:
             self.x0 = [p.copy() for p in params]
         grad_sq_norm = np.float64(0.0) + np.sum([np.sum(g**2) for g in grads])  # L43
         curr_d2 = np.float64(0.0) + np.sum(
-            [np.sum((p - p0) ** 2) for p, p0 in zip(params, self.x0)])  # L44
+            [np.sum((p - p0) ** 2) for p, p0 in zip(params, self.x0)]
+        )  # L44
         self.rt2 = max(self.rt2, curr_d2)  # L46
         self.vt = self.vt + self.rt2 * grad_sq_norm  # L47
         for i, g in enumerate(grads):  # L50-54
@@ -49,8 +50,17 @@ class DoWG:
 class Sps:
     """IssamLaradji/sps@6d112a1 sps/sps.py L7-110."""
 
-    def __init__(self, n_batches_per_epoch=500, init_step_size=1.0, c=0.5, gamma=2.0,
-                 eta_max=None, adapt_flag="smooth_iter", fstar=0.0, eps=1e-8):
+    def __init__(
+        self,
+        n_batches_per_epoch=500,
+        init_step_size=1.0,
+        c=0.5,
+        gamma=2.0,
+        eta_max=None,
+        adapt_flag="smooth_iter",
+        fstar=0.0,
+        eps=1e-8,
+    ):
         self.n, self.c, self.gamma, self.eta_max = n_batches_per_epoch, c, gamma, eta_max
         self.adapt_flag, self.fstar, self.eps = adapt_flag, fstar, eps
         self.step_size = init_step_size  # L37
@@ -84,9 +94,22 @@ class Sps:
 class Momo:
     """fabian-sp/MoMo@7be52f2 momo/momo.py L12-194."""
 
-    def __init__(self, lr=1.0, weight_decay=0.0, beta=0.9, lb=0.0, bias_correction=False,
-                 use_fstar=False):
-        self.lr, self.wd, self.beta, self.lb, self._initial_lb = lr, weight_decay, beta, lb, lb
+    def __init__(
+        self,
+        lr=1.0,
+        weight_decay=0.0,
+        beta=0.9,
+        lb=0.0,
+        bias_correction=False,
+        use_fstar=False,
+    ):
+        self.lr, self.wd, self.beta, self.lb, self._initial_lb = (
+            lr,
+            weight_decay,
+            beta,
+            lb,
+            lb,
+        )
         self.bias_correction, self.use_fstar = bias_correction, use_fstar
         self.k = 0
 
@@ -119,8 +142,11 @@ class Momo:
                 self.lb = cap / (2 * (1 + lr * lmbda) * rho)
                 self.lb = max(self.lb, self._initial_lb)
         if lmbda > 0:  # L162-166
-            nom = (1 + lr * lmbda) * (self.loss_avg - rho * self.lb) + _dot \
+            nom = (
+                (1 + lr * lmbda) * (self.loss_avg - rho * self.lb)
+                + _dot
                 - (1 + lr * lmbda) * _gamma
+            )
             t1 = max(nom, 0.0) / _norm
         else:
             t1 = max(self.loss_avg - rho * self.lb + _dot - _gamma, 0.0) / _norm
@@ -139,8 +165,16 @@ class Momo:
 class MomoAdam:
     """fabian-sp/MoMo@7be52f2 momo/momo_adam.py L12-215."""
 
-    def __init__(self, lr=1e-2, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, lb=0.0,
-                 divide=True, use_fstar=False):
+    def __init__(
+        self,
+        lr=1e-2,
+        betas=(0.9, 0.999),
+        eps=1e-8,
+        weight_decay=0.0,
+        lb=0.0,
+        divide=True,
+        use_fstar=False,
+    ):
         self.lr, (self.b1, self.b2), self.eps, self.wd = lr, betas, eps, weight_decay
         self.lb, self._initial_lb, self.divide, self.use_fstar = lb, lb, divide, use_fstar
         self.k = 0
@@ -173,8 +207,11 @@ class MomoAdam:
             if cap < (1 + lr * lmbda) * bc1 * self.lb:
                 self.lb = cap / (2 * (1 + lr * lmbda) * bc1)
                 self.lb = max(self.lb, self._initial_lb)
-        nom = (1 + lr * lmbda) * (self.loss_avg - bc1 * self.lb) + _dot \
-            - (1 + lr * lmbda) * _gamma  # L175
+        nom = (
+            (1 + lr * lmbda) * (self.loss_avg - bc1 * self.lb)
+            + _dot
+            - (1 + lr * lmbda) * _gamma
+        )  # L175
         t1 = max(nom, 0.0) / _grad_norm  # L177
         tau = min(lr / bc1, t1)  # L178
         if self.use_fstar:  # L181-184
@@ -189,7 +226,6 @@ class MomoAdam:
             if lmbda > 0 and self.divide:
                 params[i] = params[i] / (1 + lmbda * lr)
         self.tau = tau
-
 
 
 # --- the fixed problem and the drivers shared by the parity tests
@@ -214,7 +250,7 @@ def problem(seed: int = 0, dtype=np.float64):
         out, i = [], 0
         for s in SHAPES:
             k = int(np.prod(s))
-            out.append(gz[i:i + k].reshape(s))
+            out.append(gz[i : i + k].reshape(s))
             i += k
         return f, out
 
@@ -233,8 +269,12 @@ def relative_distance(a, b) -> float:
     """The largest, over the trajectory, of |a_n - b_n| / |b_n| (all tensors at once)."""
     worst = 0.0
     for xs, ys in zip(a, b):
-        d = np.sqrt(sum(np.sum((np.asarray(x, np.float64) - np.asarray(y, np.float64)) ** 2)
-                        for x, y in zip(xs, ys)))
+        d = np.sqrt(
+            sum(
+                np.sum((np.asarray(x, np.float64) - np.asarray(y, np.float64)) ** 2)
+                for x, y in zip(xs, ys)
+            )
+        )
         n = np.sqrt(sum(np.sum(np.asarray(y, np.float64) ** 2) for y in ys))
         worst = max(worst, d / n)
     return float(worst)

@@ -31,19 +31,35 @@ def wsd(n, peak, warmup, stable, decay, warmup_type, decay_type, min_ratio, cycl
     n = np.asarray(n, np.float64)
     q = n / max(1, warmup)
     q = np.minimum(q, 1.0)
-    up = {"linear": q, "cosine": 0.5 * (1.0 - np.cos(np.pi * q)),
-          "1-sqrt": 1.0 - np.sqrt(1.0 - q)}[warmup_type]
+    up = {
+        "linear": q,
+        "cosine": 0.5 * (1.0 - np.cos(np.pi * q)),
+        "1-sqrt": 1.0 - np.sqrt(1.0 - q),
+    }[warmup_type]
     p = np.clip((n - warmup - stable) / max(1, decay), 0.0, None)
-    down = {"linear": 1.0 - p, "cosine": 0.5 * (1.0 + np.cos(np.pi * cycles * 2.0 * p)),
-            "1-sqrt": 1.0 - np.sqrt(p)}[decay_type]
+    down = {
+        "linear": 1.0 - p,
+        "cosine": 0.5 * (1.0 + np.cos(np.pi * cycles * 2.0 * p)),
+        "1-sqrt": 1.0 - np.sqrt(p),
+    }[decay_type]
     out = np.where(n < warmup, up * (1 - min_ratio) + min_ratio, 1.0)
     out = np.where(n >= warmup + stable, down * (1 - min_ratio) + min_ratio, out)
     out = np.where(n >= warmup + stable + decay, min_ratio, out)
     return peak * out
 
 
-def cosine(n, peak, warmup, total, cycles=0.5, min_ratio=0.0, restarts=False,
-           after="hold", ahead=False, start_ratio=None):
+def cosine(
+    n,
+    peak,
+    warmup,
+    total,
+    cycles=0.5,
+    min_ratio=0.0,
+    restarts=False,
+    after="hold",
+    ahead=False,
+    start_ratio=None,
+):
     n = np.asarray(n, np.float64)
     p = (n - warmup + (1.0 if ahead else 0.0)) / (total - warmup)
     if restarts:

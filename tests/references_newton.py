@@ -88,8 +88,16 @@ def steihaug_cg(h, g, damping, tol, maxiter):
 
 
 def levenberg_marquardt_newton(
-    f, grad, hess, x0, steps, damping=0.0, factor=10.0, min_relative=1e-3,
-    accept=1e-4, solver="cholesky",
+    f,
+    grad,
+    hess,
+    x0,
+    steps,
+    damping=0.0,
+    factor=10.0,
+    min_relative=1e-3,
+    accept=1e-4,
+    solver="cholesky",
 ):
     """Dense Newton with adaptive Levenberg–Marquardt damping, step by step.
 

@@ -52,8 +52,9 @@ def run(step: Step, x0: np.ndarray, grad: Callable, steps: int) -> np.ndarray:
 # ------------------------------------------------------------------ momentum and decay
 
 
-def make_sgd(lr, momentum=0.0, nesterov=False, lr_in_momentum=False,
-             weight_decay=0.0) -> Step:
+def make_sgd(
+    lr, momentum=0.0, nesterov=False, lr_in_momentum=False, weight_decay=0.0
+) -> Step:
     """SGD. Sutskever et al. 2013 / PyTorch: b = μb + g; x -= lr·b (Nesterov
     x -= lr(g + μb)). Keras: m = μm − lr·g; x += m (Nesterov x += μm − lr·g).
     ``weight_decay`` is PyTorch's coupled L2: g += λx first."""
@@ -105,9 +106,18 @@ def make_adadelta(lr, rho=0.9, eps=1e-6, weight_decay=0.0) -> Step:
     return step
 
 
-def make_rmsprop(lr, decay=0.9, eps=1e-8, initial=0.0, eps_in_sqrt=True,
-                 centered=False, momentum=0.0, nesterov=False, bias_correction=False,
-                 lr_in_momentum=True) -> Step:
+def make_rmsprop(
+    lr,
+    decay=0.9,
+    eps=1e-8,
+    initial=0.0,
+    eps_in_sqrt=True,
+    centered=False,
+    momentum=0.0,
+    nesterov=False,
+    bias_correction=False,
+    lr_in_momentum=True,
+) -> Step:
     """Hinton 2012 / Graves 2013 (centered). v = ρv + (1−ρ)g²; (ḡ = ρḡ + (1−ρ)g);
     q = g/√(v − ḡ² + ε). Momentum, Keras/optax: m = βm + lr·q; x -= m.
     PyTorch: b = βb + q; x -= lr·b."""
@@ -142,8 +152,17 @@ def _adam_moments(s, x, g, b1, b2):
     return m, v
 
 
-def make_adam(lr, b1=0.9, b2=0.999, eps=1e-8, eps_root=0.0, nesterov=False,
-              epsilon_hat=False, weight_decay=0.0, decoupled=False) -> Step:
+def make_adam(
+    lr,
+    b1=0.9,
+    b2=0.999,
+    eps=1e-8,
+    eps_root=0.0,
+    nesterov=False,
+    epsilon_hat=False,
+    weight_decay=0.0,
+    decoupled=False,
+) -> Step:
     """Kingma & Ba 2015, Algorithm 1: m̂ = m/(1−β1ᵗ), v̂ = v/(1−β2ᵗ),
     x -= lr·m̂/(√(v̂+ε̄) + ε). ``epsilon_hat``: the form before §2.1 (Keras),
     x -= lr·√(1−β2ᵗ)/(1−β1ᵗ)·m/(√v + ε̂). ``nesterov``: optax's
@@ -172,8 +191,9 @@ def make_adam(lr, b1=0.9, b2=0.999, eps=1e-8, eps_root=0.0, nesterov=False,
     return step
 
 
-def make_amsgrad(lr, b1=0.9, b2=0.999, eps=1e-8, max_of="corrected",
-                 epsilon_hat=False) -> Step:
+def make_amsgrad(
+    lr, b1=0.9, b2=0.999, eps=1e-8, max_of="corrected", epsilon_hat=False
+) -> Step:
     """Reddi et al. 2018 with Adam's bias corrections. ``max_of="corrected"`` (optax):
     v_max = max(v_max, v/(1−β2ᵗ)); ``"raw"`` (PyTorch, Keras): v_max = max(v_max, v)
     and v̂ = v_max/(1−β2ᵗ). x -= lr·m̂/(√v̂ + ε) (or Keras's ε-hat form)."""

@@ -121,8 +121,9 @@ def _flat(tree) -> np.ndarray:
     return np.concatenate([np.ravel(np.asarray(x, np.float64)) for x in tree])
 
 
-def sgd_hd(grad_fn, theta0, alpha0: float, beta: float, steps: int, *, momentum=0.0,
-           nesterov=False):
+def sgd_hd(
+    grad_fn, theta0, alpha0: float, beta: float, steps: int, *, momentum=0.0, nesterov=False
+):
     """SGD-HD (Baydin et al., 2018, Algorithm 2; with momentum as in their code).
 
     ``g_t = ∇f(θ_{t-1})``, ``α_t = α_{t-1} + β g_t·d_{t-1}``,
@@ -150,8 +151,9 @@ def sgd_hd(grad_fn, theta0, alpha0: float, beta: float, steps: int, *, momentum=
     return np.asarray(thetas), np.asarray(alphas)
 
 
-def adam_hd(grad_fn, theta0, alpha0: float, beta: float, steps: int, *, b1=0.9,
-            b2=0.999, eps=1e-8):
+def adam_hd(
+    grad_fn, theta0, alpha0: float, beta: float, steps: int, *, b1=0.9, b2=0.999, eps=1e-8
+):
     """Adam-HD (Baydin et al., 2018, Algorithm 6), in the form stated in the paper.
 
     ``α_t = α_{t-1} + β g_t·u_{t-1}`` with ``u = m̂/(√v̂ + ε)`` and ``u_0 = 0``;
@@ -176,9 +178,20 @@ def adam_hd(grad_fn, theta0, alpha0: float, beta: float, steps: int, *, b1=0.9,
     return np.asarray(thetas), np.asarray(alphas)
 
 
-def multiplicative_hd(grad_fn, theta0, alpha0: float, beta: float, steps: int,
-                      direction="sgd", *, b1=0.9, b2=0.999, eps=1e-8, min_lr=0.0,
-                      max_lr=math.inf):
+def multiplicative_hd(
+    grad_fn,
+    theta0,
+    alpha0: float,
+    beta: float,
+    steps: int,
+    direction="sgd",
+    *,
+    b1=0.9,
+    b2=0.999,
+    eps=1e-8,
+    min_lr=0.0,
+    max_lr=math.inf,
+):
     """lrjax's scale-free rule ``α_t = α_{t-1}(1 + β cos(g_t, d_{t-1}))``, clipped.
 
     ``cos`` is 0 when either vector is zero (the first step). ``direction`` is

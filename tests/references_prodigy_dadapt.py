@@ -37,7 +37,7 @@ def unflatten(vec, xp=np):
     out, i = {}, 0
     for k, s in SHAPES.items():
         size = int(np.prod(s))
-        out[k] = xp.reshape(vec[i:i + size], s)
+        out[k] = xp.reshape(vec[i : i + size], s)
         i += size
     return out
 
@@ -47,8 +47,15 @@ def warmup_factor(k: int) -> float:
     return min(1.0, k / WARMUP)
 
 
-def run_torch(make_optimizer, *, warmup: bool, steps: int = STEPS, seed: int = 0,
-              perturb: bool = False, skip_zero_lr: bool = False):
+def run_torch(
+    make_optimizer,
+    *,
+    warmup: bool,
+    steps: int = STEPS,
+    seed: int = 0,
+    perturb: bool = False,
+    skip_zero_lr: bool = False,
+):
     """The reference trajectory: ``(steps + 1, n)`` float64, the start included.
 
     ``make_optimizer(params)`` builds the torch optimizer. With ``warmup`` a
@@ -184,8 +191,9 @@ def assert_finite_with_warmup_from_zero(make):
     import jax
     import jax.numpy as jnp
 
-    p, state, us = run_steps(make(lambda n: jnp.minimum(1.0, jnp.asarray(n, float) / 5)),
-                             30)
+    p, state, us = run_steps(
+        make(lambda n: jnp.minimum(1.0, jnp.asarray(n, float) / 5)), 30
+    )
     for leaf in jax.tree.leaves((p, state, us)):
         if jnp.issubdtype(leaf.dtype, jnp.inexact):
             assert bool(jnp.all(jnp.isfinite(leaf))), leaf
@@ -261,22 +269,45 @@ def _report() -> None:
         return (lambda n: base * warmup_schedule(n)) if warmup else base
 
     groups = {
-        "prodigy": ({**test_prodigy.DEFAULT_CASES, **test_prodigy.OPTION_CASES,
-                     "beta1_zero": dict(betas=(0.0, 0.99), weight_decay=0.1,
-                                        decouple=False)},
-                    prodigyopt.Prodigy, lrjax.prodigy, 1.0, False),
-        "dadapt_adam": (test_dadapt_adam.CASES, dadaptation.DAdaptAdam, lrjax.dadapt_adam,
-                        1.0, False),
-        "dadapt_sgd": (test_dadapt_sgd.SGD_CASES, dadaptation.DAdaptSGD, lrjax.dadapt_sgd,
-                       test_dadapt_sgd.SGD_LR, True),
-        "dadapt_adagrad": (test_dadapt_sgd.ADAGRAD_CASES, dadaptation.DAdaptAdaGrad,
-                           lrjax.dadapt_adagrad, 1.0, False),
+        "prodigy": (
+            {
+                **test_prodigy.DEFAULT_CASES,
+                **test_prodigy.OPTION_CASES,
+                "beta1_zero": dict(betas=(0.0, 0.99), weight_decay=0.1, decouple=False),
+            },
+            prodigyopt.Prodigy,
+            lrjax.prodigy,
+            1.0,
+            False,
+        ),
+        "dadapt_adam": (
+            test_dadapt_adam.CASES,
+            dadaptation.DAdaptAdam,
+            lrjax.dadapt_adam,
+            1.0,
+            False,
+        ),
+        "dadapt_sgd": (
+            test_dadapt_sgd.SGD_CASES,
+            dadaptation.DAdaptSGD,
+            lrjax.dadapt_sgd,
+            test_dadapt_sgd.SGD_LR,
+            True,
+        ),
+        "dadapt_adagrad": (
+            test_dadapt_sgd.ADAGRAD_CASES,
+            dadaptation.DAdaptAdaGrad,
+            lrjax.dadapt_adagrad,
+            1.0,
+            False,
+        ),
     }
     with jax.enable_x64(True):
         for name, (cases, torch_cls, mine, base, skip) in groups.items():
             worst = (0.0, "")
             for case, kw in cases.items():
                 for warmup in (False, True):
+
                     def make(p, c=torch_cls, b=base, k=kw):
                         return c(p, lr=b, **k)
 
@@ -288,8 +319,10 @@ def _report() -> None:
     pairs = {
         "prodigy": (lambda: lrjax.prodigy(), lambda: optax.contrib.prodigy()),
         "dadapt_adam": (lambda: lrjax.dadapt_adam(), None),
-        "dadapt_adamw": (lambda: lrjax.dadapt_adamw(),
-                         lambda: optax.contrib.dadapt_adamw()),
+        "dadapt_adamw": (
+            lambda: lrjax.dadapt_adamw(),
+            lambda: optax.contrib.dadapt_adamw(),
+        ),
         "dadapt_sgd": (lambda: lrjax.dadapt_sgd(0.5), None),
         "dadapt_adagrad": (lambda: lrjax.dadapt_adagrad(), None),
     }

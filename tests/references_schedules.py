@@ -105,22 +105,39 @@ def _cyclic_height(n, step_size_up, step_size_down, mode, gamma):
     return np.array(out).reshape(np.shape(n))
 
 
-def cyclic(n, base_value, max_value, step_size_up, step_size_down=None, mode="triangular",
-           gamma=1.0):
+def cyclic(
+    n,
+    base_value,
+    max_value,
+    step_size_up,
+    step_size_down=None,
+    mode="triangular",
+    gamma=1.0,
+):
     h = _cyclic_height(n, step_size_up, step_size_down, mode, gamma)
     return base_value + (max_value - base_value) * h
 
 
-def cyclic_momentum(n, step_size_up, step_size_down=None, mode="triangular", gamma=1.0,
-                    base_momentum=0.8, max_momentum=0.9):
+def cyclic_momentum(
+    n,
+    step_size_up,
+    step_size_down=None,
+    mode="triangular",
+    gamma=1.0,
+    base_momentum=0.8,
+    max_momentum=0.9,
+):
     h = _cyclic_height(n, step_size_up, step_size_down, mode, gamma)
     return max_momentum - (max_momentum - base_momentum) * h
 
 
 def _one_cycle(n, total_steps, pct_start, anneal, three_phase, pairs):
     if three_phase:
-        ends = [pct_start * total_steps - 1, 2 * pct_start * total_steps - 2,
-                total_steps - 1]
+        ends = [
+            pct_start * total_steps - 1,
+            2 * pct_start * total_steps - 2,
+            total_steps - 1,
+        ]
     else:
         ends = [pct_start * total_steps - 1, total_steps - 1]
     out = []
@@ -140,17 +157,35 @@ def _one_cycle(n, total_steps, pct_start, anneal, three_phase, pairs):
     return np.array(out).reshape(np.shape(n))
 
 
-def one_cycle(n, max_value, total_steps, pct_start=0.3, anneal="cos", div_factor=25.0,
-              final_div_factor=1e4, three_phase=False):
+def one_cycle(
+    n,
+    max_value,
+    total_steps,
+    pct_start=0.3,
+    anneal="cos",
+    div_factor=25.0,
+    final_div_factor=1e4,
+    three_phase=False,
+):
     init = max_value / div_factor
     low = init / final_div_factor
-    pairs = ([(init, max_value), (max_value, init), (init, low)] if three_phase
-             else [(init, max_value), (max_value, low)])
+    pairs = (
+        [(init, max_value), (max_value, init), (init, low)]
+        if three_phase
+        else [(init, max_value), (max_value, low)]
+    )
     return _one_cycle(n, total_steps, pct_start, anneal, three_phase, pairs)
 
 
-def one_cycle_momentum(n, total_steps, pct_start=0.3, anneal="cos", three_phase=False,
-                       base_momentum=0.85, max_momentum=0.95):
+def one_cycle_momentum(
+    n,
+    total_steps,
+    pct_start=0.3,
+    anneal="cos",
+    three_phase=False,
+    base_momentum=0.85,
+    max_momentum=0.95,
+):
     b, m = base_momentum, max_momentum
     pairs = [(m, b), (b, m), (m, m)] if three_phase else [(m, b), (b, m)]
     return _one_cycle(n, total_steps, pct_start, anneal, three_phase, pairs)

@@ -12,9 +12,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+import references_optimizers as ref
 
 import lrjax
-import references_optimizers as ref
 
 STEPS = 100
 A, B, X0 = ref.least_squares(0)
@@ -39,78 +39,143 @@ CASES = {
     "adagrad": (lambda s: lrjax.adagrad(s), lambda s: ref.make_adagrad(s), 0.3),
     "adagrad_torch": (
         lambda s: lrjax.adagrad(s, 0.0, 1e-10, eps_in_sqrt=False),
-        lambda s: ref.make_adagrad(s, 0.0, 1e-10, eps_in_sqrt=False), 0.3),
+        lambda s: ref.make_adagrad(s, 0.0, 1e-10, eps_in_sqrt=False),
+        0.3,
+    ),
     "adadelta": (lambda s: lrjax.adadelta(s), lambda s: ref.make_adadelta(s), 20.0),
     "adadelta_keras": (
         lambda s: lrjax.adadelta(s, rho=0.95, eps=1e-7),
-        lambda s: ref.make_adadelta(s, rho=0.95, eps=1e-7), 50.0),
+        lambda s: ref.make_adadelta(s, rho=0.95, eps=1e-7),
+        50.0,
+    ),
     "adadelta_wd": (
         lambda s: lrjax.adadelta(s, weight_decay=0.1),
-        lambda s: ref.make_adadelta(s, weight_decay=0.1), 20.0),
+        lambda s: ref.make_adadelta(s, weight_decay=0.1),
+        20.0,
+    ),
     "rmsprop": (lambda s: lrjax.rmsprop(s), lambda s: ref.make_rmsprop(s), 0.02),
     "rmsprop_centered_momentum": (
         lambda s: lrjax.rmsprop(s, centered=True, momentum=0.8),
-        lambda s: ref.make_rmsprop(s, centered=True, momentum=0.8), 0.01),
+        lambda s: ref.make_rmsprop(s, centered=True, momentum=0.8),
+        0.01,
+    ),
     "rmsprop_nesterov_biascorr_init": (
-        lambda s: lrjax.rmsprop(s, decay=0.95, initial_scale=0.5, momentum=0.5,
-                                nesterov=True, bias_correction=True),
-        lambda s: ref.make_rmsprop(s, decay=0.95, initial=0.5, momentum=0.5,
-                                   nesterov=True, bias_correction=True), 0.01),
+        lambda s: lrjax.rmsprop(
+            s,
+            decay=0.95,
+            initial_scale=0.5,
+            momentum=0.5,
+            nesterov=True,
+            bias_correction=True,
+        ),
+        lambda s: ref.make_rmsprop(
+            s, decay=0.95, initial=0.5, momentum=0.5, nesterov=True, bias_correction=True
+        ),
+        0.01,
+    ),
     "rmsprop_torch_momentum": (
-        lambda s: lrjax.rmsprop(s, 0.99, 1e-8, eps_in_sqrt=False, momentum=0.8,
-                                lr_in_momentum=False),
-        lambda s: ref.make_rmsprop(s, 0.99, 1e-8, eps_in_sqrt=False, momentum=0.8,
-                                   lr_in_momentum=False), 0.01),
+        lambda s: lrjax.rmsprop(
+            s, 0.99, 1e-8, eps_in_sqrt=False, momentum=0.8, lr_in_momentum=False
+        ),
+        lambda s: ref.make_rmsprop(
+            s, 0.99, 1e-8, eps_in_sqrt=False, momentum=0.8, lr_in_momentum=False
+        ),
+        0.01,
+    ),
     "rmsprop_torch_centered_nesterov": (
-        lambda s: lrjax.rmsprop(s, 0.99, 1e-8, eps_in_sqrt=False, centered=True,
-                                momentum=0.6, nesterov=True, lr_in_momentum=False),
-        lambda s: ref.make_rmsprop(s, 0.99, 1e-8, eps_in_sqrt=False, centered=True,
-                                   momentum=0.6, nesterov=True, lr_in_momentum=False),
-        0.01),
+        lambda s: lrjax.rmsprop(
+            s,
+            0.99,
+            1e-8,
+            eps_in_sqrt=False,
+            centered=True,
+            momentum=0.6,
+            nesterov=True,
+            lr_in_momentum=False,
+        ),
+        lambda s: ref.make_rmsprop(
+            s,
+            0.99,
+            1e-8,
+            eps_in_sqrt=False,
+            centered=True,
+            momentum=0.6,
+            nesterov=True,
+            lr_in_momentum=False,
+        ),
+        0.01,
+    ),
     "adam": (lambda s: lrjax.adam(s), lambda s: ref.make_adam(s), 0.05),
     "adam_eps_root": (
         lambda s: lrjax.adam(s, eps_root=1e-3),
-        lambda s: ref.make_adam(s, eps_root=1e-3), 0.05),
+        lambda s: ref.make_adam(s, eps_root=1e-3),
+        0.05,
+    ),
     "adam_epsilon_hat": (
         lambda s: lrjax.adam(s, eps=1e-3, epsilon_hat=True),
-        lambda s: ref.make_adam(s, eps=1e-3, epsilon_hat=True), 0.05),
+        lambda s: ref.make_adam(s, eps=1e-3, epsilon_hat=True),
+        0.05,
+    ),
     "adam_nesterov": (
         lambda s: lrjax.adam(s, nesterov=True),
-        lambda s: ref.make_adam(s, nesterov=True), 0.05),
+        lambda s: ref.make_adam(s, nesterov=True),
+        0.05,
+    ),
     "adamw": (
         lambda s: lrjax.adamw(s, weight_decay=0.1),
-        lambda s: ref.make_adam(s, weight_decay=0.1, decoupled=True), 0.05),
+        lambda s: ref.make_adam(s, weight_decay=0.1, decoupled=True),
+        0.05,
+    ),
     "adamw_keras": (
         lambda s: lrjax.adamw(s, eps=1e-3, weight_decay=0.1, epsilon_hat=True),
-        lambda s: ref.make_adam(s, eps=1e-3, weight_decay=0.1, decoupled=True,
-                                epsilon_hat=True), 0.05),
+        lambda s: ref.make_adam(
+            s, eps=1e-3, weight_decay=0.1, decoupled=True, epsilon_hat=True
+        ),
+        0.05,
+    ),
     "adam_coupled_l2": (
         lambda s: lrjax.chain(lrjax.add_decayed_weights(0.1), lrjax.adam(s)),
-        lambda s: ref.make_adam(s, weight_decay=0.1), 0.05),
+        lambda s: ref.make_adam(s, weight_decay=0.1),
+        0.05,
+    ),
     "amsgrad": (lambda s: lrjax.amsgrad(s), lambda s: ref.make_amsgrad(s), 0.05),
     "amsgrad_torch": (
         lambda s: lrjax.amsgrad(s, max_before_correction=True),
-        lambda s: ref.make_amsgrad(s, max_of="raw"), 0.05),
+        lambda s: ref.make_amsgrad(s, max_of="raw"),
+        0.05,
+    ),
     "amsgrad_keras": (
-        lambda s: lrjax.amsgrad(s, eps=1e-3, max_before_correction=True,
-                                epsilon_hat=True),
-        lambda s: ref.make_amsgrad(s, eps=1e-3, max_of="raw", epsilon_hat=True), 0.05),
+        lambda s: lrjax.amsgrad(s, eps=1e-3, max_before_correction=True, epsilon_hat=True),
+        lambda s: ref.make_amsgrad(s, eps=1e-3, max_of="raw", epsilon_hat=True),
+        0.05,
+    ),
     "nadam": (lambda s: lrjax.nadam(s), lambda s: ref.make_nadam(s), 0.05),
     "nadam_torch": (
         lambda s: lrjax.nadam(s, momentum_decay=4e-3),
-        lambda s: ref.make_nadam(s, momentum_decay=4e-3), 0.05),
+        lambda s: ref.make_nadam(s, momentum_decay=4e-3),
+        0.05,
+    ),
     "nadam_keras": (
         lambda s: lrjax.nadam(s, eps=1e-7, momentum_decay=1.0),
-        lambda s: ref.make_nadam(s, eps=1e-7, momentum_decay=1.0), 0.05),
+        lambda s: ref.make_nadam(s, eps=1e-7, momentum_decay=1.0),
+        0.05,
+    ),
     "adamax": (lambda s: lrjax.adamax(s), lambda s: ref.make_adamax(s), 0.05),
     "adamax_keras": (
         lambda s: lrjax.adamax(s, eps=1e-3, eps_in_max=False),
-        lambda s: ref.make_adamax(s, eps=1e-3, eps_in_max=False), 0.05),
+        lambda s: ref.make_adamax(s, eps=1e-3, eps_in_max=False),
+        0.05,
+    ),
     "adagrad_norm": (
-        lambda s: lrjax.adagrad_norm(s), lambda s: ref.make_adagrad_norm(s), 1.0),
+        lambda s: lrjax.adagrad_norm(s),
+        lambda s: ref.make_adagrad_norm(s),
+        1.0,
+    ),
     "adagrad_norm_b0_eps": (
         lambda s: lrjax.adagrad_norm(s, b0=0.0, eps=1e-3),
-        lambda s: ref.make_adagrad_norm(s, b0=0.0, eps=1e-3), 1.0),
+        lambda s: ref.make_adagrad_norm(s, b0=0.0, eps=1e-3),
+        1.0,
+    ),
 }
 
 
@@ -131,22 +196,32 @@ def test_options_change_the_trajectory():
     """Each reproduction option must matter on this problem, or the tests above would
     not tell the variants apart."""
     pairs = [
-        ("adagrad", "adagrad_torch"), ("rmsprop_centered_momentum", "rmsprop"),
-        ("adam", "adam_epsilon_hat"), ("adam", "adam_nesterov"),
-        ("amsgrad", "amsgrad_torch"), ("nadam", "nadam_torch"),
-        ("nadam_torch", "nadam_keras"), ("adamax", "adamax_keras"),
+        ("adagrad", "adagrad_torch"),
+        ("rmsprop_centered_momentum", "rmsprop"),
+        ("adam", "adam_epsilon_hat"),
+        ("adam", "adam_nesterov"),
+        ("amsgrad", "amsgrad_torch"),
+        ("nadam", "nadam_torch"),
+        ("nadam_torch", "nadam_keras"),
+        ("adamax", "adamax_keras"),
     ]
     grad = lambda x: ref.ls_grad(A, B, x)  # noqa: E731
     for left, right in pairs:
-        xs = [ref.run(CASES[k][1](np_sched(CASES[k][2])), X0, grad, STEPS)
-              for k in (left, right)]
+        xs = [
+            ref.run(CASES[k][1](np_sched(CASES[k][2])), X0, grad, STEPS)
+            for k in (left, right)
+        ]
         assert ref.rel_error(xs[0], xs[1]) > 1e-6, (left, right)
 
 
 def test_rmsprop_momentum_lr_placement_differs_only_with_a_schedule():
     def run(lr, inside):
         return ref.jax_trajectory(
-            lrjax.rmsprop(lr, momentum=0.8, lr_in_momentum=inside), A, B, X0, 50,
+            lrjax.rmsprop(lr, momentum=0.8, lr_in_momentum=inside),
+            A,
+            B,
+            X0,
+            50,
             jnp.float32,
         )
 
@@ -204,10 +279,13 @@ def test_centered_rmsprop_never_nan_from_rounding():
 @pytest.mark.parametrize(
     "make",
     [
-        lambda: lrjax.adam(0.1), lambda: lrjax.amsgrad(0.1), lambda: lrjax.nadam(0.1),
-        lambda: lrjax.adamax(0.1), lambda: lrjax.rmsprop(0.1, centered=True,
-                                                          momentum=0.9),
-        lambda: lrjax.adagrad(0.1), lambda: lrjax.adadelta(1.0),
+        lambda: lrjax.adam(0.1),
+        lambda: lrjax.amsgrad(0.1),
+        lambda: lrjax.nadam(0.1),
+        lambda: lrjax.adamax(0.1),
+        lambda: lrjax.rmsprop(0.1, centered=True, momentum=0.9),
+        lambda: lrjax.adagrad(0.1),
+        lambda: lrjax.adadelta(1.0),
     ],
     ids=["adam", "amsgrad", "nadam", "adamax", "rmsprop", "adagrad", "adadelta"],
 )
@@ -225,8 +303,9 @@ def test_moments_keep_bfloat16(make):
             assert leaf.dtype == jnp.bfloat16
 
 
-@pytest.mark.parametrize("make", [lrjax.scale_by_adam, lrjax.scale_by_amsgrad,
-                                  lrjax.scale_by_nadam])
+@pytest.mark.parametrize(
+    "make", [lrjax.scale_by_adam, lrjax.scale_by_amsgrad, lrjax.scale_by_nadam]
+)
 def test_mu_dtype(make):
     tx, plain = make(mu_dtype=jnp.bfloat16), make()
     p = jnp.ones(3, jnp.float32)

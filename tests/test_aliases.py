@@ -12,8 +12,17 @@ import pytest
 
 import lrjax
 
-ALIASES = ["sgd", "adagrad", "adadelta", "rmsprop", "adam", "adamw", "amsgrad", "nadam",
-           "adamax"]
+ALIASES = [
+    "sgd",
+    "adagrad",
+    "adadelta",
+    "rmsprop",
+    "adam",
+    "adamw",
+    "amsgrad",
+    "nadam",
+    "adamax",
+]
 
 
 @pytest.mark.parametrize("name", ALIASES)
@@ -25,6 +34,7 @@ def test_defaults_and_positional_order_equal_optax(name):
         if (name, key) in deliberate:
             continue
         assert ours[key].default == theirs[key].default, (name, key)
+
     # A positional call means the same thing in both libraries.
     def positional(params):
         kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
@@ -83,8 +93,12 @@ def test_every_optimizer_reports_the_scheduled_rate():
         # float32: 0.1 and the quotient are each rounded once, <= 1.2e-7 relative.
         for n in range(3):
             _, state = opt.update(p, state, p)
-            np.testing.assert_allclose(float(lrjax.current_learning_rate(state)),
-                                       0.1 / (1 + n), rtol=3e-7, err_msg=name)
+            np.testing.assert_allclose(
+                float(lrjax.current_learning_rate(state)),
+                0.1 / (1 + n),
+                rtol=3e-7,
+                err_msg=name,
+            )
 
 
 def test_learning_rate_scales_the_whole_update():
@@ -95,19 +109,22 @@ def test_learning_rate_scales_the_whole_update():
     for name in one:
         u1, _ = one[name].update(p, one[name].init(p), p)
         u2, _ = two[name].update(p, two[name].init(p), p)
-        np.testing.assert_allclose(np.asarray(u2), 2 * np.asarray(u1), rtol=1e-14,
-                                   err_msg=name)
+        np.testing.assert_allclose(
+            np.asarray(u2), 2 * np.asarray(u1), rtol=1e-14, err_msg=name
+        )
         assert bool(jnp.all(u1 * p < 0)), name  # descends on f = |p|²/2
 
 
 def test_other_hyperparameters_can_be_injected():
-    opt = optax.inject_hyperparams(lrjax.adamw)(learning_rate=0.1, b1=0.8,
-                                                weight_decay=0.01)
+    opt = optax.inject_hyperparams(lrjax.adamw)(
+        learning_rate=0.1, b1=0.8, weight_decay=0.01
+    )
     p = jnp.asarray([1.0, -2.0])
     state = opt.init(p)
     u, state = jax.jit(opt.update)(p, state, p)
     want, _ = lrjax.adamw(0.1, b1=0.8, weight_decay=0.01).update(
-        p, lrjax.adamw(0.1, b1=0.8, weight_decay=0.01).init(p), p)
+        p, lrjax.adamw(0.1, b1=0.8, weight_decay=0.01).init(p), p
+    )
     np.testing.assert_allclose(np.asarray(u), np.asarray(want), rtol=1e-6)
 
 
@@ -120,8 +137,11 @@ BAD = [
     (lrjax.trace, dict(decay=1.5), "decay"),
     (lrjax.add_decayed_weights, dict(weight_decay=-1e-4), "weight_decay"),
     (lrjax.adagrad, dict(learning_rate=-1.0), "learning_rate"),
-    (lrjax.adagrad, dict(learning_rate=0.1, initial_accumulator_value=-0.1),
-     "initial_accumulator_value"),
+    (
+        lrjax.adagrad,
+        dict(learning_rate=0.1, initial_accumulator_value=-0.1),
+        "initial_accumulator_value",
+    ),
     (lrjax.adagrad, dict(learning_rate=0.1, eps=-1e-7), "eps"),
     (lrjax.adadelta, dict(learning_rate=-1.0), "learning_rate"),
     (lrjax.adadelta, dict(rho=1.0), "rho"),
@@ -133,8 +153,11 @@ BAD = [
     (lrjax.rmsprop, dict(learning_rate=0.1, eps=-1.0), "eps"),
     (lrjax.rmsprop, dict(learning_rate=0.1, initial_scale=-1.0), "initial_scale"),
     (lrjax.rmsprop, dict(learning_rate=0.1, momentum=1.0), "momentum"),
-    (lrjax.rmsprop, dict(learning_rate=0.1, momentum=1.0, lr_in_momentum=False),
-     "momentum"),
+    (
+        lrjax.rmsprop,
+        dict(learning_rate=0.1, momentum=1.0, lr_in_momentum=False),
+        "momentum",
+    ),
     (lrjax.rmsprop, dict(learning_rate=0.1, nesterov=True), "momentum"),
     (lrjax.adam, dict(learning_rate=-1.0), "learning_rate"),
     (lrjax.adam, dict(learning_rate=0.1, b1=1.0), "b1"),
@@ -161,7 +184,8 @@ BAD = [
 
 
 @pytest.mark.parametrize(
-    "factory,kwargs,name", BAD,
+    "factory,kwargs,name",
+    BAD,
     ids=[f"{f.__name__}-{'-'.join(f'{k}={v}' for k, v in kw.items())}" for f, kw, _ in BAD],
 )
 def test_bad_hyperparameter_is_named(factory, kwargs, name):
@@ -170,11 +194,14 @@ def test_bad_hyperparameter_is_named(factory, kwargs, name):
     assert name in str(info.value)
 
 
-@pytest.mark.parametrize("factory,kwargs,name", [
-    (lrjax.adam, dict(learning_rate=0.1, b1="0.9"), "b1"),
-    (lrjax.adam, dict(learning_rate=0.1, mu_dtype="not-a-dtype"), "mu_dtype"),
-    (lrjax.rmsprop, dict(learning_rate=0.1, eps=None), "eps"),
-])
+@pytest.mark.parametrize(
+    "factory,kwargs,name",
+    [
+        (lrjax.adam, dict(learning_rate=0.1, b1="0.9"), "b1"),
+        (lrjax.adam, dict(learning_rate=0.1, mu_dtype="not-a-dtype"), "mu_dtype"),
+        (lrjax.rmsprop, dict(learning_rate=0.1, eps=None), "eps"),
+    ],
+)
 def test_wrong_kind_of_value_is_a_type_error(factory, kwargs, name):
     with pytest.raises(TypeError, match=name):
         factory(**kwargs)

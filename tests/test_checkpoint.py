@@ -22,12 +22,15 @@ NAMES = ["adam_scheduled", "sgd_step_decay", "reduce_on_plateau", "adam_hd", "ne
 
 def _worker(*args):
     proc = subprocess.run(
-        [sys.executable, str(WORKER), *map(str, args)], capture_output=True, text=True,
-        timeout=300, env=dict(os.environ, JAX_PLATFORMS="cpu"),
+        [sys.executable, str(WORKER), *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=dict(os.environ, JAX_PLATFORMS="cpu"),
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     line = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")][-1]
-    return json.loads(line[len("RESULT "):])
+    return json.loads(line[len("RESULT ") :])
 
 
 def test_resume_is_bit_identical(tmp_path):

@@ -19,9 +19,9 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from conformance import COMPLEX_VERDICTS
 
 import lrjax
-from conformance import COMPLEX_VERDICTS
 
 STEPS = 60
 _rng = np.random.default_rng(5)
@@ -78,55 +78,105 @@ B2 = 1 - 2.0**-10
 
 # name -> (lrjax optimizer, optax optimizer, public names covered)
 OPTAX = {
-    "sgd_momentum": (lambda: lrjax.sgd(0.05, 0.9), lambda: optax.sgd(0.05, 0.9),
-                     ("sgd", "trace", "scale_by_learning_rate")),
-    "sgd_nesterov": (lambda: lrjax.sgd(0.05, 0.9, nesterov=True),
-                     lambda: optax.sgd(0.05, 0.9, nesterov=True), ("sgd", "trace")),
+    "sgd_momentum": (
+        lambda: lrjax.sgd(0.05, 0.9),
+        lambda: optax.sgd(0.05, 0.9),
+        ("sgd", "trace", "scale_by_learning_rate"),
+    ),
+    "sgd_nesterov": (
+        lambda: lrjax.sgd(0.05, 0.9, nesterov=True),
+        lambda: optax.sgd(0.05, 0.9, nesterov=True),
+        ("sgd", "trace"),
+    ),
     "add_decayed_weights": (
         lambda: lrjax.chain(lrjax.add_decayed_weights(0.1), lrjax.sgd(0.05)),
         lambda: optax.chain(optax.add_decayed_weights(0.1), optax.sgd(0.05)),
-        ("add_decayed_weights",)),
-    "adagrad": (lambda: lrjax.adagrad(0.2), lambda: optax.adagrad(0.2),
-                ("adagrad", "scale_by_adagrad")),
-    "rmsprop": (lambda: lrjax.rmsprop(0.02), lambda: optax.rmsprop(0.02),
-                ("rmsprop", "scale_by_rmsprop")),
-    "rmsprop_momentum": (lambda: lrjax.rmsprop(0.005, momentum=0.9),
-                         lambda: optax.rmsprop(0.005, momentum=0.9), ("rmsprop",)),
+        ("add_decayed_weights",),
+    ),
+    "adagrad": (
+        lambda: lrjax.adagrad(0.2),
+        lambda: optax.adagrad(0.2),
+        ("adagrad", "scale_by_adagrad"),
+    ),
+    "rmsprop": (
+        lambda: lrjax.rmsprop(0.02),
+        lambda: optax.rmsprop(0.02),
+        ("rmsprop", "scale_by_rmsprop"),
+    ),
+    "rmsprop_momentum": (
+        lambda: lrjax.rmsprop(0.005, momentum=0.9),
+        lambda: optax.rmsprop(0.005, momentum=0.9),
+        ("rmsprop",),
+    ),
     "rmsprop_centered_momentum": (
         lambda: lrjax.rmsprop(0.005, centered=True, momentum=0.9),
-        lambda: optax.rmsprop(0.005, centered=True, momentum=0.9), ("rmsprop",)),
+        lambda: optax.rmsprop(0.005, centered=True, momentum=0.9),
+        ("rmsprop",),
+    ),
     "rmsprop_options": (
         lambda: lrjax.rmsprop(0.01, 0.95, 1e-6, 0.1, False, False, 0.5, True, True),
         lambda: optax.rmsprop(0.01, 0.95, 1e-6, 0.1, False, False, 0.5, True, True),
-        ("rmsprop",)),
-    "adam": (lambda: lrjax.adam(0.05, b2=B2), lambda: optax.adam(0.05, b2=B2),
-             ("adam", "scale_by_adam")),
-    "adam_nesterov": (lambda: lrjax.adam(0.05, b2=B2, nesterov=True),
-                      lambda: optax.adam(0.05, b2=B2, nesterov=True), ("adam",)),
+        ("rmsprop",),
+    ),
+    "adam": (
+        lambda: lrjax.adam(0.05, b2=B2),
+        lambda: optax.adam(0.05, b2=B2),
+        ("adam", "scale_by_adam"),
+    ),
+    "adam_nesterov": (
+        lambda: lrjax.adam(0.05, b2=B2, nesterov=True),
+        lambda: optax.adam(0.05, b2=B2, nesterov=True),
+        ("adam",),
+    ),
     "adam_complex_mu_dtype": (
         lambda: lrjax.adam(0.05, b2=B2, mu_dtype=jnp.complex64),
-        lambda: optax.adam(0.05, b2=B2, mu_dtype=jnp.complex64), ("adam",)),
-    "adamw": (lambda: lrjax.adamw(0.05, b2=B2, weight_decay=0.1),
-              lambda: optax.adamw(0.05, b2=B2, weight_decay=0.1), ("adamw",)),
-    "amsgrad": (lambda: lrjax.amsgrad(0.05, b2=B2), lambda: optax.amsgrad(0.05, b2=B2),
-                ("amsgrad", "scale_by_amsgrad")),
-    "nadam": (lambda: lrjax.nadam(0.05, b2=B2), lambda: optax.nadam(0.05, b2=B2),
-              ("nadam", "scale_by_nadam")),
-    "adamax": (lambda: lrjax.adamax(0.05), lambda: optax.adamax(0.05),
-               ("adamax", "scale_by_adamax")),
-    "skip_nonfinite": (lambda: lrjax.skip_nonfinite(lrjax.adam(0.05, b2=B2)),
-                       lambda: optax.adam(0.05, b2=B2), ("skip_nonfinite",)),
-    "grouped": (lambda: lrjax.grouped(lrjax.adam(0.05, b2=B2)), lambda: optax.adam(0.05, b2=B2),
-                ("grouped",)),
+        lambda: optax.adam(0.05, b2=B2, mu_dtype=jnp.complex64),
+        ("adam",),
+    ),
+    "adamw": (
+        lambda: lrjax.adamw(0.05, b2=B2, weight_decay=0.1),
+        lambda: optax.adamw(0.05, b2=B2, weight_decay=0.1),
+        ("adamw",),
+    ),
+    "amsgrad": (
+        lambda: lrjax.amsgrad(0.05, b2=B2),
+        lambda: optax.amsgrad(0.05, b2=B2),
+        ("amsgrad", "scale_by_amsgrad"),
+    ),
+    "nadam": (
+        lambda: lrjax.nadam(0.05, b2=B2),
+        lambda: optax.nadam(0.05, b2=B2),
+        ("nadam", "scale_by_nadam"),
+    ),
+    "adamax": (
+        lambda: lrjax.adamax(0.05),
+        lambda: optax.adamax(0.05),
+        ("adamax", "scale_by_adamax"),
+    ),
+    "skip_nonfinite": (
+        lambda: lrjax.skip_nonfinite(lrjax.adam(0.05, b2=B2)),
+        lambda: optax.adam(0.05, b2=B2),
+        ("skip_nonfinite",),
+    ),
+    "grouped": (
+        lambda: lrjax.grouped(lrjax.adam(0.05, b2=B2)),
+        lambda: optax.adam(0.05, b2=B2),
+        ("grouped",),
+    ),
     # Trust ratios: norms of complex leaves are |.|-norms, as in optax.
-    "lamb": (lambda: lrjax.lamb(0.02, b2=B2), lambda: optax.lamb(0.02, b2=B2),
-             ("lamb", "scale_by_trust_ratio")),
+    "lamb": (
+        lambda: lrjax.lamb(0.02, b2=B2),
+        lambda: optax.lamb(0.02, b2=B2),
+        ("lamb", "scale_by_trust_ratio"),
+    ),
     # trust_coefficient 1e-3 makes the step 1e-3 of the rate: a large rate moves.
     "lars": (lambda: lrjax.lars(20.0), lambda: optax.lars(20.0), ("lars",)),
     # Schedule-Free: the training iterate y, as optax.contrib's.
-    "schedule_free_sgd": (lambda: lrjax.schedule_free_sgd(0.05),
-                          lambda: optax.contrib.schedule_free_sgd(0.05),
-                          ("schedule_free_sgd", "schedule_free")),
+    "schedule_free_sgd": (
+        lambda: lrjax.schedule_free_sgd(0.05),
+        lambda: optax.contrib.schedule_free_sgd(0.05),
+        ("schedule_free_sgd", "schedule_free"),
+    ),
 }
 
 
@@ -151,10 +201,12 @@ def test_adam_first_update_is_optax_not_the_square_of_g():
     tx = lrjax.adam(0.1)
     u, state = tx.update(g, tx.init(jnp.zeros(3, jnp.complex64)))
     np.testing.assert_allclose(
-        np.asarray(u), -0.1 * np.asarray(g) / np.abs(np.asarray(g)), rtol=1e-6)
+        np.asarray(u), -0.1 * np.asarray(g) / np.abs(np.asarray(g)), rtol=1e-6
+    )
     # The second moment holds |g|² (optax's state: complex dtype, zero imaginary part).
-    np.testing.assert_allclose(np.asarray(state[0].nu), 1e-3 * np.abs(np.asarray(g)) ** 2,
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        np.asarray(state[0].nu), 1e-3 * np.abs(np.asarray(g)) ** 2, rtol=1e-6
+    )
     assert state[0].nu.dtype == jnp.complex64
 
 
@@ -163,9 +215,13 @@ def test_complex_parabola_reaches_its_minimum(name):
     # f(z) = |z - (1 + 1j)|², descent direction 2 (z - (1 + 1j)); the Adam
     # stopped at 1 + 0j.
     target = 1 + 1j
-    tx = {"adam": lrjax.adam(0.01), "amsgrad": lrjax.amsgrad(0.01),
-          "nadam": lrjax.nadam(0.01), "rmsprop": lrjax.rmsprop(0.01),
-          "adagrad": lrjax.adagrad(0.5)}[name]
+    tx = {
+        "adam": lrjax.adam(0.01),
+        "amsgrad": lrjax.amsgrad(0.01),
+        "nadam": lrjax.nadam(0.01),
+        "rmsprop": lrjax.rmsprop(0.01),
+        "adagrad": lrjax.adagrad(0.5),
+    }[name]
 
     def body(carry, _):
         z, s = carry
@@ -230,12 +286,21 @@ def _adam_hd(alpha0, beta, b1=0.9, b2=0.999, eps=1e-8):
 
 
 NUMPY = {
-    "adadelta": (lambda: lrjax.adadelta(5.0), lambda: _adadelta(5.0),
-                 ("adadelta", "scale_by_adadelta")),
-    "adagrad_norm": (lambda: lrjax.adagrad_norm(0.5), lambda: _adagrad_norm(0.5),
-                     ("adagrad_norm", "scale_by_adagrad_norm")),
-    "adam_hd": (lambda: lrjax.adam_hd(0.02, 1e-4, rule="additive"),
-                lambda: _adam_hd(0.02, 1e-4), ("adam_hd", "scale_by_hypergradient")),
+    "adadelta": (
+        lambda: lrjax.adadelta(5.0),
+        lambda: _adadelta(5.0),
+        ("adadelta", "scale_by_adadelta"),
+    ),
+    "adagrad_norm": (
+        lambda: lrjax.adagrad_norm(0.5),
+        lambda: _adagrad_norm(0.5),
+        ("adagrad_norm", "scale_by_adagrad_norm"),
+    ),
+    "adam_hd": (
+        lambda: lrjax.adam_hd(0.02, 1e-4, rule="additive"),
+        lambda: _adam_hd(0.02, 1e-4),
+        ("adam_hd", "scale_by_hypergradient"),
+    ),
 }
 
 
@@ -266,12 +331,15 @@ PAIR = {
     "sgd_hd": (lambda: lrjax.sgd_hd(0.02, 1e-3, rule="additive"), ("sgd_hd",)),
     "sgd_hd_multiplicative": (lambda: lrjax.sgd_hd(0.02, 0.02), ("sgd_hd",)),
     "hypergradient_after_momentum": (
-        lambda: lrjax.chain(lrjax.trace(0.5),
-                            lrjax.scale_by_hypergradient(0.02, 1e-3, rule="additive")),
-        ("scale_by_hypergradient",)),
+        lambda: lrjax.chain(
+            lrjax.trace(0.5), lrjax.scale_by_hypergradient(0.02, 1e-3, rule="additive")
+        ),
+        ("scale_by_hypergradient",),
+    ),
     "reduce_on_plateau": (
         lambda: lrjax.chain(lrjax.sgd(0.05), lrjax.reduce_on_plateau(patience=2)),
-        ("reduce_on_plateau",)),
+        ("reduce_on_plateau",),
+    ),
 }
 
 
@@ -301,8 +369,7 @@ def test_matches_the_real_pair(name, dtype):
         return np.asarray(xs, np.complex128)
 
     got = trajectory_with_loss(make(), jnp.asarray(X0, dtype), lambda z: z)
-    want = trajectory_with_loss(make(), _pair(jnp.asarray(X0, dtype)),
-                                _unpair)
+    want = trajectory_with_loss(make(), _pair(jnp.asarray(X0, dtype)), _unpair)
     _moved(want)
     # The same real arithmetic, summed in another order: a few ulps per step.
     assert rel_error(got, want) <= RTOL[dtype], rel_error(got, want)
@@ -311,11 +378,28 @@ def test_matches_the_real_pair(name, dtype):
 # ------------------------------------------------------------------------- refused
 
 REFUSED = {
-    **{name: getattr(lrjax, name) for name in (
-        "prodigy", "scale_by_prodigy", "dadapt_adam", "scale_by_dadapt_adam", "dadapt_adamw",
-        "dadapt_sgd", "scale_by_dadapt_sgd", "dadapt_adagrad", "scale_by_dadapt_adagrad",
-        "schedule_free_adamw", "dog", "l_dog", "dowg", "cocob", "polyak_sgd", "momo",
-        "momo_adam")},
+    **{
+        name: getattr(lrjax, name)
+        for name in (
+            "prodigy",
+            "scale_by_prodigy",
+            "dadapt_adam",
+            "scale_by_dadapt_adam",
+            "dadapt_adamw",
+            "dadapt_sgd",
+            "scale_by_dadapt_sgd",
+            "dadapt_adagrad",
+            "scale_by_dadapt_adagrad",
+            "schedule_free_adamw",
+            "dog",
+            "l_dog",
+            "dowg",
+            "cocob",
+            "polyak_sgd",
+            "momo",
+            "momo_adam",
+        )
+    },
     "mechanize": lambda: lrjax.mechanize(lrjax.sgd(0.1)),
     "newton": lambda: lrjax.newton(),
     "newton_cg": lambda: lrjax.newton_cg(),
@@ -329,7 +413,9 @@ def test_refused_at_init_naming_the_first_complex_leaf(name):
     params = {"w": jnp.ones(2), "z": {"inner": jnp.ones(3, jnp.complex64)}}
     # One message for every refusal (lrjax._shared.tree.refuse_complex): the transform, the
     # dtype and the path of the first complex leaf.
-    pattern = r"does not support complex parameters.*dtype complex64 at \['z'\]\['inner'\]\."
+    pattern = (
+        r"does not support complex parameters.*dtype complex64 at \['z'\]\['inner'\]\."
+    )
     with pytest.raises(TypeError, match=pattern):
         REFUSED[name]().init(params)
 

@@ -13,9 +13,9 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from conformance import Case, all_cases, complex_verdict, loss, params
 
 import lrjax
-from conformance import Case, all_cases, complex_verdict, loss, params
 
 CASES = all_cases()
 # The suite runs with x64 off, as users do. float64 is covered by the x64 variant of
@@ -184,11 +184,12 @@ def test_inside_inject_hyperparams(case):
     p = params(jnp.float32)
     state = tx.init(p)
     step = jax.jit(_step(case, tx))
-    for n in range(2):
+    for _n in range(2):
         p, state, _ = step(p, state)
     if case.records_lr and not case.adapts_lr:
         np.testing.assert_allclose(
-            float(lrjax.current_learning_rate(state)), float(_schedule(case.lr)(1)),
+            float(lrjax.current_learning_rate(state)),
+            float(_schedule(case.lr)(1)),
             rtol=1e-6,
         )
 
@@ -264,7 +265,11 @@ _DAMAGE = {
     "missing_leaf": (lambda g: {"a": g["a"]}, ValueError, "['b']"),
     "extra_leaf": (lambda g: {**g, "c": g["a"]}, ValueError, "['c']"),
     "shape": (lambda g: {"a": g["a"], "b": g["b"].reshape(4)}, ValueError, "['b']"),
-    "dtype": (lambda g: {"a": g["a"], "b": g["b"].astype(jnp.bfloat16)}, TypeError, "['b']"),
+    "dtype": (
+        lambda g: {"a": g["a"], "b": g["b"].astype(jnp.bfloat16)},
+        TypeError,
+        "['b']",
+    ),
 }
 
 
@@ -349,7 +354,7 @@ def test_complex_params(case):
 
     state = tx.init(p)
     new_p, new_state, u = jax.jit(step)(p, state)
-    for leaf_u, leaf_p in zip(jax.tree.leaves(u), jax.tree.leaves(p)):
+    for leaf_u, _leaf_p in zip(jax.tree.leaves(u), jax.tree.leaves(p)):
         assert leaf_u.dtype == jnp.complex64
         assert bool(jnp.all(jnp.isfinite(leaf_u)))
     shapes = lambda s: jax.tree.map(lambda x: (jnp.shape(x), jnp.result_type(x)), s)  # noqa: E731

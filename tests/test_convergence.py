@@ -74,15 +74,20 @@ PROBLEMS = {
 OPTIMIZERS = {
     "sgd": (lambda: lrjax.sgd(1.5e-3), lambda: lrjax.sgd(1.5e-3)),
     "sgd_momentum": (lambda: lrjax.sgd(2e-3, 0.9), lambda: lrjax.sgd(1e-3, 0.9)),
-    "sgd_nesterov": (lambda: lrjax.sgd(1e-3, 0.9, nesterov=True),
-                     lambda: lrjax.sgd(1e-3, 0.9, nesterov=True)),
+    "sgd_nesterov": (
+        lambda: lrjax.sgd(1e-3, 0.9, nesterov=True),
+        lambda: lrjax.sgd(1e-3, 0.9, nesterov=True),
+    ),
     "adagrad": (lambda: lrjax.adagrad(0.3), lambda: lrjax.adagrad(0.3)),
-    "adadelta": (lambda: lrjax.adadelta(inv_time(0.1)),
-                 lambda: lrjax.adadelta(inv_time(0.1))),
-    "rmsprop": (lambda: lrjax.rmsprop(5e-4),
-                lambda: lrjax.rmsprop(exp_decay(1e-2, 0.999))),
-    "rmsprop_momentum": (lambda: lrjax.rmsprop(1e-3, momentum=0.9),
-                         lambda: lrjax.rmsprop(1e-3, momentum=0.9)),
+    "adadelta": (
+        lambda: lrjax.adadelta(inv_time(0.1)),
+        lambda: lrjax.adadelta(inv_time(0.1)),
+    ),
+    "rmsprop": (lambda: lrjax.rmsprop(5e-4), lambda: lrjax.rmsprop(exp_decay(1e-2, 0.999))),
+    "rmsprop_momentum": (
+        lambda: lrjax.rmsprop(1e-3, momentum=0.9),
+        lambda: lrjax.rmsprop(1e-3, momentum=0.9),
+    ),
     "adam": (lambda: lrjax.adam(0.1), lambda: lrjax.adam(0.1)),
     "adamw": (lambda: lrjax.adamw(0.1), lambda: lrjax.adamw(0.1)),
     "amsgrad": (lambda: lrjax.amsgrad(0.1), lambda: lrjax.amsgrad(0.1)),

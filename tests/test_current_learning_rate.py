@@ -134,19 +134,23 @@ ROWS: dict[str, Row] = {
     "masked(sgd)": Row(lambda: optax.masked(lrjax.sgd(0.1), {"w": True, "b": False}), None),
     "multi_transform, label fast": Row(
         lambda: optax.multi_transform(
-            {"fast": lrjax.sgd(0.1), "slow": lrjax.adam(ADAM_SCHED)}, {"w": "fast", "b": "slow"}
+            {"fast": lrjax.sgd(0.1), "slow": lrjax.adam(ADAM_SCHED)},
+            {"w": "fast", "b": "slow"},
         ),
         lambda: optax.multi_transform(
-            {"fast": lrjax.trace(0.0), "slow": lrjax.scale_by_adam()}, {"w": "fast", "b": "slow"}
+            {"fast": lrjax.trace(0.0), "slow": lrjax.scale_by_adam()},
+            {"w": "fast", "b": "slow"},
         ),
         label="fast",
     ),
     "multi_transform, label slow": Row(
         lambda: optax.multi_transform(
-            {"fast": lrjax.sgd(0.1), "slow": lrjax.adam(ADAM_SCHED)}, {"w": "fast", "b": "slow"}
+            {"fast": lrjax.sgd(0.1), "slow": lrjax.adam(ADAM_SCHED)},
+            {"w": "fast", "b": "slow"},
         ),
         lambda: optax.multi_transform(
-            {"fast": lrjax.trace(0.0), "slow": lrjax.scale_by_adam()}, {"w": "fast", "b": "slow"}
+            {"fast": lrjax.trace(0.0), "slow": lrjax.scale_by_adam()},
+            {"w": "fast", "b": "slow"},
         ),
         leaf="b",
         label="slow",
@@ -170,7 +174,9 @@ ROWS: dict[str, Row] = {
     "sgd_hd (a learned rate)": Row(lambda: lrjax.sgd_hd(0.01), None),
     "nested chains": Row(
         lambda: lrjax.chain(
-            lrjax.chain(lrjax.scale_by_adam(), lrjax.chain(lrjax.scale_by_learning_rate(SCHED))),
+            lrjax.chain(
+                lrjax.scale_by_adam(), lrjax.chain(lrjax.scale_by_learning_rate(SCHED))
+            ),
             lrjax.chain(lrjax.reduce_on_plateau(0.5, patience=1)),
         ),
         lambda: lrjax.scale_by_adam(),
@@ -206,20 +212,29 @@ REFUSED: dict[str, tuple[Callable[[], Any], str]] = {
 }
 
 # Learning-rate-free methods: the step size they chose is the rate reported.
-ROWS.update({
-    "dog (its eta)": Row(lambda: lrjax.dog(SCHED), None),
-    "dowg (its eta)": Row(lambda: lrjax.dowg(0.5), None),
-    "polyak_sgd sps_max schedule": Row(
-        lambda: lrjax.polyak_sgd(SCHED, variant="sps_max"), None, value=True),
-    "polyak_sgd smooth": Row(lambda: lrjax.polyak_sgd(), None, value=True),
-    "momo schedule (its tau)": Row(lambda: lrjax.momo(SCHED), None, value=True),
-    "momo_adam (tau rho, of Adam's direction)": Row(
-        lambda: lrjax.momo_adam(ADAM_SCHED), lambda: lrjax.scale_by_adam(), value=True),
-})
-REFUSED.update({
-    "cocob (no learning rate)": (lambda: lrjax.cocob(), r"COCOBState at state: .*no "),
-    "l_dog (a rate per leaf)": (lambda: lrjax.l_dog(), r"LDoGState at state: .*per leaf"),
-})
+ROWS.update(
+    {
+        "dog (its eta)": Row(lambda: lrjax.dog(SCHED), None),
+        "dowg (its eta)": Row(lambda: lrjax.dowg(0.5), None),
+        "polyak_sgd sps_max schedule": Row(
+            lambda: lrjax.polyak_sgd(SCHED, variant="sps_max"), None, value=True
+        ),
+        "polyak_sgd smooth": Row(lambda: lrjax.polyak_sgd(), None, value=True),
+        "momo schedule (its tau)": Row(lambda: lrjax.momo(SCHED), None, value=True),
+        "momo_adam (tau rho, of Adam's direction)": Row(
+            lambda: lrjax.momo_adam(ADAM_SCHED), lambda: lrjax.scale_by_adam(), value=True
+        ),
+    }
+)
+REFUSED.update(
+    {
+        "cocob (no learning rate)": (lambda: lrjax.cocob(), r"COCOBState at state: .*no "),
+        "l_dog (a rate per leaf)": (
+            lambda: lrjax.l_dog(),
+            r"LDoGState at state: .*per leaf",
+        ),
+    }
+)
 
 
 def _grads(k: int, nan_at: int | None) -> dict:
@@ -267,7 +282,9 @@ def test_the_reported_rate_is_the_measured_ratio(name, standard_promotion):
                 assert rate == pytest.approx(last, rel=1e-6), (name, k)
             continue
         measured_any += 1
-        np.testing.assert_allclose(row.sign * ratio, rate, rtol=2e-5, err_msg=f"{name}, {k}")
+        np.testing.assert_allclose(
+            row.sign * ratio, rate, rtol=2e-5, err_msg=f"{name}, {k}"
+        )
         last = rate
     assert measured_any >= STEPS // 2
 
@@ -342,7 +359,9 @@ def test_jit_and_vmap():
         return lrjax.current_learning_rate(state)
 
     np.testing.assert_allclose(float(run(jnp.ones(3))), 0.05 * 0.25, rtol=1e-6)
-    np.testing.assert_allclose(np.asarray(jax.vmap(run)(jnp.ones((2, 3)))), 0.0125, rtol=1e-6)
+    np.testing.assert_allclose(
+        np.asarray(jax.vmap(run)(jnp.ones((2, 3)))), 0.0125, rtol=1e-6
+    )
 
 
 def test_flax_train_state_is_read_directly():
@@ -354,7 +373,9 @@ def test_flax_train_state_is_read_directly():
         g = jax.tree.map(jnp.ones_like, P)
         new = ts.apply_gradients(grads=g)
         d, s_dir = direction.update(g, s_dir)
-        ratio = (np.asarray(new.params["w"]) - np.asarray(ts.params["w"])) / np.asarray(d["w"])
+        ratio = (np.asarray(new.params["w"]) - np.asarray(ts.params["w"])) / np.asarray(
+            d["w"]
+        )
         ts = new
         rate = float(lrjax.current_learning_rate(ts))
         np.testing.assert_allclose(-ratio, rate, rtol=1e-4)
@@ -390,8 +411,12 @@ def test_nnx_optimizer_is_read_directly(standard_promotion):
 def test_nnx_state_is_refused_with_what_to_pass():
     """An nnx.State cannot tell chain(adam, optax.scale(0.5)) from chain(adam, identity)."""
     nnx, model = _nnx_model()
-    halved = nnx.Optimizer(model, optax.chain(lrjax.adam(1e-3), optax.scale(0.5)), wrt=nnx.Param)
-    plain = nnx.Optimizer(model, optax.chain(lrjax.adam(1e-3), optax.identity()), wrt=nnx.Param)
+    halved = nnx.Optimizer(
+        model, optax.chain(lrjax.adam(1e-3), optax.scale(0.5)), wrt=nnx.Param
+    )
+    plain = nnx.Optimizer(
+        model, optax.chain(lrjax.adam(1e-3), optax.identity()), wrt=nnx.Param
+    )
     a, b = nnx.state(halved), nnx.state(plain)
     assert jax.tree.structure(a) == jax.tree.structure(b)
     with pytest.raises(ValueError, match="nnx.Optimizer itself"):

@@ -93,8 +93,13 @@ def test_sgd_one_cycle_with_momentum_matches_pytorch(anneal, three_phase):
     ws, lrs, moms = _torch_run(
         lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9),
         lambda o: torch.optim.lr_scheduler.OneCycleLR(
-            o, max_lr=0.5, total_steps=STEPS, pct_start=0.3, anneal_strategy=anneal,
-            three_phase=three_phase, cycle_momentum=True,
+            o,
+            max_lr=0.5,
+            total_steps=STEPS,
+            pct_start=0.3,
+            anneal_strategy=anneal,
+            three_phase=three_phase,
+            cycle_momentum=True,
         ),
     )
     lr = lrjax.one_cycle(0.5, total_steps=STEPS, **kw)
@@ -115,13 +120,24 @@ def test_sgd_cyclic_with_inverse_momentum_matches_pytorch(mode, gamma):
     ws, lrs, moms = _torch_run(
         lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9),
         lambda o: torch.optim.lr_scheduler.CyclicLR(
-            o, base_lr=0.01, max_lr=0.4, step_size_up=up, step_size_down=down, mode=mode,
-            gamma=gamma, cycle_momentum=True, base_momentum=0.8, max_momentum=0.9,
+            o,
+            base_lr=0.01,
+            max_lr=0.4,
+            step_size_up=up,
+            step_size_down=down,
+            mode=mode,
+            gamma=gamma,
+            cycle_momentum=True,
+            base_momentum=0.8,
+            max_momentum=0.9,
         ),
     )
-    lr = lrjax.cyclic(0.01, max_value=0.4, step_size_up=up, step_size_down=down, mode=mode, gamma=gamma)
-    mom = lrjax.cyclic_momentum(up, step_size_down=down, mode=mode, gamma=gamma, base_momentum=0.8,
-                                max_momentum=0.9)
+    lr = lrjax.cyclic(
+        0.01, max_value=0.4, step_size_up=up, step_size_down=down, mode=mode, gamma=gamma
+    )
+    mom = lrjax.cyclic_momentum(
+        up, step_size_down=down, mode=mode, gamma=gamma, base_momentum=0.8, max_momentum=0.9
+    )
     np.testing.assert_allclose(_values(lr), lrs, rtol=S_RTOL, atol=S_ATOL)
     np.testing.assert_allclose(_values(mom), moms, rtol=S_RTOL, atol=S_ATOL)
     # Inverse cycle: the momentum is lowest where the rate peaks.

@@ -45,8 +45,11 @@ def _rate(base, warmup):
 def test_sgd_matches_dadaptation(name, warmup):
     dadaptation = pytest.importorskip("dadaptation")
     kwargs = SGD_CASES[name]
-    want = ref.run_torch(lambda p: dadaptation.DAdaptSGD(p, lr=SGD_LR, **kwargs),
-                         warmup=warmup, skip_zero_lr=True)
+    want = ref.run_torch(
+        lambda p: dadaptation.DAdaptSGD(p, lr=SGD_LR, **kwargs),
+        warmup=warmup,
+        skip_zero_lr=True,
+    )
     got = ref.run_jax(lrjax.dadapt_sgd(_rate(SGD_LR, warmup), **kwargs))
     assert ref.relative_error(got, want) < 1e-12
 
@@ -75,10 +78,12 @@ def test_adagrad_at_rate_zero_midway_moves_as_the_reference():
 
 
 def test_float32_stays_within_1e_4_of_float64():
-    for make in (lambda: lrjax.dadapt_sgd(SGD_LR), lambda: lrjax.dadapt_sgd(
-            _rate(SGD_LR, True), momentum=0.9, weight_decay=0.1),
-            lambda: lrjax.dadapt_adagrad(), lambda: lrjax.dadapt_adagrad(
-            ref.warmup_schedule, momentum=0.9, weight_decay=0.1)):
+    for make in (
+        lambda: lrjax.dadapt_sgd(SGD_LR),
+        lambda: lrjax.dadapt_sgd(_rate(SGD_LR, True), momentum=0.9, weight_decay=0.1),
+        lambda: lrjax.dadapt_adagrad(),
+        lambda: lrjax.dadapt_adagrad(ref.warmup_schedule, momentum=0.9, weight_decay=0.1),
+    ):
         assert ref.float32_error(make) < 1e-4
 
 
@@ -90,7 +95,9 @@ def test_current_learning_rate_is_d_eta():
         for n in range(1, 20):
             np.testing.assert_allclose(
                 float(lrjax.current_learning_rate(states[n + 1])),
-                float(states[n].d) * float(sched(n)), rtol=1e-12)
+                float(states[n].d) * float(sched(n)),
+                rtol=1e-12,
+            )
 
 
 @pytest.mark.parametrize("name", ["sgd", "adagrad"])
@@ -98,8 +105,9 @@ def test_scale_by_chained_with_a_unit_rate_is_the_alias(name):
     alias = getattr(lrjax, f"dadapt_{name}")
     direction = getattr(lrjax, f"scale_by_dadapt_{name}")
     a = ref.run_steps(alias(0.5, momentum=0.5, weight_decay=0.1), 10)
-    tx = lrjax.chain(direction(0.5, momentum=0.5, weight_decay=0.1),
-                     lrjax.scale_by_learning_rate(1.0))
+    tx = lrjax.chain(
+        direction(0.5, momentum=0.5, weight_decay=0.1), lrjax.scale_by_learning_rate(1.0)
+    )
     b = ref.run_steps(tx, 10)
     for x, y in zip(jax.tree.leaves(a[0]), jax.tree.leaves(b[0])):
         np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
@@ -108,7 +116,8 @@ def test_scale_by_chained_with_a_unit_rate_is_the_alias(name):
 def test_a_learning_rate_of_zero_is_skipped_and_finite():
     for alias in (lrjax.dadapt_sgd, lrjax.dadapt_adagrad):
         ref.assert_finite_with_warmup_from_zero(
-            lambda lr, a=alias: a(lr, momentum=0.5, weight_decay=0.1))
+            lambda lr, a=alias: a(lr, momentum=0.5, weight_decay=0.1)
+        )
     _, state, us = ref.run_steps(lrjax.dadapt_sgd(0.0), 3)
     assert int(state.k) == 0 and float(state.g0_norm) == 0.0
     assert all(not bool(jnp.any(u)) for u in jax.tree.leaves(us))
@@ -128,7 +137,8 @@ def test_jit_checkpoint_multisteps_complex(name):
     alias = getattr(lrjax, f"dadapt_{name}")
     ref.assert_jit_matches_eager(lambda: alias(0.5, weight_decay=0.1))
     ref.assert_checkpoint_resumes_bit_identically(
-        lambda: alias(lambda n: 0.5 * ref.warmup_schedule(n), momentum=0.9))
+        lambda: alias(lambda n: 0.5 * ref.warmup_schedule(n), momentum=0.9)
+    )
     ref.assert_multisteps_keeps_state_dtypes(lambda: alias())
     ref.assert_complex_is_refused(alias)
     ref.assert_complex_is_refused(getattr(lrjax, f"scale_by_dadapt_{name}"))

@@ -26,7 +26,7 @@ def test_demo_runs_and_writes_its_report(tmp_path, capsys):
     assert "suggested learning rate" in out and "steps to 0.1" in out
     assert (tmp_path / "lrjax_demo.png").stat().st_size > 10_000
     assert 1e-4 < finder.suggestion < 1.0
-    for name, (losses, lrs, acc, _) in results.items():
+    for name, (losses, _lrs, acc, _) in results.items():
         assert losses[-1] < losses[0], name
         assert acc > 0.85, name
     assert reached["newton"] is not None and reached["newton"] <= 10

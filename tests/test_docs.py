@@ -14,7 +14,9 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 FENCE = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
 # A python block followed at once by a block titled "Output" shows what it prints.
-OUTPUT = re.compile(r'^```python\n(.*?)^```\n\n?```text title="Output"\n(.*?)^```', re.S | re.M)
+OUTPUT = re.compile(
+    r'^```python\n(.*?)^```\n\n?```text title="Output"\n(.*?)^```', re.S | re.M
+)
 PAGES = sorted(p for p in DOCS.glob("*.md") if FENCE.search(p.read_text()))
 PAGES.append(ROOT / "README.md")  # the README's ten-line example runs too
 
@@ -56,7 +58,9 @@ def test_gallery_is_up_to_date():
     """docs/gallery.md and its pictures come from scripts/gallery.py, for every schedule."""
     proc = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "gallery.py"), "--check"],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
 
@@ -66,6 +70,8 @@ def test_api_pages_are_up_to_date():
     has a family."""
     proc = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "api_pages.py"), "--check"],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 0, proc.stderr + proc.stdout

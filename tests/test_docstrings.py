@@ -75,7 +75,9 @@ def test_docstring_renders_as_written(package, name):
     if not obj.is_function:
         return
     kinds = {s.kind.value: s for s in sections}
-    documented = [p.name for p in kinds["parameters"].value] if "parameters" in kinds else []
+    documented = (
+        [p.name for p in kinds["parameters"].value] if "parameters" in kinds else []
+    )
     assert documented == [p.name for p in obj.parameters], (
         f"lrjax.{name}: Args lists {documented}, the signature has "
         f"{[p.name for p in obj.parameters]}"

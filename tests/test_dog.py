@@ -78,18 +78,23 @@ def test_optax_contrib_dog_and_dowg_are_reproduced(wd, standard_promotion):
 def test_optax_layerwise_dog_is_reproduced_with_its_options(standard_promotion):
     x0, lg = R.problem()
     a, _ = R.run_jax(lrjax.l_dog(), x0, lg)
-    b, _ = R.run_jax(optax.scale_by_distance_over_gradients(
-        param_dtype=jnp.float64, global_scale=-1.0), x0, lg)
+    b, _ = R.run_jax(
+        optax.scale_by_distance_over_gradients(param_dtype=jnp.float64, global_scale=-1.0),
+        x0,
+        lg,
+    )
     assert R.relative_distance(a, b) < 1e-9
     # Its defaults: +eta g, and x0 in float32.
-    c, _ = R.run_jax(optax.chain(optax.scale_by_distance_over_gradients(),
-                                 optax.scale(-1.0)), x0, lg)
+    c, _ = R.run_jax(
+        optax.chain(optax.scale_by_distance_over_gradients(), optax.scale(-1.0)), x0, lg
+    )
     assert R.relative_distance(c, a) > 1e-4
 
 
 @pytest.mark.x64
-@pytest.mark.parametrize("make,bound", [
-    (lrjax.dog, 1e-5), (lrjax.l_dog, 1e-5), (lrjax.dowg, 1e-4)])
+@pytest.mark.parametrize(
+    "make,bound", [(lrjax.dog, 1e-5), (lrjax.l_dog, 1e-5), (lrjax.dowg, 1e-4)]
+)
 def test_float32_stays_close_to_float64(make, bound):
     # Measured: DoG 1.6e-7, L-DoG 1.9e-7, DoWG 7.8e-6 (optax.contrib: DoG 3.9e-3,
     # layer-wise 9.9e-3, DoWG 5.3e-5), with the displacement kept as the state.

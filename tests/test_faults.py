@@ -4,15 +4,15 @@ empty and masked trees. A run that goes on for weeks must not be lost to one bad
 
 from __future__ import annotations
 
+import digits
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
-
-import digits
-import lrjax
 from conformance import all_cases, loss, params
+
+import lrjax
 
 CASES = all_cases()
 GRADIENT_CASES = [c for c in CASES if not c.needs_loss]
@@ -61,7 +61,9 @@ def test_nonfinite_batches_are_skipped_exactly():
     params0, xs, ys, loss_fn = _mlp_problem(steps)
     rng = np.random.default_rng(1)
     bad = set(rng.choice(steps, size=steps // 20, replace=False).tolist())  # 5%
-    opt = lrjax.skip_nonfinite(lrjax.adam(lrjax.warmup(lrjax.cosine_decay(1e-2, 200), warmup_steps=10)))
+    opt = lrjax.skip_nonfinite(
+        lrjax.adam(lrjax.warmup(lrjax.cosine_decay(1e-2, 200), warmup_steps=10))
+    )
 
     @jax.jit
     def step(p, state, xb, yb, poison):
@@ -137,7 +139,9 @@ def test_nonfinite_loss_value_is_a_skip():
 # ------------------------------------------------------------------------ extreme values
 
 
-@pytest.mark.parametrize("dtype", [jnp.float32, jnp.bfloat16], ids=lambda d: jnp.dtype(d).name)
+@pytest.mark.parametrize(
+    "dtype", [jnp.float32, jnp.bfloat16], ids=lambda d: jnp.dtype(d).name
+)
 @pytest.mark.parametrize("case", GRADIENT_CASES, ids=str)
 def test_extreme_gradients_give_finite_updates(case, dtype):
     """Gradients of 1e30, 1e-30 and exactly 0, three steps each: finite updates."""
@@ -157,7 +161,9 @@ def test_extreme_gradients_give_finite_updates(case, dtype):
         for u in three_steps(jnp.asarray(magnitude, dtype)):
             for leaf, ref in zip(jax.tree.leaves(u), jax.tree.leaves(p)):
                 assert leaf.dtype == ref.dtype
-                assert bool(jnp.all(jnp.isfinite(leaf))), f"{case}: non-finite at {magnitude}"
+                assert bool(jnp.all(jnp.isfinite(leaf))), (
+                    f"{case}: non-finite at {magnitude}"
+                )
 
 
 def _saturate(state):
@@ -183,7 +189,8 @@ def test_counters_saturate_at_int32_max(case):
         if jnp.result_type(leaf) == jnp.int32:
             assert int(leaf) >= 0, f"{case}: an int32 counter wrapped around"
     records = [
-        s for s in jax.tree.leaves(
+        s
+        for s in jax.tree.leaves(
             new, is_leaf=lambda x: isinstance(x, lrjax.ScaleByLearningRateState)
         )
         if isinstance(s, lrjax.ScaleByLearningRateState)
@@ -197,7 +204,8 @@ def test_schedules_are_finite_at_the_int32_limit():
     from test_validation import TABLE
 
     schedules = [
-        name for name, (valid, _) in TABLE.items()
+        name
+        for name, (valid, _) in TABLE.items()
         if getattr(lrjax, name).__module__.startswith("lrjax._schedules.")
         and getattr(lrjax, name).__module__ != "lrjax._schedules.large_model"
     ]
@@ -226,8 +234,11 @@ def test_decays_underflow_to_zero_not_nan(dtype):
 def test_empty_tree_passes_through(case):
     tx = case.make(case.lr)
     state = tx.init({})
-    extra = dict(value=jnp.asarray(0.0), grad={}, value_fn=lambda q: jnp.asarray(0.0)) \
-        if case.needs_loss else {}
+    extra = (
+        dict(value=jnp.asarray(0.0), grad={}, value_fn=lambda q: jnp.asarray(0.0))
+        if case.needs_loss
+        else {}
+    )
     u, _ = tx.update({}, state, {}, **extra)
     assert u == {}
 

@@ -239,13 +239,22 @@ def test_sweep_matches_a_float64_numpy_transcription(fastai):
     loss_fn, loss_and_grad, a, b = _least_squares(signal=2.0, n=160)
     num_steps = 45  # > 30 batches: the batches are cycled
     res = lrjax.find_learning_rate(
-        loss_fn, jnp.zeros(5), (jnp.asarray(a), jnp.asarray(b)),
+        loss_fn,
+        jnp.zeros(5),
+        (jnp.asarray(a), jnp.asarray(b)),
         lambda lr: lrjax.sgd(lr, momentum=0.5),
-        min_lr=1e-3, max_lr=50.0, num_steps=num_steps, fastai_compatible=fastai,
+        min_lr=1e-3,
+        max_lr=50.0,
+        num_steps=num_steps,
+        fastai_compatible=fastai,
     )
     lrs = 1e-3 * (50.0 / 1e-3) ** (np.arange(num_steps) / (num_steps - 1))
     losses, smoothed, stop, reason = reference_sweep(
-        loss_and_grad, np.zeros(5), list(zip(a, b)), lrs, momentum=0.5,
+        loss_and_grad,
+        np.zeros(5),
+        list(zip(a, b)),
+        lrs,
+        momentum=0.5,
         spike=None if fastai else 10.0,
     )
     assert (res.stop, res.stop_reason, res.diverged) == (stop, reason, True)
@@ -274,8 +283,9 @@ def test_linear_sweep_and_batch_function_agree_with_pytree_batches():
     a, b = jnp.asarray(a), jnp.asarray(b)
     kw = dict(min_lr=1e-2, max_lr=1.0, num_steps=30, sweep="linear", diverge_factor=None)
     res1 = lrjax.find_learning_rate(loss_fn, jnp.zeros(5), (a, b), lrjax.sgd, **kw)
-    res2 = lrjax.find_learning_rate(loss_fn, jnp.zeros(5), lambda i: (a[i], b[i]),
-                                    lrjax.sgd, **kw)
+    res2 = lrjax.find_learning_rate(
+        loss_fn, jnp.zeros(5), lambda i: (a[i], b[i]), lrjax.sgd, **kw
+    )
     # float32 (JAX's default): the sweep's rates are rounded once, half an ulp.
     np.testing.assert_allclose(res1.learning_rates, np.linspace(1e-2, 1.0, 30), rtol=1e-7)
     np.testing.assert_array_equal(res1.losses, res2.losses)
@@ -301,8 +311,13 @@ def test_sgd_suggestion_on_a_quadratic_is_below_the_stability_limit(curvatures, 
     # slide's threshold (0.005) is absolute, so it depends on the scale of the loss.
     big = max(curvatures)
     res = lrjax.find_learning_rate(
-        _quadratic(curvatures), jnp.ones(len(curvatures)), None, lrjax.sgd,
-        min_lr=1e-4 / big, max_lr=1e3 / big, num_steps=num_steps,
+        _quadratic(curvatures),
+        jnp.ones(len(curvatures)),
+        None,
+        lrjax.sgd,
+        min_lr=1e-4 / big,
+        max_lr=1e3 / big,
+        num_steps=num_steps,
     )
     assert res.diverged and res.method == "steep"
     assert 0 < res.suggestion < 2 / big
@@ -313,16 +328,26 @@ def test_nan_and_negative_losses():
     # A NaN loss at step 10 is a divergence, recorded at the step it appears.
     flags = jnp.where(jnp.arange(50) >= 10, jnp.nan, 1.0)
     res = lrjax.find_learning_rate(
-        lambda w, b: b * jnp.sum(w**2), jnp.ones(1), flags, lrjax.sgd,
-        min_lr=1e-3, max_lr=1.0, num_steps=50,
+        lambda w, b: b * jnp.sum(w**2),
+        jnp.ones(1),
+        flags,
+        lrjax.sgd,
+        min_lr=1e-3,
+        max_lr=1.0,
+        num_steps=50,
     )
     assert res.diverged and res.stop == 11 and res.stop_reason == "nonfinite"
     assert np.isnan(res.losses[10]) and np.isfinite(res.losses[:10]).all()
     # A loss that is negative and decreasing must not stop at once (fastai's literal
     # "smooth > 4 * best" is true for any negative best), nor spike.
     res = lrjax.find_learning_rate(
-        lambda w, b: 0.5 * jnp.sum(w**2) - 10.0, jnp.ones(2), None, lrjax.sgd,
-        min_lr=1e-3, max_lr=1.0, num_steps=40,
+        lambda w, b: 0.5 * jnp.sum(w**2) - 10.0,
+        jnp.ones(2),
+        None,
+        lrjax.sgd,
+        min_lr=1e-3,
+        max_lr=1.0,
+        num_steps=40,
     )
     assert res.stop == 40 and not res.diverged and res.stop_reason == "completed"
     assert np.all(res.losses < 0)
@@ -336,8 +361,9 @@ def test_one_compiled_program_and_params_untouched():
         return 0.5 * jnp.sum(w**2)
 
     w0 = np.ones(3, np.float32)
-    res = lrjax.find_learning_rate(loss, w0, None, lrjax.sgd, min_lr=1e-3, max_lr=10.0,
-                                   num_steps=200)
+    res = lrjax.find_learning_rate(
+        loss, w0, None, lrjax.sgd, min_lr=1e-3, max_lr=10.0, num_steps=200
+    )
     assert len(calls) == 1 and res.stop > 50
     np.testing.assert_array_equal(w0, np.ones(3, np.float32))
     # Recorded at the learning rate's dtype: float32 in JAX's default mode.
@@ -410,8 +436,13 @@ def test_plot_draws_the_curve_and_marks_the_suggestion():
     import matplotlib.pyplot as plt
 
     res = lrjax.find_learning_rate(
-        _quadratic([1.0, 0.1]), jnp.ones(2), None, lrjax.sgd,
-        min_lr=1e-3, max_lr=100.0, num_steps=80,
+        _quadratic([1.0, 0.1]),
+        jnp.ones(2),
+        None,
+        lrjax.sgd,
+        min_lr=1e-3,
+        max_lr=100.0,
+        num_steps=80,
     )
     ax = res.plot()
     try:
@@ -444,7 +475,11 @@ def _scripted(raw, **kwargs):
     raw = jnp.asarray(raw, jnp.float32)
     kwargs = dict(dict(min_lr=1e-6, max_lr=10.0, num_steps=len(raw)), **kwargs)
     return lrjax.find_learning_rate(
-        lambda w, b: b + 0.0 * jnp.sum(w), jnp.zeros(1, jnp.float32), raw, lrjax.sgd, **kwargs
+        lambda w, b: b + 0.0 * jnp.sum(w),
+        jnp.zeros(1, jnp.float32),
+        raw,
+        lrjax.sgd,
+        **kwargs,
     )
 
 
@@ -516,7 +551,9 @@ def _smoothed(raw, beta=0.98):
 
 def _numpy_result(raw):
     """The result the sweep would return for these raw losses, smoothed in NumPy."""
-    return _result(np.geomspace(1e-6, 10.0, len(raw)), _smoothed(raw), raw=raw, fastai=False)
+    return _result(
+        np.geomspace(1e-6, 10.0, len(raw)), _smoothed(raw), raw=raw, fastai=False
+    )
 
 
 @pytest.mark.parametrize("noise", ["gaussian", "exponential"])
@@ -525,7 +562,9 @@ def test_a_noisy_flat_curve_has_no_suggestion(noise):
     # noise is skewed like minibatch losses are.
     for seed in range(1000):
         rng = np.random.default_rng(seed)
-        raw = 2.3 + 0.1 * (rng.normal(size=100) if noise == "gaussian" else rng.exponential(size=100))
+        raw = 2.3 + 0.1 * (
+            rng.normal(size=100) if noise == "gaussian" else rng.exponential(size=100)
+        )
         value, reason = _numpy_result(raw).suggest_with_reason("steep")
         assert math.isnan(value) and "no descent" in reason, (seed, value)
     # Through the compiled sweep too; fastai's rules answer anyway, with any rate.

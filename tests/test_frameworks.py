@@ -7,13 +7,13 @@ accuracy (a 64-64-10 MLP reaches 96-98% here; 95% leaves room for seeds, not bug
 
 from __future__ import annotations
 
+import digits
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
 
-import digits
 import lrjax
 
 STEPS = 300
@@ -149,7 +149,9 @@ def test_multi_transform_with_a_different_optimizer_per_group():
     np.testing.assert_allclose(np.asarray(updates["b"]), -0.1 * np.ones(2))
     np.testing.assert_allclose(np.asarray(updates["w"]), -1e-2 * np.ones((3, 2)), rtol=1e-6)
     rates = lrjax.current_learning_rate(state)
-    assert {k: float(v) for k, v in rates.items()} == pytest.approx({"adam": 1e-2, "sgd": 0.1})
+    assert {k: float(v) for k, v in rates.items()} == pytest.approx(
+        {"adam": 1e-2, "sgd": 0.1}
+    )
 
 
 def test_apply_if_finite_skips_bad_steps_and_keeps_the_schedule_position(
@@ -166,9 +168,13 @@ def test_apply_if_finite_skips_bad_steps_and_keeps_the_schedule_position(
     before = state
     updates, state = step(bad, state, params)
     assert not bool(jnp.any(updates))  # the NaN step is skipped
-    for a, b in zip(jax.tree.leaves(before.inner_state), jax.tree.leaves(state.inner_state)):
+    for a, b in zip(
+        jax.tree.leaves(before.inner_state), jax.tree.leaves(state.inner_state)
+    ):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
     assert int(state.notfinite_count) == 1
     _, state = step(good, state, params)
     # Two good steps were applied: the schedule is at n = 1, not n = 2.
-    np.testing.assert_allclose(float(lrjax.current_learning_rate(state)), float(schedule(1)))
+    np.testing.assert_allclose(
+        float(lrjax.current_learning_rate(state)), float(schedule(1))
+    )

@@ -31,29 +31,63 @@ SETTINGS = settings(max_examples=2, deadline=None, derandomize=True)
 
 # name: (make(lr, hp), hyperparameter strategies, needs the loss, records a rate)
 METHODS = {
-    "dog": (lambda lr, hp: lrjax.dog(lr, reps_rel=hp["r"], weight_decay=hp["wd"]),
-            {"r": st.floats(1e-8, 1e-2), "wd": st.floats(0.0, 0.1)}, False, True),
-    "l_dog": (lambda lr, hp: lrjax.l_dog(lr, reps_rel=hp["r"], weight_decay=hp["wd"]),
-              {"r": st.floats(1e-8, 1e-2), "wd": st.floats(0.0, 0.1)}, False, False),
-    "dowg": (lambda lr, hp: lrjax.dowg(lr, eps=hp["eps"], weight_decay=hp["wd"]),
-             {"eps": st.floats(1e-8, 1e-2), "wd": st.floats(0.0, 0.1)}, False, True),
-    "cocob": (lambda lr, hp: lrjax.cocob(alpha=hp["alpha"], weight_decay=hp["wd"]),
-              {"alpha": st.floats(1.0, 1e3), "wd": st.floats(0.0, 0.1)}, False, False),
-    "polyak_sgd": (lambda lr, hp: lrjax.polyak_sgd(lr, variant="sps_max", c=hp["c"]),
-                   {"c": st.floats(0.1, 2.0)}, True, True),
-    "polyak_sgd_smooth": (lambda lr, hp: lrjax.polyak_sgd(c=hp["c"]),
-                          {"c": st.floats(0.1, 2.0)}, True, True),
-    "momo": (lambda lr, hp: lrjax.momo(lr, beta=hp["b"], weight_decay=hp["wd"],
-                                       use_fstar=True),
-             {"b": st.floats(0.0, 0.99), "wd": st.floats(0.0, 0.1)}, True, True),
-    "momo_adam": (lambda lr, hp: lrjax.momo_adam(lr, b1=hp["b"], weight_decay=hp["wd"]),
-                  {"b": st.floats(0.0, 0.99), "wd": st.floats(0.0, 0.1)}, True, True),
+    "dog": (
+        lambda lr, hp: lrjax.dog(lr, reps_rel=hp["r"], weight_decay=hp["wd"]),
+        {"r": st.floats(1e-8, 1e-2), "wd": st.floats(0.0, 0.1)},
+        False,
+        True,
+    ),
+    "l_dog": (
+        lambda lr, hp: lrjax.l_dog(lr, reps_rel=hp["r"], weight_decay=hp["wd"]),
+        {"r": st.floats(1e-8, 1e-2), "wd": st.floats(0.0, 0.1)},
+        False,
+        False,
+    ),
+    "dowg": (
+        lambda lr, hp: lrjax.dowg(lr, eps=hp["eps"], weight_decay=hp["wd"]),
+        {"eps": st.floats(1e-8, 1e-2), "wd": st.floats(0.0, 0.1)},
+        False,
+        True,
+    ),
+    "cocob": (
+        lambda lr, hp: lrjax.cocob(alpha=hp["alpha"], weight_decay=hp["wd"]),
+        {"alpha": st.floats(1.0, 1e3), "wd": st.floats(0.0, 0.1)},
+        False,
+        False,
+    ),
+    "polyak_sgd": (
+        lambda lr, hp: lrjax.polyak_sgd(lr, variant="sps_max", c=hp["c"]),
+        {"c": st.floats(0.1, 2.0)},
+        True,
+        True,
+    ),
+    "polyak_sgd_smooth": (
+        lambda lr, hp: lrjax.polyak_sgd(c=hp["c"]),
+        {"c": st.floats(0.1, 2.0)},
+        True,
+        True,
+    ),
+    "momo": (
+        lambda lr, hp: lrjax.momo(lr, beta=hp["b"], weight_decay=hp["wd"], use_fstar=True),
+        {"b": st.floats(0.0, 0.99), "wd": st.floats(0.0, 0.1)},
+        True,
+        True,
+    ),
+    "momo_adam": (
+        lambda lr, hp: lrjax.momo_adam(lr, b1=hp["b"], weight_decay=hp["wd"]),
+        {"b": st.floats(0.0, 0.99), "wd": st.floats(0.0, 0.1)},
+        True,
+        True,
+    ),
 }
 
 
 def _finite(tree) -> jax.Array:
-    leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)
-              if jnp.issubdtype(x.dtype, jnp.inexact)]
+    leaves = [
+        jnp.all(jnp.isfinite(x))
+        for x in jax.tree.leaves(tree)
+        if jnp.issubdtype(x.dtype, jnp.inexact)
+    ]
     return jnp.all(jnp.stack(leaves)) if leaves else jnp.asarray(True)
 
 
@@ -68,8 +102,10 @@ def _run(name, hp, lr0, problem):
 
         def step(carry, noise_n):
             p, state = carry
-            f = sum(jnp.sum(0.5 * c.astype(jnp.float32) * q.astype(jnp.float32) ** 2)
-                    for c, q in zip(curv, p))
+            f = sum(
+                jnp.sum(0.5 * c.astype(jnp.float32) * q.astype(jnp.float32) ** 2)
+                for c, q in zip(curv, p)
+            )
             g = [(c * q + e).astype(q.dtype) for c, q, e in zip(curv, p, noise_n)]
             u, state = tx.update(g, state, p, **({"value": f} if needs_loss else {}))
             eta = lrjax.current_learning_rate(state) if records else jnp.zeros([])
@@ -87,21 +123,30 @@ def _problem(shapes, dtype, seeds):
     lanes = []
     for seed in seeds:
         rng = np.random.default_rng(seed)
-        lanes.append(([rng.standard_normal(s) for s in shapes],
-                      [10.0 ** rng.uniform(-3, 3, s) for s in shapes],
-                      [0.1 * rng.standard_normal((STEPS, *s)) for s in shapes]))
+        lanes.append(
+            (
+                [rng.standard_normal(s) for s in shapes],
+                [10.0 ** rng.uniform(-3, 3, s) for s in shapes],
+                [0.1 * rng.standard_normal((STEPS, *s)) for s in shapes],
+            )
+        )
     return tuple(
-        [jnp.asarray(np.stack([lane[part][i] for lane in lanes]), dtype)
-         for i in range(len(shapes))]
-        for part in range(3))
+        [
+            jnp.asarray(np.stack([lane[part][i] for lane in lanes]), dtype)
+            for i in range(len(shapes))
+        ]
+        for part in range(3)
+    )
 
 
 @st.composite
 def _example(draw, name):
     shapes = draw(st.lists(st.sampled_from(SHAPES), min_size=1, max_size=3))
     dtype = draw(st.sampled_from(DTYPES))
-    hp = {k: draw(st.lists(s, min_size=LANES, max_size=LANES))
-          for k, s in METHODS[name][1].items()}
+    hp = {
+        k: draw(st.lists(s, min_size=LANES, max_size=LANES))
+        for k, s in METHODS[name][1].items()
+    }
     lr0 = draw(st.lists(st.floats(1e-3, 1.0), min_size=LANES, max_size=LANES))
     seeds = draw(st.lists(st.integers(0, 2**32 - 1), min_size=LANES, max_size=LANES))
     return shapes, dtype, hp, lr0, seeds
@@ -114,8 +159,9 @@ def test_fuzz(name):
     def run(example):
         shapes, dtype, hp, lr0, seeds = example
         hp = {k: jnp.asarray(v, jnp.float32) for k, v in hp.items()}
-        ok, p = _run(name, hp, jnp.asarray(lr0, jnp.float32),
-                     _problem(shapes, dtype, seeds))
+        ok, p = _run(
+            name, hp, jnp.asarray(lr0, jnp.float32), _problem(shapes, dtype, seeds)
+        )
         assert bool(np.all(np.asarray(ok))), (name, dtype, shapes)
         for leaf in p:
             assert leaf.dtype == jnp.dtype(dtype)

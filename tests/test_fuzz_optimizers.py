@@ -51,8 +51,10 @@ DTYPES = [jnp.float32, jnp.bfloat16]
 DTYPES_X64 = [jnp.float64]
 # Relative slack on the bounds: each of the STEPS accumulations of a moment rounds once
 # (relative u), so the computed ratio can exceed the exact one by about STEPS * u.
-RTOL = {jnp.dtype(jnp.float32): 4 * STEPS * 2.0**-24,
-        jnp.dtype(jnp.float64): 4 * STEPS * 2.0**-53}
+RTOL = {
+    jnp.dtype(jnp.float32): 4 * STEPS * 2.0**-24,
+    jnp.dtype(jnp.float64): 4 * STEPS * 2.0**-53,
+}
 SETTINGS = settings(max_examples=4, deadline=None, derandomize=True)
 # float64 examples, each compiled anew: two per optimizer, where the single fuzzer of
 # all three dtypes drew about a third of its four.
@@ -131,33 +133,55 @@ FAMILIES = {
     ),
     "rmsprop": Family(
         lambda lr, hp, o: lrjax.rmsprop(
-            lr, hp["decay"], hp["eps"], hp["init"], centered=o["centered"],
-            momentum=hp["mu"] if o["momentum"] else None, bias_correction=o["bc"],
+            lr,
+            hp["decay"],
+            hp["eps"],
+            hp["init"],
+            centered=o["centered"],
+            momentum=hp["mu"] if o["momentum"] else None,
+            bias_correction=o["bc"],
         ),
         {"decay": decays, "eps": eps, "init": st.floats(0.0, 1.0), "mu": decays},
         {"centered": st.booleans(), "momentum": st.booleans(), "bc": st.booleans()},
         # v >= (1-rho) g^2; the centered variance has no such floor.
-        lambda hp, t, g, o: None if o["centered"] else np.broadcast_to(
-            1 / np.sqrt(1 - hp["decay"][:, None])
-            / (1 - (hp["mu"][:, None] if o["momentum"] else 0.0)), g.shape),
+        lambda hp, t, g, o: (
+            None
+            if o["centered"]
+            else np.broadcast_to(
+                1
+                / np.sqrt(1 - hp["decay"][:, None])
+                / (1 - (hp["mu"][:, None] if o["momentum"] else 0.0)),
+                g.shape,
+            )
+        ),
         momentum_lr=True,
     ),
     "adam": Family(
-        lambda lr, hp, o: lrjax.adam(lr, hp["b1"], hp["b2"], hp["eps"], hp["eps_root"],
-                                     nesterov=o["nesterov"], epsilon_hat=o["hat"]),
+        lambda lr, hp, o: lrjax.adam(
+            lr,
+            hp["b1"],
+            hp["b2"],
+            hp["eps"],
+            hp["eps_root"],
+            nesterov=o["nesterov"],
+            epsilon_hat=o["hat"],
+        ),
         {"b1": b1s, "b2": b2s, "eps": eps, "eps_root": st.floats(0.0, 1e-6)},
         {"nesterov": st.booleans(), "hat": st.booleans()},
         lambda hp, t, g, o: (_nadam_bound if o["nesterov"] else _adam_bound)(
-            hp["b1"], hp["b2"], t),
+            hp["b1"], hp["b2"], t
+        ),
     ),
     "adamw": Family(
-        lambda lr, hp, o: lrjax.adamw(lr, hp["b1"], hp["b2"], hp["eps"],
-                                      weight_decay=hp["wd"]),
+        lambda lr, hp, o: lrjax.adamw(
+            lr, hp["b1"], hp["b2"], hp["eps"], weight_decay=hp["wd"]
+        ),
         {"b1": b1s, "b2": b2s, "eps": eps, "wd": st.floats(0.0, 0.1)},
     ),
     "amsgrad": Family(
-        lambda lr, hp, o: lrjax.amsgrad(lr, hp["b1"], hp["b2"], hp["eps"],
-                                        max_before_correction=o["before"]),
+        lambda lr, hp, o: lrjax.amsgrad(
+            lr, hp["b1"], hp["b2"], hp["eps"], max_before_correction=o["before"]
+        ),
         {"b1": b1s, "b2": b2s, "eps": eps},
         {"before": st.booleans()},
         lambda hp, t, g, o: _adam_bound(hp["b1"], hp["b2"], t),
@@ -168,8 +192,9 @@ FAMILIES = {
         bound=lambda hp, t, g, o: _nadam_bound(hp["b1"], hp["b2"], t),
     ),
     "adamax": Family(
-        lambda lr, hp, o: lrjax.adamax(lr, hp["b1"], hp["b2"], hp["eps"],
-                                       eps_in_max=o["in"]),
+        lambda lr, hp, o: lrjax.adamax(
+            lr, hp["b1"], hp["b2"], hp["eps"], eps_in_max=o["in"]
+        ),
         {"b1": b1s, "b2": b2s, "eps": eps},
         {"in": st.booleans()},
         lambda hp, t, g, o: _adamax_bound(hp["b1"], hp["b2"], t),
@@ -184,19 +209,41 @@ FAMILIES = {
     # recorded base rate are checked.
     "lars": Family(
         lambda lr, hp, o: lrjax.lars(
-            lr, hp["wd"], lrjax.leaf_mask(min_rank=2) if o["mask"] else True, hp["tc"],
-            hp["eps"], True, hp["mu"], o["nesterov"],
-            denominator="sum" if o["sum"] else "update", lr_in_momentum=o["in"]),
-        {"wd": st.floats(0.0, 0.1), "tc": st.floats(1e-3, 0.05),
-         "eps": st.floats(0.0, 1e-6), "mu": st.floats(0.0, 0.9)},
-        {"mask": st.booleans(), "nesterov": st.booleans(), "sum": st.booleans(),
-         "in": st.booleans()},
+            lr,
+            hp["wd"],
+            lrjax.leaf_mask(min_rank=2) if o["mask"] else True,
+            hp["tc"],
+            hp["eps"],
+            True,
+            hp["mu"],
+            o["nesterov"],
+            denominator="sum" if o["sum"] else "update",
+            lr_in_momentum=o["in"],
+        ),
+        {
+            "wd": st.floats(0.0, 0.1),
+            "tc": st.floats(1e-3, 0.05),
+            "eps": st.floats(0.0, 1e-6),
+            "mu": st.floats(0.0, 0.9),
+        },
+        {
+            "mask": st.booleans(),
+            "nesterov": st.booleans(),
+            "sum": st.booleans(),
+            "in": st.booleans(),
+        },
     ),
     "lamb": Family(
         lambda lr, hp, o: lrjax.lamb(
-            lr, hp["b1"], hp["b2"], hp["eps"], 0.0, hp["wd"],
+            lr,
+            hp["b1"],
+            hp["b2"],
+            hp["eps"],
+            0.0,
+            hp["wd"],
             trust_ratio_mask=lrjax.leaf_mask(min_rank=1) if o["mask"] else None,
-            weight_decay_placement="keras" if o["keras"] else "optax"),
+            weight_decay_placement="keras" if o["keras"] else "optax",
+        ),
         {"b1": b1s, "b2": b2s, "eps": eps, "wd": st.floats(0.0, 0.1)},
         {"mask": st.booleans(), "keras": st.booleans()},
     ),
@@ -207,17 +254,22 @@ FAMILIES = {
 # documented: the update also moves y towards the average, by an amount that depends on
 # the whole past. Mechanic is not fuzzed here: its recorded rate is the base's rate
 # times its learned scale, not the schedule (tests/test_mechanic.py checks it).
-FAMILIES.update({
-    "schedule_free_sgd": Family(
-        lambda lr, hp, o: lrjax.schedule_free_sgd(lr, b1=hp["b1"], weight_decay=hp["wd"]),
-        {"b1": st.floats(0.05, 0.99), "wd": st.floats(0.0, 0.1)},
-    ),
-    "schedule_free_adamw": Family(
-        lambda lr, hp, o: lrjax.schedule_free_adamw(lr, b1=hp["b1"], b2=hp["b2"],
-                                                    eps=hp["eps"], weight_decay=hp["wd"]),
-        {"b1": st.floats(0.05, 0.99), "b2": b2s, "eps": eps, "wd": st.floats(0.0, 0.1)},
-    ),
-})
+FAMILIES.update(
+    {
+        "schedule_free_sgd": Family(
+            lambda lr, hp, o: lrjax.schedule_free_sgd(
+                lr, b1=hp["b1"], weight_decay=hp["wd"]
+            ),
+            {"b1": st.floats(0.05, 0.99), "wd": st.floats(0.0, 0.1)},
+        ),
+        "schedule_free_adamw": Family(
+            lambda lr, hp, o: lrjax.schedule_free_adamw(
+                lr, b1=hp["b1"], b2=hp["b2"], eps=hp["eps"], weight_decay=hp["wd"]
+            ),
+            {"b1": st.floats(0.05, 0.99), "b2": b2s, "eps": eps, "wd": st.floats(0.0, 0.1)},
+        ),
+    }
+)
 
 
 def _problem(shapes, dtype, seeds) -> tuple:
@@ -229,16 +281,20 @@ def _problem(shapes, dtype, seeds) -> tuple:
     out = []
     for lane_seed in seeds:
         rng = np.random.default_rng(lane_seed)
-        out.append([
-            [rng.standard_normal(s) for s in shapes],
-            [10.0 ** rng.uniform(-3, 3, s) for s in shapes],
-            [rng.standard_normal(s) for s in shapes],
-            [0.1 * rng.standard_normal((STEPS, *s)) for s in shapes],
-        ])
+        out.append(
+            [
+                [rng.standard_normal(s) for s in shapes],
+                [10.0 ** rng.uniform(-3, 3, s) for s in shapes],
+                [rng.standard_normal(s) for s in shapes],
+                [0.1 * rng.standard_normal((STEPS, *s)) for s in shapes],
+            ]
+        )
     # Stack lanes: four lists of leaves, each leaf with a leading lane axis.
     return tuple(
-        [jnp.asarray(np.stack([lane[part][i] for lane in out]), dtype)
-         for i in range(len(shapes))]
+        [
+            jnp.asarray(np.stack([lane[part][i] for lane in out]), dtype)
+            for i in range(len(shapes))
+        ]
         for part in range(4)
     )
 
@@ -248,8 +304,14 @@ def _tree(leaves: list) -> dict:
 
 
 def _norm_max(tree) -> jax.Array:
-    return jnp.max(jnp.stack([jnp.max(jnp.abs(x.astype(jnp.float32)), initial=0.0)
-                              for x in jax.tree.leaves(tree)]))
+    return jnp.max(
+        jnp.stack(
+            [
+                jnp.max(jnp.abs(x.astype(jnp.float32)), initial=0.0)
+                for x in jax.tree.leaves(tree)
+            ]
+        )
+    )
 
 
 @functools.partial(jax.jit, static_argnums=(0, 1))
@@ -292,8 +354,12 @@ def _compiled(name: str, options: tuple, args: tuple):
     they halve the compile time, which dominates here (a run takes milliseconds),
     and they do not change floating-point semantics.
     """
-    key = (name, options, jax.tree.structure(args),
-           tuple((x.shape, x.dtype) for x in jax.tree.leaves(args)))
+    key = (
+        name,
+        options,
+        jax.tree.structure(args),
+        tuple((x.shape, x.dtype) for x in jax.tree.leaves(args)),
+    )
     if key not in _COMPILED:
         _COMPILED[key] = _run.lower(name, options, *args).compile(
             {"xla_backend_optimization_level": 0}
@@ -331,8 +397,12 @@ def _check(name: str, options: dict, shapes, dtype, hp: dict, lr0, decay, seeds)
     # float32 rates: eta itself is rounded, relative 2^-24.
     rtol = RTOL[jnp.dtype(dtype)] + 2.0**-23
     excess = scaled / (bound * (1 + rtol))
-    assert np.all(excess <= 1), (name, options, float(excess.max()),
-                                 np.unravel_index(int(np.argmax(excess)), excess.shape))
+    assert np.all(excess <= 1), (
+        name,
+        options,
+        float(excess.max()),
+        np.unravel_index(int(np.argmax(excess)), excess.shape),
+    )
 
 
 def _lanes(strategy):
@@ -386,8 +456,18 @@ for _name in FAMILIES:
 
 # The optimizer aliases of the per-coordinate directions (lrjax/_directions/, and
 # AdaGrad-Norm in lrjax/_lr_free/): chain(scale_by_x(...), scale_by_learning_rate(lr)).
-ALIASES = {"sgd", "adagrad", "adadelta", "rmsprop", "adam", "adamw", "amsgrad", "nadam",
-           "adamax", "adagrad_norm"}
+ALIASES = {
+    "sgd",
+    "adagrad",
+    "adadelta",
+    "rmsprop",
+    "adam",
+    "adamw",
+    "amsgrad",
+    "nadam",
+    "adamax",
+    "adagrad_norm",
+}
 
 
 def test_every_optimizer_alias_is_fuzzed():

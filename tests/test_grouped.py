@@ -67,8 +67,10 @@ def _check_close(got, want, lr):
     for a, b in zip(jax.tree.leaves((us, p)), jax.tree.leaves((us_ref, p_ref))):
         eps = float(jnp.finfo(a.dtype).eps)
         np.testing.assert_allclose(
-            np.asarray(a, np.float64), np.asarray(b, np.float64),
-            rtol=4 * eps, atol=4 * eps * lr,
+            np.asarray(a, np.float64),
+            np.asarray(b, np.float64),
+            rtol=4 * eps,
+            atol=4 * eps * lr,
         )
 
 
@@ -80,14 +82,24 @@ def _grads(params, steps=3, seed=1):
 
 
 LR = {"sgd_nesterov": 0.1}
-LR = {k: LR.get(k, 1e-2) for k in (
-    "adam", "adamw", "sgd_nesterov", "rmsprop_centered", "optax_adam", "clip_adam")}
+LR = {
+    k: LR.get(k, 1e-2)
+    for k in (
+        "adam",
+        "adamw",
+        "sgd_nesterov",
+        "rmsprop_centered",
+        "optax_adam",
+        "clip_adam",
+    )
+}
 
 TRANSFORMS = {
     "adam": lambda: lrjax.adam(1e-2),
     "adamw": lambda: lrjax.adamw(1e-2, weight_decay=0.1),
-    "sgd_nesterov": lambda: lrjax.sgd(lrjax.cosine_decay(0.1, 10), momentum=0.9,
-                                      nesterov=True),
+    "sgd_nesterov": lambda: lrjax.sgd(
+        lrjax.cosine_decay(0.1, 10), momentum=0.9, nesterov=True
+    ),
     "rmsprop_centered": lambda: lrjax.rmsprop(1e-2, centered=True, momentum=0.5),
     "optax_adam": lambda: optax.adam(1e-2),
     "clip_adam": lambda: optax.chain(optax.clip(0.5), lrjax.adam(1e-2)),
@@ -98,8 +110,12 @@ TRANSFORMS = {
 def test_same_updates_as_ungrouped(name, standard_promotion):
     params = _tree()
     got, want = _run(
-        [lrjax.grouped(TRANSFORMS[name](), max_leaf_size=32, min_group_size=2), TRANSFORMS[name]()],
-        params, _grads(params),
+        [
+            lrjax.grouped(TRANSFORMS[name](), max_leaf_size=32, min_group_size=2),
+            TRANSFORMS[name](),
+        ],
+        params,
+        _grads(params),
     )
     _check_close(got, want, LR[name])
 
@@ -110,7 +126,12 @@ def test_mixed_dtypes_preserved_and_equal():
     params = _tree(dtypes)
     grads = _grads(params, steps=2)
     got, want = _run(
-        [lrjax.grouped(lrjax.adam(1e-2), max_leaf_size=32, min_group_size=2), lrjax.adam(1e-2)], params, grads
+        [
+            lrjax.grouped(lrjax.adam(1e-2), max_leaf_size=32, min_group_size=2),
+            lrjax.adam(1e-2),
+        ],
+        params,
+        grads,
     )
     _check_close(got, want, 1e-2)
     for a, x in zip(jax.tree.leaves(got), jax.tree.leaves((grads, params))):
@@ -135,8 +156,9 @@ def test_state_is_stacked_and_same_size():
 
 def test_none_leaves_and_current_learning_rate():
     params = {"a": [jnp.ones(2, jnp.float32)] * 3, "frozen": None}
-    tx = lrjax.grouped(lrjax.sgd(lrjax.exponential_decay(0.1, decay=0.5), momentum=0.9),
-                       min_group_size=2)
+    tx = lrjax.grouped(
+        lrjax.sgd(lrjax.exponential_decay(0.1, decay=0.5), momentum=0.9), min_group_size=2
+    )
     state = tx.init(params)
     grads = {"a": [jnp.full(2, 2.0, jnp.float32)] * 3, "frozen": None}
     u, state = jax.jit(tx.update)(grads, state, params)
@@ -215,7 +237,9 @@ def test_stateless_inner_is_not_stacked():
     hlo = jax.jit(step).lower(params, state, grads).as_text()
     assert "concatenate" not in hlo
     got, _ = step(params, state, grads)
-    want = optax.apply_updates(params, lrjax.sgd(0.1).update(grads, lrjax.sgd(0.1).init(params))[0])
+    want = optax.apply_updates(
+        params, lrjax.sgd(0.1).update(grads, lrjax.sgd(0.1).init(params))[0]
+    )
     for k in params:
         np.testing.assert_array_equal(np.asarray(got[k]), np.asarray(want[k]))
     # With momentum there is a per-parameter trace, and the leaves are stacked.

@@ -19,33 +19,126 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 # `[n for n in dir(lrjax) if not n.startswith("_")]`, sorted: the public namespace.
 PUBLIC = [
-    "AddDecayedWeightsState", "COCOBState", "DoGState", "DoWGState",
-    "GradientTransformation", "GradientTransformationExtraArgs", "GroupedState",
-    "LDoGState", "LRFinderResult", "MechanizeState", "MomoAdamState", "MomoState",
-    "PolyakSGDState", "ReduceOnPlateauState", "ScalarOrSchedule", "ScaleByAdadeltaState",
-    "ScaleByAdagradNormState", "ScaleByAdagradState", "ScaleByAdamState",
-    "ScaleByAmsgradState", "ScaleByDAdaptAdagradState", "ScaleByDAdaptAdamState",
-    "ScaleByDAdaptSGDState", "ScaleByHypergradientState", "ScaleByLearningRateState",
-    "ScaleByNadamState", "ScaleByNewtonCGState", "ScaleByNewtonState",
-    "ScaleByProdigyState", "ScaleByRmspropState", "ScaleByTrustRatioState", "Schedule",
-    "ScheduleFreeState", "SkipNonfiniteState", "SweepResult", "TraceState", "adadelta",
-    "adagrad", "adagrad_norm", "adam", "adam_hd", "adamax", "adamw", "add_decayed_weights",
-    "amsgrad", "apply_updates", "chain", "cocob", "constant", "cosine_decay",
-    "cosine_restarts", "current_learning_rate", "cyclic", "cyclic_momentum",
-    "dadapt_adagrad", "dadapt_adam", "dadapt_adamw", "dadapt_sgd", "dog", "dowg",
-    "exponential_decay", "find_learning_rate", "grouped", "inverse_sqrt_decay",
-    "inverse_time_decay", "join", "l_dog", "lamb", "lars", "leaf_mask", "linear_schedule",
-    "mechanize", "momo", "momo_adam", "multistep_decay", "nadam", "newton", "newton_cg",
-    "noam", "one_cycle", "one_cycle_momentum", "piecewise_constant", "plot_schedule",
-    "plot_sweep", "polyak_sgd", "polynomial_decay", "prodigy", "reduce_on_plateau",
-    "rmsprop", "scale_by_adadelta", "scale_by_adagrad", "scale_by_adagrad_norm",
-    "scale_by_adam", "scale_by_adamax", "scale_by_amsgrad", "scale_by_dadapt_adagrad",
-    "scale_by_dadapt_adam", "scale_by_dadapt_sgd", "scale_by_hypergradient",
-    "scale_by_learning_rate", "scale_by_nadam", "scale_by_newton", "scale_by_newton_cg",
-    "scale_by_prodigy", "scale_by_rmsprop", "scale_by_trust_ratio", "schedule_free",
-    "schedule_free_adamw", "schedule_free_eval_params", "schedule_free_sgd", "sgd",
-    "sgd_hd", "skip_nonfinite", "step_decay", "sweep_learning_rates", "time_based_decay",
-    "trace", "warmup", "warmup_cosine", "warmup_stable_decay",
+    "AddDecayedWeightsState",
+    "COCOBState",
+    "DoGState",
+    "DoWGState",
+    "GradientTransformation",
+    "GradientTransformationExtraArgs",
+    "GroupedState",
+    "LDoGState",
+    "LRFinderResult",
+    "MechanizeState",
+    "MomoAdamState",
+    "MomoState",
+    "PolyakSGDState",
+    "ReduceOnPlateauState",
+    "ScalarOrSchedule",
+    "ScaleByAdadeltaState",
+    "ScaleByAdagradNormState",
+    "ScaleByAdagradState",
+    "ScaleByAdamState",
+    "ScaleByAmsgradState",
+    "ScaleByDAdaptAdagradState",
+    "ScaleByDAdaptAdamState",
+    "ScaleByDAdaptSGDState",
+    "ScaleByHypergradientState",
+    "ScaleByLearningRateState",
+    "ScaleByNadamState",
+    "ScaleByNewtonCGState",
+    "ScaleByNewtonState",
+    "ScaleByProdigyState",
+    "ScaleByRmspropState",
+    "ScaleByTrustRatioState",
+    "Schedule",
+    "ScheduleFreeState",
+    "SkipNonfiniteState",
+    "SweepResult",
+    "TraceState",
+    "adadelta",
+    "adagrad",
+    "adagrad_norm",
+    "adam",
+    "adam_hd",
+    "adamax",
+    "adamw",
+    "add_decayed_weights",
+    "amsgrad",
+    "apply_updates",
+    "chain",
+    "cocob",
+    "constant",
+    "cosine_decay",
+    "cosine_restarts",
+    "current_learning_rate",
+    "cyclic",
+    "cyclic_momentum",
+    "dadapt_adagrad",
+    "dadapt_adam",
+    "dadapt_adamw",
+    "dadapt_sgd",
+    "dog",
+    "dowg",
+    "exponential_decay",
+    "find_learning_rate",
+    "grouped",
+    "inverse_sqrt_decay",
+    "inverse_time_decay",
+    "join",
+    "l_dog",
+    "lamb",
+    "lars",
+    "leaf_mask",
+    "linear_schedule",
+    "mechanize",
+    "momo",
+    "momo_adam",
+    "multistep_decay",
+    "nadam",
+    "newton",
+    "newton_cg",
+    "noam",
+    "one_cycle",
+    "one_cycle_momentum",
+    "piecewise_constant",
+    "plot_schedule",
+    "plot_sweep",
+    "polyak_sgd",
+    "polynomial_decay",
+    "prodigy",
+    "reduce_on_plateau",
+    "rmsprop",
+    "scale_by_adadelta",
+    "scale_by_adagrad",
+    "scale_by_adagrad_norm",
+    "scale_by_adam",
+    "scale_by_adamax",
+    "scale_by_amsgrad",
+    "scale_by_dadapt_adagrad",
+    "scale_by_dadapt_adam",
+    "scale_by_dadapt_sgd",
+    "scale_by_hypergradient",
+    "scale_by_learning_rate",
+    "scale_by_nadam",
+    "scale_by_newton",
+    "scale_by_newton_cg",
+    "scale_by_prodigy",
+    "scale_by_rmsprop",
+    "scale_by_trust_ratio",
+    "schedule_free",
+    "schedule_free_adamw",
+    "schedule_free_eval_params",
+    "schedule_free_sgd",
+    "sgd",
+    "sgd_hd",
+    "skip_nonfinite",
+    "step_decay",
+    "sweep_learning_rates",
+    "time_based_decay",
+    "trace",
+    "warmup",
+    "warmup_cosine",
+    "warmup_stable_decay",
 ]
 
 # optax's own names, re-exported unchanged.
@@ -71,12 +164,17 @@ def test_optax_names_are_optax_own():
 
 
 def test_every_public_signature_is_the_snapshot():
-    defined = {n for n in PUBLIC if getattr(getattr(lrjax, n), "__module__", "")
-               .startswith("lrjax")}
+    defined = {
+        n
+        for n in PUBLIC
+        if getattr(getattr(lrjax, n), "__module__", "").startswith("lrjax")
+    }
     assert defined == set(SIGNATURES)
-    changed = {n: (SIGNATURES[n], str(inspect.signature(getattr(lrjax, n))))
-               for n in sorted(defined)
-               if str(inspect.signature(getattr(lrjax, n))) != SIGNATURES[n]}
+    changed = {
+        n: (SIGNATURES[n], str(inspect.signature(getattr(lrjax, n))))
+        for n in sorted(defined)
+        if str(inspect.signature(getattr(lrjax, n))) != SIGNATURES[n]
+    }
     assert not changed, changed
 
 
@@ -85,20 +183,22 @@ def test_every_public_signature_is_the_snapshot():
 PACKAGE = ROOT / "lrjax"
 MODULES = sorted(PACKAGE.rglob("*.py"))
 MAX_MODULE_LINES = 500
-# No function body (after its docstring) longer than this; nested functions count
-# within their parent too. The three functions that issue 15 named (128, 108 and 90
-# lines) are held well under it.
-MAX_FUNCTION_LINES = 70
-NAMED_STEPS = {"reduce_on_plateau": 50, "scale_by_newton": 50, "scale_by_newton_cg": 50}
+# A function's length is its number of statements after the docstring (the distinct
+# lines on which a statement starts, nested functions counted within their parent):
+# what the formatter does to a long call or a long condition does not change it. No
+# function has more than this. The three functions that issue 15 named (128, 108 and 90
+# lines of code) had 83, 52 and 45 statements; they are held well under it.
+MAX_FUNCTION_STATEMENTS = 50
+NAMED_STEPS = {"reduce_on_plateau": 30, "scale_by_newton": 30, "scale_by_newton_cg": 30}
 # Justified exceptions, each at most as long as it is now.
 LONG_FUNCTIONS = {
     ("_lr_free/prodigy.py", "_build"): (
-        100,
+        67,
         "a transcription of the authors' prodigyopt step(), its comments citing their "
         "lines (L163, L194, ...): kept in one piece to be read against it",
     ),
     ("_lr_free/dadapt_adam.py", "_build"): (
-        82,
+        53,
         "a transcription of the authors' dadaptation DAdaptAdam.step(), its comments "
         "citing their lines: kept in one piece to be read against it",
     ),
@@ -142,11 +242,16 @@ def _imports(path: pathlib.Path):
 
 
 def _function_lines(node: ast.AST) -> int:
+    """The number of statements of `node`'s body after its docstring."""
     body = node.body
-    if (body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
-            and isinstance(body[0].value.value, str)):
+    if (
+        body
+        and isinstance(body[0], ast.Expr)
+        and isinstance(body[0].value, ast.Constant)
+        and isinstance(body[0].value.value, str)
+    ):
         body = body[1:]
-    return node.end_lineno - body[0].lineno + 1 if body else 0
+    return len({n.lineno for b in body for n in ast.walk(b) if isinstance(n, ast.stmt)})
 
 
 def _functions():
@@ -157,8 +262,11 @@ def _functions():
 
 
 def test_no_module_is_over_500_lines():
-    long = {str(p.relative_to(ROOT)): n for p in MODULES
-            if (n := len(p.read_text().splitlines())) > MAX_MODULE_LINES}
+    long = {
+        str(p.relative_to(ROOT)): n
+        for p in MODULES
+        if (n := len(p.read_text().splitlines())) > MAX_MODULE_LINES
+    }
     assert not long, long
 
 
@@ -188,17 +296,25 @@ def test_no_underscore_name_is_imported_from_another_module():
     for path in MODULES:
         bound = set()
         for node, module, names in _imports(path):
-            found += [f"{path.relative_to(ROOT)}:{node.lineno} {n} from {module}"
-                      for n in names if n.startswith("_")]
+            found += [
+                f"{path.relative_to(ROOT)}:{node.lineno} {n} from {module}"
+                for n in names
+                if n.startswith("_")
+            ]
             if isinstance(node, ast.ImportFrom):
                 bound |= {a.asname or a.name for a in node.names}
         # ...nor reached as an attribute of an imported module (`validate._as_float`).
         for node in ast.walk(ast.parse(path.read_text())):
-            if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
-                    and node.value.id in bound and node.attr.startswith("_")
-                    and not node.attr.startswith("__")):
-                found.append(f"{path.relative_to(ROOT)}:{node.lineno} "
-                             f"{node.value.id}.{node.attr}")
+            if (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name)
+                and node.value.id in bound
+                and node.attr.startswith("_")
+                and not node.attr.startswith("__")
+            ):
+                found.append(
+                    f"{path.relative_to(ROOT)}:{node.lineno} {node.value.id}.{node.attr}"
+                )
     assert not found, found
 
 
@@ -223,7 +339,7 @@ def test_the_import_graph_has_no_cycle():
 
     def visit(node, trail):
         if node in trail:
-            cycles.append(trail[trail.index(node):] + [node])
+            cycles.append(trail[trail.index(node) :] + [node])
             return
         if node in done:
             return
@@ -279,8 +395,14 @@ ALIASES = {
 }
 # The other public functions of the optimizer families: directions without the
 # scale_by_ prefix, wrappers of a base optimizer, and helpers.
-NOT_ALIASES = {"trace", "add_decayed_weights", "leaf_mask", "schedule_free", "mechanize",
-               "schedule_free_eval_params"}
+NOT_ALIASES = {
+    "trace",
+    "add_decayed_weights",
+    "leaf_mask",
+    "schedule_free",
+    "mechanize",
+    "schedule_free_eval_params",
+}
 OPTIMIZER_PACKAGES = ("lrjax._directions.", "lrjax._newton.", "lrjax._lr_free.")
 
 
@@ -289,8 +411,9 @@ def _source(name: str) -> str:
 
 
 def test_every_alias_lives_beside_its_direction():
-    apart = {a: (_source(a), _source(d)) for a, d in ALIASES.items()
-             if _source(a) != _source(d)}
+    apart = {
+        a: (_source(a), _source(d)) for a, d in ALIASES.items() if _source(a) != _source(d)
+    }
     assert not apart, apart
 
 
@@ -302,18 +425,26 @@ def test_every_scale_by_x_has_its_x_beside_it():
 
 
 def test_every_optimizer_is_listed_as_an_alias_or_not():
-    functions = {n for n in PUBLIC if inspect.isfunction(getattr(lrjax, n))
-                 and getattr(lrjax, n).__module__.startswith(OPTIMIZER_PACKAGES)
-                 and not n.startswith("scale_by_")}
+    functions = {
+        n
+        for n in PUBLIC
+        if inspect.isfunction(getattr(lrjax, n))
+        and getattr(lrjax, n).__module__.startswith(OPTIMIZER_PACKAGES)
+        and not n.startswith("scale_by_")
+    }
     assert functions == set(ALIASES) | NOT_ALIASES
 
 
 def test_every_state_class_is_beside_its_transform():
     """`ScaleByXState` lives in the module of `scale_by_x` (AdaMax, in a module of its
     own, uses Adam's state)."""
-    pairs = [(n, t) for n in PUBLIC if n.startswith("ScaleBy") and n.endswith("State")
-             for t in PUBLIC if t.startswith("scale_by_")
-             and t.replace("_", "") == n[: -len("State")].lower()]
+    pairs = [
+        (n, t)
+        for n in PUBLIC
+        if n.startswith("ScaleBy") and n.endswith("State")
+        for t in PUBLIC
+        if t.startswith("scale_by_") and t.replace("_", "") == n[: -len("State")].lower()
+    ]
     assert len(pairs) >= 16
     apart = [n for n, t in pairs if _source(n) != _source(t)]
     assert not apart, apart
@@ -321,13 +452,16 @@ def test_every_state_class_is_beside_its_transform():
 
 # ---------------------------------------------------------------- functions
 
+
 def test_no_function_is_too_long():
     long = {}
     for where, name, lines in _functions():
-        limit, _ = LONG_FUNCTIONS.get((where, name), (MAX_FUNCTION_LINES, ""))
+        limit, _ = LONG_FUNCTIONS.get((where, name), (MAX_FUNCTION_STATEMENTS, ""))
         if lines > limit:
             long[f"{where}:{name}"] = lines
-    assert not long, f"cut these into named steps (at most {MAX_FUNCTION_LINES}): {long}"
+    assert not long, (
+        f"cut these into named steps (at most {MAX_FUNCTION_STATEMENTS}): {long}"
+    )
 
 
 def test_the_long_functions_of_issue_15_are_cut_into_steps():
@@ -343,6 +477,7 @@ def test_the_listed_exceptions_still_exist():
 
 # ---------------------------------------------------------------- current_learning_rate
 
+
 def test_every_state_class_is_known_to_current_learning_rate():
     """observe.py's registries say how to read each state: every lrjax state class is
     in exactly one of them."""
@@ -352,16 +487,21 @@ def test_every_state_class_is_known_to_current_learning_rate():
     from lrjax._learning_rate.records import RECORDS
 
     registries = {
-        "RECORDS": set(RECORDS), "DIRECTIONS": observe.DIRECTIONS,
-        "FACTORS": set(observe.FACTORS), "WRAPPERS": set(observe.WRAPPERS),
-        "SCALED_WRAPPERS": set(observe.SCALED_WRAPPERS), "NO_RATE": set(observe.NO_RATE),
+        "RECORDS": set(RECORDS),
+        "DIRECTIONS": observe.DIRECTIONS,
+        "FACTORS": set(observe.FACTORS),
+        "WRAPPERS": set(observe.WRAPPERS),
+        "SCALED_WRAPPERS": set(observe.SCALED_WRAPPERS),
+        "NO_RATE": set(observe.NO_RATE),
     }
     states = []
     for name in MODULE_NAMES:
         module = importlib.import_module(name)
-        states += [obj for key, obj in vars(module).items()
-                   if inspect.isclass(obj) and obj.__module__ == name
-                   and key.endswith("State")]
+        states += [
+            obj
+            for key, obj in vars(module).items()
+            if inspect.isclass(obj) and obj.__module__ == name and key.endswith("State")
+        ]
     assert len(states) >= 30
     for state in states:
         where = [k for k, v in registries.items() if state in v]

@@ -12,11 +12,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+import references_plateau_hd as ref
+from references_optimizers import RTOL32, rel_error
 
 import lrjax
-import references_plateau_hd as ref
 from lrjax._lr_free.hypergradient import DEFAULT_MULTIPLICATIVE_HYPER_LR
-from references_optimizers import RTOL32, rel_error
 
 # A strictly convex quadratic over a two-leaf pytree (5 coordinates in all).
 _rng = np.random.default_rng(0)
@@ -62,9 +62,9 @@ def _trajectory(opt, steps, *, pass_grad=False, eager=False):
             outs.append(out)
         ps, lrs = jax.tree.map(lambda *xs: jnp.stack(xs), *outs)
     else:
-        _, (ps, lrs) = jax.jit(
-            lambda c: jax.lax.scan(body, c, None, length=steps)
-        )((p0, opt.init(p0)))
+        _, (ps, lrs) = jax.jit(lambda c: jax.lax.scan(body, c, None, length=steps))(
+            (p0, opt.init(p0))
+        )
     thetas = np.concatenate(
         [np.asarray(ps["a"]), np.asarray(ps["b"]).reshape(steps, -1)], axis=1
     )
@@ -107,8 +107,9 @@ def test_sgd_hd_additive_is_the_paper_algorithm(momentum, nesterov, dtype):
     thetas, lrs = _trajectory(
         lrjax.sgd_hd(alpha0, beta, momentum, nesterov, rule="additive"), steps
     )
-    ref_t, ref_a = ref.sgd_hd(_grad_np, THETA0, alpha0, beta, steps,
-                              momentum=momentum or 0.0, nesterov=nesterov)
+    ref_t, ref_a = ref.sgd_hd(
+        _grad_np, THETA0, alpha0, beta, steps, momentum=momentum or 0.0, nesterov=nesterov
+    )
     assert ref_a.min() > 0  # the floor is not what is being tested here
     _assert_matches(dtype, thetas, lrs, ref_t, ref_a)
     assert abs(ref_a[-1] - alpha0) > 0.01  # the rate did move
@@ -130,8 +131,7 @@ def test_multiplicative_rule_matches_reference(direction, dtype):
     opt = lrjax.sgd_hd(alpha0) if direction == "sgd" else lrjax.adam_hd(alpha0)
     thetas, lrs = _trajectory(opt, steps)
     beta = DEFAULT_MULTIPLICATIVE_HYPER_LR
-    ref_t, ref_a = ref.multiplicative_hd(_grad_np, THETA0, alpha0, beta, steps,
-                                         direction)
+    ref_t, ref_a = ref.multiplicative_hd(_grad_np, THETA0, alpha0, beta, steps, direction)
     _assert_matches(dtype, thetas, lrs, ref_t, ref_a)
     assert ref_a[-1] > 1.5 * alpha0
 
@@ -167,8 +167,11 @@ def test_the_rate_never_goes_negative():
     assert lrs.min() >= 0 and lrs[1] == 0
     _, lrs = _trajectory(lrjax.sgd_hd(alpha0, 0.999), steps, eager=True)
     assert lrs.min() > 0
-    _, lrs = _trajectory(lrjax.sgd_hd(alpha0, beta, rule="additive", min_lr=0.1,
-                                      max_lr=0.6), steps, eager=True)
+    _, lrs = _trajectory(
+        lrjax.sgd_hd(alpha0, beta, rule="additive", min_lr=0.1, max_lr=0.6),
+        steps,
+        eager=True,
+    )
     assert lrs.min() >= 0.1 and lrs.max() <= 0.6
 
 
@@ -206,11 +209,16 @@ def test_multiplicative_rule_is_invariant_to_the_loss_scale(rtol):
 
 def _mlp_init(key, sizes):
     params = []
-    for k, (n_in, n_out) in zip(jax.random.split(key, len(sizes) - 1),
-                                zip(sizes[:-1], sizes[1:])):
+    for k, (n_in, n_out) in zip(
+        jax.random.split(key, len(sizes) - 1), zip(sizes[:-1], sizes[1:])
+    ):
         scale = jnp.asarray(np.sqrt(2.0 / n_in), jnp.float32)
-        params.append({"w": jax.random.normal(k, (n_in, n_out), jnp.float32) * scale,
-                       "b": jnp.zeros(n_out, jnp.float32)})
+        params.append(
+            {
+                "w": jax.random.normal(k, (n_in, n_out), jnp.float32) * scale,
+                "b": jnp.zeros(n_out, jnp.float32),
+            }
+        )
     return params
 
 
@@ -222,8 +230,9 @@ def _mlp_loss(params, x, y):
     return -jnp.mean(jnp.take_along_axis(jax.nn.log_softmax(logits), y[:, None], 1))
 
 
-def digits_steps_to_target(optimizers, *, target=0.1, steps=120, batch=64,
-                           sizes=(64, 128, 128, 10), seed=0):
+def digits_steps_to_target(
+    optimizers, *, target=0.1, steps=120, batch=64, sizes=(64, 128, 128, 10), seed=0
+):
     """Updates until the full training loss of a digits MLP first reaches ``target``.
 
     Float32 MLP, He-initialised; minibatches of ``batch`` images, each epoch a fresh
@@ -281,8 +290,9 @@ def test_params_keep_their_dtype(dtype):
         u, state = step({"w": jnp.full(4, 0.5, dtype)}, state, p)
     assert u["w"].dtype == dtype and state.previous["w"].dtype == dtype
     # Identical gradients: cos = 1 after the first step, the rate grows by 5% a step.
-    np.testing.assert_allclose(float(lrjax.current_learning_rate(state)), 0.01 * 1.05**2,
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        float(lrjax.current_learning_rate(state)), 0.01 * 1.05**2, rtol=1e-6
+    )
     assert step._cache_size() == 1
 
 

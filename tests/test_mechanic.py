@@ -32,8 +32,10 @@ def _perturb(g, rng, perturb):
         return g
     if perturb == "ulp":
         return {n: np.nextafter(np.asarray(v), np.inf) for n, v in g.items()}
-    return {n: np.asarray(v) * (1 + 2.0**-24 * rng.choice([-1.0, 1.0], size=np.shape(v)))
-            for n, v in g.items()}
+    return {
+        n: np.asarray(v) * (1 + 2.0**-24 * rng.choice([-1.0, 1.0], size=np.shape(v)))
+        for n, v in g.items()
+    }
 
 
 def _run_lrjax(opt, steps=STEPS, dtype=jnp.float64, perturb=None):
@@ -50,8 +52,9 @@ def _run_lrjax(opt, steps=STEPS, dtype=jnp.float64, perturb=None):
         u, state = update(g, state, params)
         params = optax.apply_updates(params, u)
         if isinstance(perturb, int):
-            params = jax.tree.map(lambda x: jnp.asarray(x, dtype),
-                                  _perturb(params, rng, perturb))
+            params = jax.tree.map(
+                lambda x: jnp.asarray(x, dtype), _perturb(params, rng, perturb)
+            )
         ys.append(lp.flat(params))
     return ys, state
 
@@ -126,8 +129,9 @@ def _pair(base, lam, base_wd, warm, store_delta=False):
 
 
 @pytest.mark.x64
-@pytest.mark.parametrize(("name", "base", "lam", "base_wd", "warm"), SETTINGS,
-                         ids=[s[0] for s in SETTINGS])
+@pytest.mark.parametrize(
+    ("name", "base", "lam", "base_wd", "warm"), SETTINGS, ids=[s[0] for s in SETTINGS]
+)
 def test_matches_reference(name, base, lam, base_wd, warm):
     ours, make, schedule = _pair(base, lam, base_wd, warm)
     ys, _ = _run_lrjax(ours)
@@ -146,8 +150,9 @@ def test_matches_reference(name, base, lam, base_wd, warm):
 def test_store_delta_matches_reference():
     ours, make, schedule = _pair("sgd", 0.01, 0.0, False, store_delta=True)
     d = lp.relative_distance(_run_lrjax(ours)[0], _run_torch(make, schedule))
-    spread = lp.relative_distance(_run_torch(make, schedule, perturb="ulp"),
-                                  _run_torch(make, schedule))
+    spread = lp.relative_distance(
+        _run_torch(make, schedule, perturb="ulp"), _run_torch(make, schedule)
+    )
     print(f"parity store_delta: {d:.2e} (reference spread {spread:.2e})")
     assert d < max(TOL, 10 * spread), (d, spread)
 
@@ -175,16 +180,16 @@ def test_reference_rounding_floor():
 # must stay within 10x of it. Measured (Adam at 0.01, lambda 0.01 and 0): float32
 # 3.3e-2 and 3.2e-2 from float64 (5.1e-2 and 1.0e-2 with JAX's x64 off), sensitivity
 # 1.2e-2; the reference's own float32 run is 6.7e-1 and 7.6e-2 from its float64 run,
-# optax.contrib's (printed) 5.1e-1 and 7.4e-1 (5.8e-1 and 6.5e-1 with x64 off). (SGD at 0.01 crosses a reward reset near step 75,
-# and every implementation's float32 run can land on another side of it: 0.15 to 0.8.)
+# optax.contrib's (printed) 5.1e-1 and 7.4e-1 (5.8e-1 and 6.5e-1 with x64 off). (SGD at
+# 0.01 crosses a reward reset near step 75, and every implementation's float32 run can
+# land on another side of it: 0.15 to 0.8.)
 @pytest.mark.parametrize("lam", [0.01, 0.0])
 def test_float32_within_its_measured_sensitivity(lam):
     make = lambda: lrjax.mechanize(lrjax.adam(0.01), weight_decay=lam)
     with jax.enable_x64(True):
         ys64, _ = _run_lrjax(make(), dtype=jnp.float64)
         sensitivity = max(
-            lp.relative_distance(_run_lrjax(make(), dtype=jnp.float64, perturb=i)[0],
-                                 ys64)
+            lp.relative_distance(_run_lrjax(make(), dtype=jnp.float64, perturb=i)[0], ys64)
             for i in range(3)
         )
     ys32, _ = _run_lrjax(make(), dtype=jnp.float32)
@@ -194,8 +199,10 @@ def test_float32_within_its_measured_sensitivity(lam):
         with jax.enable_x64(True):
             o64, _ = _run_lrjax(theirs(), dtype=jnp.float64)
         o32, _ = _run_lrjax(theirs(), dtype=jnp.float32)
-    print(f"lambda {lam}: float32 {err:.2e}, sensitivity {sensitivity:.2e}; "
-          f"optax.contrib float32 {lp.relative_distance(o32, o64):.2e}")
+    print(
+        f"lambda {lam}: float32 {err:.2e}, sensitivity {sensitivity:.2e}; "
+        f"optax.contrib float32 {lp.relative_distance(o32, o64):.2e}"
+    )
     assert err < 10 * sensitivity, (err, sensitivity)
 
 
@@ -220,8 +227,9 @@ def test_current_learning_rate_is_base_rate_times_scale():
         u, state = opt.update(params * 2, state, params)
         params = params + u
         scale = max(float(jnp.sum(state.s)), 0.0)
-        np.testing.assert_allclose(float(lrjax.current_learning_rate(state)),
-                                   0.1 * 0.5**k * scale, rtol=1e-6)
+        np.testing.assert_allclose(
+            float(lrjax.current_learning_rate(state)), 0.1 * 0.5**k * scale, rtol=1e-6
+        )
     # An optax base keeps its rate out of the state: refused, never a wrong number.
     state = lrjax.mechanize(optax.sgd(0.1)).init(params)
     with pytest.raises(ValueError, match="EmptyState"):
@@ -235,8 +243,9 @@ def test_checkpoint_resume_is_bit_identical():
 
     def run(p, s, n):
         for _ in range(n):
-            g = jax.tree.map(lambda x: jnp.asarray(x, jnp.float32),
-                             lp.grad(jax.tree.map(np.asarray, p)))
+            g = jax.tree.map(
+                lambda x: jnp.asarray(x, jnp.float32), lp.grad(jax.tree.map(np.asarray, p))
+            )
             u, s = update(g, s, p)
             p = optax.apply_updates(p, u)
         return p, s
@@ -268,8 +277,9 @@ def test_multisteps_keeps_state_dtypes():
 
 def test_complex_is_refused_naming_the_leaf():
     with pytest.raises(TypeError, match=r"\['c'\]"):
-        lrjax.mechanize(lrjax.sgd(0.1)).init({"r": jnp.ones(2),
-                                              "c": jnp.ones(2, jnp.complex64)})
+        lrjax.mechanize(lrjax.sgd(0.1)).init(
+            {"r": jnp.ones(2), "c": jnp.ones(2, jnp.complex64)}
+        )
 
 
 def test_state_no_larger_than_optax():

@@ -12,10 +12,10 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
-
-import lrjax
 import references_optimizers as ref
 from references_optimizers import RTOL32, RTOL64, np_sched, sched
+
+import lrjax
 
 STEPS = 100
 A, B, X0 = ref.least_squares(1)
@@ -25,18 +25,23 @@ SGD_CASES = {
     "plain": (dict(), dict()),
     "heavy_ball": (dict(momentum=0.9), dict(momentum=0.9)),
     "nesterov": (dict(momentum=0.9, nesterov=True), dict(momentum=0.9, nesterov=True)),
-    "keras_heavy_ball": (dict(momentum=0.9, lr_in_momentum=True),
-                         dict(momentum=0.9, lr_in_momentum=True)),
-    "keras_nesterov": (dict(momentum=0.9, nesterov=True, lr_in_momentum=True),
-                       dict(momentum=0.9, nesterov=True, lr_in_momentum=True)),
+    "keras_heavy_ball": (
+        dict(momentum=0.9, lr_in_momentum=True),
+        dict(momentum=0.9, lr_in_momentum=True),
+    ),
+    "keras_nesterov": (
+        dict(momentum=0.9, nesterov=True, lr_in_momentum=True),
+        dict(momentum=0.9, nesterov=True, lr_in_momentum=True),
+    ),
 }
 
 
 def _check_sgd(name, dtype):
     kw, ref_kw = SGD_CASES[name]
     got = ref.jax_trajectory(lrjax.sgd(sched(0.1, dtype), **kw), A, B, X0, STEPS, dtype)
-    want = ref.run(ref.make_sgd(np_sched(0.1), **ref_kw), X0,
-                   lambda x: ref.ls_grad(A, B, x), STEPS)
+    want = ref.run(
+        ref.make_sgd(np_sched(0.1), **ref_kw), X0, lambda x: ref.ls_grad(A, B, x), STEPS
+    )
     assert ref.rel_error(got, want) < (RTOL64 if dtype == jnp.float64 else RTOL32)
     assert np.linalg.norm(want[-1] - want[0]) > 0.1
 
@@ -60,8 +65,12 @@ def test_sgd_matches_float64_transcription(name):
 def test_coupled_weight_decay_is_pytorch_sgd_weight_decay(dtype, rtol):
     opt = lrjax.chain(lrjax.add_decayed_weights(0.05), lrjax.sgd(sched(0.1, dtype), 0.9))
     got = ref.jax_trajectory(opt, A, B, X0, STEPS, dtype)
-    want = ref.run(ref.make_sgd(np_sched(0.1), 0.9, weight_decay=0.05), X0,
-                   lambda x: ref.ls_grad(A, B, x), STEPS)
+    want = ref.run(
+        ref.make_sgd(np_sched(0.1), 0.9, weight_decay=0.05),
+        X0,
+        lambda x: ref.ls_grad(A, B, x),
+        STEPS,
+    )
     assert ref.rel_error(got, want) < rtol
 
 
@@ -75,8 +84,9 @@ def test_coupled_weight_decay_is_pytorch_sgd_weight_decay(dtype, rtol):
 )
 def test_lr_in_momentum_matters_only_for_a_changing_rate(dtype, rtol):
     def run(lr, inside):
-        return ref.jax_trajectory(lrjax.sgd(lr, 0.9, lr_in_momentum=inside),
-                                  A, B, X0, 60, dtype)
+        return ref.jax_trajectory(
+            lrjax.sgd(lr, 0.9, lr_in_momentum=inside), A, B, X0, 60, dtype
+        )
 
     assert ref.rel_error(run(0.1, True), run(0.1, False)) < rtol
     assert ref.rel_error(run(sched(0.1, dtype), True), run(sched(0.1, dtype), False)) > 1e-3
@@ -104,8 +114,10 @@ def test_trace_decay_schedule_is_evaluated_at_each_step(dtype, rtol):
 
 @pytest.mark.parametrize(
     "param_dtype, acc_dtype",
-    [(jnp.bfloat16, jnp.float32),
-     pytest.param(jnp.float32, jnp.float64, marks=pytest.mark.x64)],
+    [
+        (jnp.bfloat16, jnp.float32),
+        pytest.param(jnp.float32, jnp.float64, marks=pytest.mark.x64),
+    ],
     ids=["bfloat16_in_float32", "float32_in_float64"],
 )
 def test_trace_accumulator_dtype(param_dtype, acc_dtype):
@@ -123,16 +135,22 @@ def test_a_float64_accumulator_with_x64_off_is_float32_as_in_optax():
     reference = optax.trace(0.9, accumulator_dtype=jnp.float64).init(p)
     assert reference.trace.dtype == jnp.float32
     assert optax.adam(0.1, mu_dtype=jnp.float64).init(p)[0].mu.dtype == jnp.float32
-    for tx in (lrjax.trace(0.9, accumulator_dtype=jnp.float64),
-               lrjax.sgd(0.1, 0.9, accumulator_dtype=jnp.float64),
-               lrjax.adam(0.1, mu_dtype=jnp.float64), lrjax.adamw(0.1, mu_dtype=jnp.float64),
-               lrjax.amsgrad(0.1, mu_dtype=jnp.float64),
-               lrjax.nadam(0.1, mu_dtype=jnp.float64)):
+    for tx in (
+        lrjax.trace(0.9, accumulator_dtype=jnp.float64),
+        lrjax.sgd(0.1, 0.9, accumulator_dtype=jnp.float64),
+        lrjax.adam(0.1, mu_dtype=jnp.float64),
+        lrjax.adamw(0.1, mu_dtype=jnp.float64),
+        lrjax.amsgrad(0.1, mu_dtype=jnp.float64),
+        lrjax.nadam(0.1, mu_dtype=jnp.float64),
+    ):
         state = tx.init(p)
         u, state = tx.update(jnp.ones(2), state, p)
         assert u.dtype == jnp.float32
-        assert all(x.dtype == jnp.float32 for x in jax.tree.leaves(state)
-                   if jnp.issubdtype(x.dtype, jnp.floating))
+        assert all(
+            x.dtype == jnp.float32
+            for x in jax.tree.leaves(state)
+            if jnp.issubdtype(x.dtype, jnp.floating)
+        )
 
 
 def test_sgd_accumulator_dtype_and_bfloat16():
@@ -168,12 +186,13 @@ def test_add_decayed_weights_by_hand_and_with_a_schedule(dtype, rtol):
 def test_add_decayed_weights_masks():
     p = {"w": jnp.ones(2), "b": jnp.ones(2), "nested": {"k": jnp.ones(3)}}
     g = jax.tree.map(jnp.zeros_like, p)
-    by_tree = lrjax.add_decayed_weights(0.5, mask={"w": True, "b": False,
-                                                   "nested": True})
+    by_tree = lrjax.add_decayed_weights(0.5, mask={"w": True, "b": False, "nested": True})
     by_fn = lrjax.add_decayed_weights(
-        0.5, mask=lambda params: {"w": True, "b": False, "nested": True})
+        0.5, mask=lambda params: {"w": True, "b": False, "nested": True}
+    )
     by_array = lrjax.add_decayed_weights(
-        0.5, mask={"w": True, "b": jnp.asarray([True, False]), "nested": {"k": True}})
+        0.5, mask={"w": True, "b": jnp.asarray([True, False]), "nested": {"k": True}}
+    )
     for tx in (by_tree, by_fn):
         d, _ = tx.update(g, tx.init(p), p)
         np.testing.assert_array_equal(np.asarray(d["w"]), [0.5, 0.5])

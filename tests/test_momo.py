@@ -24,30 +24,38 @@ CASES = [(wd, warm) for wd in (0.0, 1e-2) for warm in (False, True)]
 
 @pytest.mark.x64
 @pytest.mark.parametrize("wd,warm", CASES)
-@pytest.mark.parametrize("options", [{}, {"use_fstar": True, "lower_bound": 0.05},
-                                     {"bias_correction": True}])
+@pytest.mark.parametrize(
+    "options", [{}, {"use_fstar": True, "lower_bound": 0.05}, {"bias_correction": True}]
+)
 def test_momo_matches_transcription(wd, warm, options):
     x0, lg = R.problem()
     lrs = R.warmup(1.0) if warm else None
     ref_options = {("lb" if k == "lower_bound" else k): v for k, v in options.items()}
     ref = R.run_numpy(R.Momo(weight_decay=wd, **ref_options), x0, lg, lrs=lrs, loss=True)
-    got, _ = R.run_jax(lrjax.momo(lrs if warm else 1.0, weight_decay=wd, **options),
-                       x0, lg, loss=True)
+    got, _ = R.run_jax(
+        lrjax.momo(lrs if warm else 1.0, weight_decay=wd, **options), x0, lg, loss=True
+    )
     assert R.relative_distance(got, ref) < 1e-13
 
 
 @pytest.mark.x64
 @pytest.mark.parametrize("wd,warm", CASES)
-@pytest.mark.parametrize("options", [{}, {"use_fstar": True, "lower_bound": 0.05},
-                                     {"divide": False}])
+@pytest.mark.parametrize(
+    "options", [{}, {"use_fstar": True, "lower_bound": 0.05}, {"divide": False}]
+)
 def test_momo_adam_matches_transcription(wd, warm, options):
     x0, lg = R.problem()
     lrs = R.warmup(1e-2) if warm else None
     ref_options = {("lb" if k == "lower_bound" else k): v for k, v in options.items()}
-    ref = R.run_numpy(R.MomoAdam(weight_decay=wd, **ref_options), x0, lg, lrs=lrs,
-                      loss=True)
-    got, _ = R.run_jax(lrjax.momo_adam(lrs if warm else 1e-2, weight_decay=wd, **options),
-                       x0, lg, loss=True)
+    ref = R.run_numpy(
+        R.MomoAdam(weight_decay=wd, **ref_options), x0, lg, lrs=lrs, loss=True
+    )
+    got, _ = R.run_jax(
+        lrjax.momo_adam(lrs if warm else 1e-2, weight_decay=wd, **options),
+        x0,
+        lg,
+        loss=True,
+    )
     assert R.relative_distance(got, ref) < 1e-13
 
 
@@ -56,10 +64,14 @@ def test_momo_adam_matches_transcription(wd, warm, options):
 def test_optax_contrib_is_reproduced_without_weight_decay(fstar, standard_promotion):
     x0, lg = R.problem()
     for mine, theirs in (
-        (lrjax.momo(0.5, use_fstar=fstar),
-         optax.contrib.momo(0.5, adapt_lower_bound=fstar)),
-        (lrjax.momo_adam(1e-2, use_fstar=fstar),
-         optax.contrib.momo_adam(1e-2, adapt_lower_bound=fstar)),
+        (
+            lrjax.momo(0.5, use_fstar=fstar),
+            optax.contrib.momo(0.5, adapt_lower_bound=fstar),
+        ),
+        (
+            lrjax.momo_adam(1e-2, use_fstar=fstar),
+            optax.contrib.momo_adam(1e-2, adapt_lower_bound=fstar),
+        ),
     ):
         a, _ = R.run_jax(mine, x0, lg, loss=True)
         b, _ = R.run_jax(theirs, x0, lg, loss=True)
@@ -83,9 +95,15 @@ def test_float32_stays_close_to_float64(make):
     assert C.float32_error(make, True) < 1e-4
 
 
-@pytest.mark.parametrize("make", [
-    lrjax.momo, lambda lr: lrjax.momo(lr, weight_decay=1e-2, use_fstar=True),
-    lrjax.momo_adam, lambda lr: lrjax.momo_adam(lr, weight_decay=1e-2)])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lrjax.momo,
+        lambda lr: lrjax.momo(lr, weight_decay=1e-2, use_fstar=True),
+        lrjax.momo_adam,
+        lambda lr: lrjax.momo_adam(lr, weight_decay=1e-2),
+    ],
+)
 def test_warmup_from_zero_is_finite(make):
     C.check_warmup_from_zero(make, True)
 

@@ -18,9 +18,9 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+import references_newton as ref
 
 import lrjax
-import references_newton as ref
 
 # Float64 comparisons against NumPy/SciPy at tolerances below float32's eps (1.2e-7).
 X64 = pytest.mark.x64
@@ -249,7 +249,7 @@ def test_dense_direction_matches_numpy(solver):
 @X64
 def test_truncated_cg_matches_numpy():
     rng = np.random.default_rng(5)
-    for name, h in _matrices():
+    for _name, h in _matrices():
         for damping in (0.0, 0.5):
             g = rng.standard_normal(h.shape[0])
             x = rng.standard_normal(h.shape[0])
@@ -373,8 +373,12 @@ def test_rosenbrock_iteration_counts_beside_scipy(record_property):
     scipy_runs = (("trust-exact", {"gtol": 1e-8}), ("Newton-CG", {"xtol": 1e-12}))
     for method, options in scipy_runs:
         res = scipy_optimize.minimize(
-            rosenbrock_np, [-1.2, 1.0], jac=rosenbrock_grad_np, hess=rosenbrock_hess_np,
-            method=method, options=options,
+            rosenbrock_np,
+            [-1.2, 1.0],
+            jac=rosenbrock_grad_np,
+            hess=rosenbrock_hess_np,
+            method=method,
+            options=options,
         )
         counts["scipy " + method] = res.nit
     record_property("rosenbrock_iterations", counts)
@@ -483,7 +487,7 @@ def test_nested_pytree_gives_the_flat_iterates(kind):
     # across leaves, a few ulps per step.
     for k in range(10):
         want = unflatten(xs_flat[k])
-        got = jax.tree.map(lambda leaf: leaf[k], xs_tree)
+        got = jax.tree.map(lambda leaf, k=k: leaf[k], xs_tree)
         for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(want)):
             np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-12, atol=1e-14)
     assert jnp.linalg.norm(jax.grad(flat_loss)(x_flat)) < 1e-10
@@ -508,8 +512,11 @@ def test_float32_pytree(kind):
 
 @X64
 def test_mixed_float32_float64_leaves():
-    loss = lambda t: jnp.sum(t["a"].astype(jnp.float64) ** 2) + jnp.sum(  # noqa: E731
-        (t["b"] - 1) ** 4 + t["b"] ** 2
+    loss = lambda t: (
+        jnp.sum(t["a"].astype(jnp.float64) ** 2)
+        + jnp.sum(  # noqa: E731
+            (t["b"] - 1) ** 4 + t["b"] ** 2
+        )
     )
     params = {"a": jnp.ones(2, jnp.float32), "b": jnp.ones(3, jnp.float64)}
     for tx in (lrjax.newton(), lrjax.newton_cg()):
@@ -575,7 +582,8 @@ def test_numpy_float64_params_with_x64_off_are_float32(kind):
     tx = getattr(lrjax, kind)()
     grads = jax.grad(loss)(jnp.asarray(params))
     u, _ = tx.update(grads, tx.init(params), params, value_fn=loss)
-    want, _ = tx.update(grads, tx.init(jnp.asarray(params)), jnp.asarray(params),
-                        value_fn=loss)
+    want, _ = tx.update(
+        grads, tx.init(jnp.asarray(params)), jnp.asarray(params), value_fn=loss
+    )
     assert u.dtype == jnp.float32
     np.testing.assert_array_equal(np.asarray(u), np.asarray(want))

@@ -22,9 +22,9 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from references_plateau_hd import plateau_learning_rates
 
 import lrjax
-from references_plateau_hd import plateau_learning_rates
 
 LR = 0.1
 T = 30
@@ -61,17 +61,26 @@ CONFIGS = [
     (0.1, 0, 1e-4, 0, 0.0, 0.0, 1, 2e-2),
 ]
 ROWS = list(itertools.product(SEQUENCES, CONFIGS))
-_FIELDS = ("factor", "patience", "threshold", "cooldown", "min_lr", "min_scale",
-           "accumulation_size", "eps")
+_FIELDS = (
+    "factor",
+    "patience",
+    "threshold",
+    "cooldown",
+    "min_lr",
+    "min_scale",
+    "accumulation_size",
+    "eps",
+)
 
 
 def _kwargs(config) -> dict:
     return dict(zip(_FIELDS, config))
 
 
-@functools.lru_cache(maxsize=None)
-def _lrjax_table(threshold_mode: str, mode: str, convention: str,
-                 dtype=jnp.float32) -> np.ndarray:
+@functools.cache
+def _lrjax_table(
+    threshold_mode: str, mode: str, convention: str, dtype=jnp.float32
+) -> np.ndarray:
     """lrjax's learning rates for every row, one compilation per static combination.
 
     Every hyperparameter but the three strings is traced and vmapped over the rows,
@@ -83,8 +92,7 @@ def _lrjax_table(threshold_mode: str, mode: str, convention: str,
     cols = [np.asarray([c[i] for _, c in ROWS]) for i in range(len(_FIELDS))]
     ints = {"patience", "cooldown", "accumulation_size"}
     cols = [
-        jnp.asarray(c, jnp.int32 if f in ints else dtype)
-        for f, c in zip(_FIELDS, cols)
+        jnp.asarray(c, jnp.int32 if f in ints else dtype) for f, c in zip(_FIELDS, cols)
     ]
 
     def one(vals, *hp):
@@ -118,9 +126,15 @@ def _torch_lrs(values, *, mode, threshold_mode, config) -> np.ndarray:
     p = torch.nn.Parameter(torch.zeros(1))
     opt = torch.optim.SGD([p], lr=LR)
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
-        opt, mode=mode, factor=kw["factor"], patience=kw["patience"],
-        threshold=kw["threshold"], threshold_mode=threshold_mode,
-        cooldown=kw["cooldown"], min_lr=kw["min_lr"], eps=kw["eps"],
+        opt,
+        mode=mode,
+        factor=kw["factor"],
+        patience=kw["patience"],
+        threshold=kw["threshold"],
+        threshold_mode=threshold_mode,
+        cooldown=kw["cooldown"],
+        min_lr=kw["min_lr"],
+        eps=kw["eps"],
     )
     out = []
     for v in values:
@@ -133,8 +147,12 @@ def _keras_lrs(values, *, mode, config) -> np.ndarray:
     keras = pytest.importorskip("keras")
     kw = _kwargs(config)
     cb = keras.callbacks.ReduceLROnPlateau(
-        monitor="loss", factor=kw["factor"], patience=kw["patience"],
-        min_delta=kw["threshold"], cooldown=kw["cooldown"], min_lr=kw["min_lr"],
+        monitor="loss",
+        factor=kw["factor"],
+        patience=kw["patience"],
+        min_delta=kw["threshold"],
+        cooldown=kw["cooldown"],
+        min_lr=kw["min_lr"],
         mode=mode,
     )
     # The callback only touches model.optimizer.learning_rate (read, then assign a
@@ -187,8 +205,9 @@ def _mode(dtype):
 
 def _unambiguous(values, config, resolution, **kw):
     """The NumPy loop's rates; raises AmbiguousDecision if a decision is near a tie."""
-    return plateau_learning_rates(values, LR, resolution=resolution, **kw,
-                                  **_kwargs(config))
+    return plateau_learning_rates(
+        values, LR, resolution=resolution, **kw, **_kwargs(config)
+    )
 
 
 def _cuts(lrs) -> list[int]:
@@ -214,8 +233,9 @@ def test_matches_pytorch(threshold_mode, mode, dtype):
             continue
         values = sequences[name]
         if threshold_mode == "abs" or np.all(values >= 0):
-            ref = _torch_lrs(values, mode=mode, threshold_mode=threshold_mode,
-                             config=config)
+            ref = _torch_lrs(
+                values, mode=mode, threshold_mode=threshold_mode, config=config
+            )
         elif np.all(values <= 0):
             # PyTorch's rel test b*(1-thr) is wrong for b < 0 (see the docstring);
             # lrjax's b - thr*|b| on negative values equals PyTorch's on the
@@ -224,8 +244,14 @@ def test_matches_pytorch(threshold_mode, mode, dtype):
             ref = _torch_lrs(-values, mode=other, threshold_mode="rel", config=config)
         else:
             continue
-        _unambiguous(values, config, resolution, threshold_mode=threshold_mode,
-                     mode=mode, convention="pytorch")
+        _unambiguous(
+            values,
+            config,
+            resolution,
+            threshold_mode=threshold_mode,
+            mode=mode,
+            convention="pytorch",
+        )
         _assert_replays(ours[i], ref, rtol, f"{name} {config}")
         checked += 1
     assert checked >= 40
@@ -241,8 +267,14 @@ def test_matches_keras(mode, dtype):
         if not _plain(config) or _kwargs(config)["eps"] != 1e-8:
             continue
         ref = _keras_lrs(sequences[name], mode=mode, config=config)
-        _unambiguous(sequences[name], config, resolution, threshold_mode="abs", mode=mode,
-                     convention="keras")
+        _unambiguous(
+            sequences[name],
+            config,
+            resolution,
+            threshold_mode="abs",
+            mode=mode,
+            convention="keras",
+        )
         _assert_replays(ours[i], ref, rtol, f"{name} {config}")
         checked += 1
     assert checked >= 48
@@ -251,16 +283,27 @@ def test_matches_keras(mode, dtype):
 @pytest.mark.parametrize("dtype", MODES)
 @pytest.mark.parametrize(
     "threshold_mode, mode, convention",
-    [("rel", "min", "pytorch"), ("rel", "max", "pytorch"), ("abs", "min", "pytorch"),
-     ("abs", "max", "keras"), ("rel", "min", "keras")],
+    [
+        ("rel", "min", "pytorch"),
+        ("rel", "max", "pytorch"),
+        ("abs", "min", "pytorch"),
+        ("abs", "max", "keras"),
+        ("rel", "min", "keras"),
+    ],
 )
 def test_matches_numpy_reference(threshold_mode, mode, convention, dtype):
     """Every row, including mixed signs, min_scale and accumulation."""
     ours = _lrjax_table(threshold_mode, mode, convention, dtype)
     sequences, rtol, resolution = _mode(dtype)
     for i, (name, config) in enumerate(ROWS):
-        ref = _unambiguous(sequences[name], config, resolution,
-                           threshold_mode=threshold_mode, mode=mode, convention=convention)
+        ref = _unambiguous(
+            sequences[name],
+            config,
+            resolution,
+            threshold_mode=threshold_mode,
+            mode=mode,
+            convention=convention,
+        )
         _assert_replays(ours[i], ref, rtol, f"{name} {config}")
 
 
@@ -279,8 +322,9 @@ def test_flat_negative_loss_is_cut_where_pytorch_rel_never_cuts(dtype):
     row = ROWS.index(("negative_flat", CONFIGS[0]))
     ours = _lrjax_table("rel", "min", "pytorch", dtype)[row]
     assert ours[-1] < LR * 1e-3
-    torch_lrs = _torch_lrs(SEQUENCES["negative_flat"], mode="min", threshold_mode="rel",
-                           config=CONFIGS[0])
+    torch_lrs = _torch_lrs(
+        SEQUENCES["negative_flat"], mode="min", threshold_mode="rel", config=CONFIGS[0]
+    )
     assert np.all(torch_lrs == LR)  # PyTorch's literal formula: -1 < -0.9999 "improves"
 
 
@@ -302,8 +346,9 @@ def test_min_lr_is_the_floor(dtype, rtol):
     lrs = _lrjax_table("rel", "min", "pytorch", dtype)[row]
     np.testing.assert_allclose(lrs.min(), 0.02, rtol=rtol)
     row = ROWS.index(("flat", CONFIGS[6]))  # min_scale 0.2
-    np.testing.assert_allclose(_lrjax_table("abs", "max", "keras", dtype)[row].min(), 0.02,
-                               rtol=rtol)
+    np.testing.assert_allclose(
+        _lrjax_table("abs", "max", "keras", dtype)[row].min(), 0.02, rtol=rtol
+    )
 
 
 def _run(tx, values, params=None):

@@ -26,8 +26,18 @@ VAL = [1.0, 0.8, 0.6, 0.6, 0.61, 0.6, 0.59999, 0.4, 0.41, 0.4, 0.4, 0.4, 0.45, 0
 STEPS = EVERY * len(VAL)
 CONFIGS = {
     "patience 1": {"factor": 0.5, "patience": 1, "threshold": 1e-3, "cooldown": 0},
-    "patience 2, cooldown 1": {"factor": 0.5, "patience": 2, "threshold": 1e-3, "cooldown": 1},
-    "patience 0, cooldown 2": {"factor": 0.3, "patience": 0, "threshold": 1e-3, "cooldown": 2},
+    "patience 2, cooldown 1": {
+        "factor": 0.5,
+        "patience": 2,
+        "threshold": 1e-3,
+        "cooldown": 1,
+    },
+    "patience 0, cooldown 2": {
+        "factor": 0.3,
+        "patience": 0,
+        "threshold": 1e-3,
+        "cooldown": 2,
+    },
 }
 
 
@@ -90,8 +100,12 @@ def _torch_rates(config: dict) -> list[float]:
 def _keras_rates(config: dict) -> list[float]:
     keras = pytest.importorskip("keras")
     cb = keras.callbacks.ReduceLROnPlateau(
-        monitor="val_loss", factor=config["factor"], patience=config["patience"],
-        min_delta=config["threshold"], cooldown=config["cooldown"], mode="min",
+        monitor="val_loss",
+        factor=config["factor"],
+        patience=config["patience"],
+        min_delta=config["threshold"],
+        cooldown=config["cooldown"],
+        mode="min",
     )
     # The callback reads and assigns model.optimizer.learning_rate only.
     model = types.SimpleNamespace(optimizer=types.SimpleNamespace(learning_rate=LR))
@@ -138,12 +152,22 @@ def test_a_step_without_a_measurement_changes_no_decision_field():
     tx = _optimizer("pytorch", CONFIGS["patience 1"])
     step = _make_step(tx)
     params = jnp.zeros(2)
-    _, state = step(params, tx.init(params), jnp.ones(2), jnp.asarray(0.5), jnp.asarray(True))
+    _, state = step(
+        params, tx.init(params), jnp.ones(2), jnp.asarray(0.5), jnp.asarray(True)
+    )
     for stand_in in (jnp.nan, jnp.inf, -1e30, 0.5):
-        _, after = step(params, state, jnp.ones(2), jnp.asarray(stand_in), jnp.asarray(False))
+        _, after = step(
+            params, state, jnp.ones(2), jnp.asarray(stand_in), jnp.asarray(False)
+        )
         before_p, after_p = state[1], after[1]
-        for field in ("scale", "best", "num_bad", "cooldown_counter", "accumulated",
-                      "accumulated_count"):
+        for field in (
+            "scale",
+            "best",
+            "num_bad",
+            "cooldown_counter",
+            "accumulated",
+            "accumulated_count",
+        ):
             np.testing.assert_array_equal(
                 np.asarray(getattr(after_p, field)), np.asarray(getattr(before_p, field))
             )
@@ -199,7 +223,8 @@ def test_a_skipped_batch_does_not_shift_later_decisions():
     plateau_clean, plateau_skip = s_clean.inner_state[1], s_skip.inner_state[1]
     for field in ("scale", "best", "num_bad", "cooldown_counter"):
         np.testing.assert_array_equal(
-            np.asarray(getattr(plateau_skip, field)), np.asarray(getattr(plateau_clean, field))
+            np.asarray(getattr(plateau_skip, field)),
+            np.asarray(getattr(plateau_clean, field)),
         )
     # The recorded best is a value that was measured.
     assert float(plateau_skip.best) in [np.float32(v) for v in VAL]

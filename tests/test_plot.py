@@ -39,9 +39,14 @@ def test_one_schedule(close_figures):
 
 
 def test_several_schedules_with_labels_and_log_scale(close_figures):
-    scheds = [lrjax.cyclic(0.01, max_value=0.1, step_size_up=5), lambda n: 0.05, lrjax.one_cycle(0.2, total_steps=30)]
-    ax = lrjax.plot_schedule(scheds, 30, labels=["cyclic", "flat", "1cycle"],
-                             log_scale=True, title="three")
+    scheds = [
+        lrjax.cyclic(0.01, max_value=0.1, step_size_up=5),
+        lambda n: 0.05,
+        lrjax.one_cycle(0.2, total_steps=30),
+    ]
+    ax = lrjax.plot_schedule(
+        scheds, 30, labels=["cyclic", "flat", "1cycle"], log_scale=True, title="three"
+    )
     assert ax.get_yscale() == "log" and ax.get_title() == "three"
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
     assert legend == ["cyclic", "flat", "1cycle"]
@@ -54,7 +59,10 @@ def test_several_schedules_with_labels_and_log_scale(close_figures):
 
 def test_dict_of_schedules_on_given_axes(close_figures):
     fig, (left, right) = plt.subplots(1, 2)
-    scheds = {"lr": lrjax.one_cycle(0.5, total_steps=25), "momentum": lrjax.one_cycle_momentum(25)}
+    scheds = {
+        "lr": lrjax.one_cycle(0.5, total_steps=25),
+        "momentum": lrjax.one_cycle_momentum(25),
+    }
     out = lrjax.plot_schedule(scheds, 25, ax=right, ylabel="value")
     assert out is right and not left.lines and out.figure is fig
     assert [ln.get_label() for ln in right.lines] == ["lr", "momentum"]

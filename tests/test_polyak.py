@@ -31,19 +31,23 @@ class _Sps:
 
 
 @pytest.mark.x64
-@pytest.mark.parametrize("variant,flag,cap,warm", [
-    ("smooth_iter", "smooth_iter", None, False),
-    ("sps_plus", "constant", None, False),
-    ("sps_max", "constant", 1.0, False),
-    ("sps_max", "constant", 0.2, False),
-    ("sps_max", "constant", 1.0, True),
-])
+@pytest.mark.parametrize(
+    "variant,flag,cap,warm",
+    [
+        ("smooth_iter", "smooth_iter", None, False),
+        ("sps_plus", "constant", None, False),
+        ("sps_max", "constant", 1.0, False),
+        ("sps_max", "constant", 0.2, False),
+        ("sps_max", "constant", 1.0, True),
+    ],
+)
 def test_matches_transcription(variant, flag, cap, warm):
     x0, lg = R.problem()
     lrs = R.warmup(cap) if warm else None
     ref = R.run_numpy(_Sps(adapt_flag=flag, eta_max=cap), x0, lg, lrs=lrs, loss=True)
-    got, _ = R.run_jax(lrjax.polyak_sgd(lrs if warm else cap, variant=variant), x0, lg,
-                       loss=True)
+    got, _ = R.run_jax(
+        lrjax.polyak_sgd(lrs if warm else cap, variant=variant), x0, lg, loss=True
+    )
     assert R.relative_distance(got, ref) < 1e-13
 
 
@@ -70,10 +74,20 @@ def test_optax_polyak_sgd_is_reproduced(m, s, steps, standard_promotion):
     """
     x0, lg = R.problem()
     e = 1e-9
-    theirs, _ = R.run_jax(optax.polyak_sgd(m, scaling=s, eps=e, variant="sps+"), x0, lg,
-                          steps=steps, loss=True)
-    mine, _ = R.run_jax(lrjax.polyak_sgd(s * m, variant="sps_max", c=s, eps=e / s), x0, lg,
-                        steps=steps, loss=True)
+    theirs, _ = R.run_jax(
+        optax.polyak_sgd(m, scaling=s, eps=e, variant="sps+"),
+        x0,
+        lg,
+        steps=steps,
+        loss=True,
+    )
+    mine, _ = R.run_jax(
+        lrjax.polyak_sgd(s * m, variant="sps_max", c=s, eps=e / s),
+        x0,
+        lg,
+        steps=steps,
+        loss=True,
+    )
     assert R.relative_distance(mine, theirs) < 1e-12
 
 
@@ -105,8 +119,9 @@ def test_current_learning_rate_is_gamma():
     np.testing.assert_allclose(float(lrjax.current_learning_rate(state)), 1.0)
     g = jnp.asarray([3.0, 4.0])
     u, state = tx.update(g, state, p, value=jnp.asarray(5.0))
-    np.testing.assert_allclose(float(lrjax.current_learning_rate(state)), 5 / (25 + 1e-8),
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        float(lrjax.current_learning_rate(state)), 5 / (25 + 1e-8), rtol=1e-6
+    )
     np.testing.assert_allclose(np.asarray(u), -0.2 * np.asarray(g), rtol=1e-6)
 
 

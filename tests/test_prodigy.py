@@ -86,8 +86,11 @@ def test_default_differs_from_optax_contrib(standard_promotion):
 
 
 def test_float32_stays_within_1e_5_of_float64():
-    for make in (lambda: lrjax.prodigy(), lambda: lrjax.prodigy(ref.warmup_schedule),
-                 lambda: lrjax.prodigy(weight_decay=0.1, decouple=False)):
+    for make in (
+        lambda: lrjax.prodigy(),
+        lambda: lrjax.prodigy(ref.warmup_schedule),
+        lambda: lrjax.prodigy(weight_decay=0.1, decouple=False),
+    ):
         assert ref.float32_error(make) < 1e-5
 
 
@@ -101,27 +104,33 @@ def test_state_is_optax_size_plus_scalars():
 @pytest.mark.x64
 def test_current_learning_rate_is_d_eta_bias():
     sched = lambda n: 0.5 * ref.warmup_schedule(n)
-    _, states = ref.run_jax(lrjax.prodigy(sched, use_bias_correction=True), steps=20,
-                            with_state=True)
+    _, states = ref.run_jax(
+        lrjax.prodigy(sched, use_bias_correction=True), steps=20, with_state=True
+    )
     b1, b2 = 0.9, 0.999
     for n in range(1, 20):
         before, after = states[n], states[n + 1]
         k = int(before.k)
         bc = np.sqrt(1 - b2 ** (k + 1)) / (1 - b1 ** (k + 1))
         want = float(before.d) * float(sched(n)) * bc
-        np.testing.assert_allclose(float(lrjax.current_learning_rate(after)), want,
-                                   rtol=1e-12)
+        np.testing.assert_allclose(
+            float(lrjax.current_learning_rate(after)), want, rtol=1e-12
+        )
 
 
 def test_scale_by_prodigy_chained_with_a_unit_rate_is_prodigy():
     a = ref.run_steps(lrjax.prodigy(weight_decay=0.1), 10)
-    tx = lrjax.chain(lrjax.scale_by_prodigy(weight_decay=0.1),
-                     lrjax.scale_by_learning_rate(1.0))
+    tx = lrjax.chain(
+        lrjax.scale_by_prodigy(weight_decay=0.1), lrjax.scale_by_learning_rate(1.0)
+    )
     b = ref.run_steps(tx, 10)
     for x, y in zip(jax.tree.leaves(a[0]), jax.tree.leaves(b[0])):
         np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
-    np.testing.assert_allclose(float(lrjax.current_learning_rate(b[1])),
-                               float(lrjax.current_learning_rate(a[1])), rtol=1e-6)
+    np.testing.assert_allclose(
+        float(lrjax.current_learning_rate(b[1])),
+        float(lrjax.current_learning_rate(a[1])),
+        rtol=1e-6,
+    )
 
 
 def test_a_learning_rate_of_zero_is_skipped_and_finite():
@@ -146,7 +155,8 @@ def test_jit_matches_eager():
 
 def test_checkpoint_resume_is_bit_identical():
     ref.assert_checkpoint_resumes_bit_identically(
-        lambda: lrjax.prodigy(ref.warmup_schedule, slice_p=2))
+        lambda: lrjax.prodigy(ref.warmup_schedule, slice_p=2)
+    )
 
 
 def test_multisteps_keeps_state_dtypes():

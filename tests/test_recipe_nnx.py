@@ -76,9 +76,18 @@ def test_recipe_trains_logs_cuts_and_resumes(tmp_path, capsys):
     # The recipe runs with JAX's defaults, as a user would, not the suite's settings.
     with jax.numpy_dtype_promotion("standard"), jax.enable_x64(False):
         got = recipe.main(
-            STEPS, d_model=32, num_layers=1, num_heads=2, seq_len=32, batch_size=16,
-            eval_every=EVAL_EVERY, patience=PATIENCE, factor=FACTOR, range_test_steps=50,
-            checkpoint_dir=tmp_path, checkpoint_at=CHECKPOINT_AT,
+            STEPS,
+            d_model=32,
+            num_layers=1,
+            num_heads=2,
+            seq_len=32,
+            batch_size=16,
+            eval_every=EVAL_EVERY,
+            patience=PATIENCE,
+            factor=FACTOR,
+            range_test_steps=50,
+            checkpoint_dir=tmp_path,
+            checkpoint_at=CHECKPOINT_AT,
             text=_stalling_text(recipe.TEXT),
         )
     log = capsys.readouterr().out
@@ -91,7 +100,9 @@ def test_recipe_trains_logs_cuts_and_resumes(tmp_path, capsys):
 
     # The range test chose the peak: finite, positive, and the schedule's peak below.
     peak = got["peak_lr"]
-    assert math.isfinite(got["suggestion"]) and got["suggestion"] > 0, got["range_test_reason"]
+    assert math.isfinite(got["suggestion"]) and got["suggestion"] > 0, got[
+        "range_test_reason"
+    ]
     assert peak == got["suggestion"]
 
     # The validation loss drove the cut, by PyTorch's rule, from the first stall on.
@@ -112,15 +123,20 @@ def test_recipe_trains_logs_cuts_and_resumes(tmp_path, capsys):
         peak, warmup_steps=warmup, total_steps=STEPS, min_ratio=got["min_ratio"]
     )
     lrjax_values = np.asarray([np.float32(schedule(n)) for n in steps])
-    np.testing.assert_array_max_ulp(rates, lrjax_values * scales.astype(np.float32), maxulp=1)
+    np.testing.assert_array_max_ulp(
+        rates, lrjax_values * scales.astype(np.float32), maxulp=1
+    )
     expected = _schedule(steps, peak, warmup, STEPS, got["min_ratio"]) * scales
     np.testing.assert_allclose(rates, expected, rtol=RTOL)
     # Before the first cut the rate is the schedule's; at the cut, half of it.
     first = int(np.flatnonzero(steps == got["cut_steps"][0])[0])
     assert first > 0
-    np.testing.assert_allclose(rates[first - 1], expected[first - 1] / scales[first - 1], rtol=RTOL)
     np.testing.assert_allclose(
-        rates[first], FACTOR * _schedule(steps[first], peak, warmup, STEPS, got["min_ratio"]),
+        rates[first - 1], expected[first - 1] / scales[first - 1], rtol=RTOL
+    )
+    np.testing.assert_allclose(
+        rates[first],
+        FACTOR * _schedule(steps[first], peak, warmup, STEPS, got["min_ratio"]),
         rtol=RTOL,
     )
 
@@ -131,7 +147,9 @@ def test_recipe_trains_logs_cuts_and_resumes(tmp_path, capsys):
     assert (tmp_path / f"step_{CHECKPOINT_AT}").is_dir()
     later = steps >= CHECKPOINT_AT
     assert np.any(np.diff(got["scales"])[later[1:]] < 0), "no cut after the checkpoint"
-    np.testing.assert_array_equal(resumed["train_losses"], got["train_losses"][CHECKPOINT_AT:])
+    np.testing.assert_array_equal(
+        resumed["train_losses"], got["train_losses"][CHECKPOINT_AT:]
+    )
     np.testing.assert_array_equal(resumed["eval_steps"], steps[later])
     for key in ("val_losses", "learning_rates", "scales"):
         np.testing.assert_array_equal(resumed[key], got[key][later], err_msg=key)

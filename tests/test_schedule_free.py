@@ -41,8 +41,9 @@ def _run_lrjax(opt, steps=STEPS, dtype=jnp.float64, evaluate=None):
     update = jax.jit(opt.update)
     ys, xs = [], []
     for k in range(steps):
-        g = jax.tree.map(lambda x: jnp.asarray(x, dtype),
-                         lp.grad(jax.tree.map(np.asarray, params)))
+        g = jax.tree.map(
+            lambda x: jnp.asarray(x, dtype), lp.grad(jax.tree.map(np.asarray, params))
+        )
         u, state = update(g, state, params)
         params = optax.apply_updates(params, u)
         ys.append(lp.flat(params))
@@ -94,32 +95,36 @@ SETTINGS = [
 
 
 @pytest.mark.x64
-@pytest.mark.parametrize(("name", "wd", "w", "w_ref", "outside"), SETTINGS,
-                         ids=[s[0] for s in SETTINGS])
+@pytest.mark.parametrize(
+    ("name", "wd", "w", "w_ref", "outside"), SETTINGS, ids=[s[0] for s in SETTINGS]
+)
 def test_sgd_matches_reference(name, wd, w, w_ref, outside):
     schedulefree = pytest.importorskip("schedulefree")
     eta = 0.2
     lr = _ramp(eta, 10) if outside else eta
     ours = _run_lrjax(lrjax.schedule_free_sgd(lr, weight_decay=wd, warmup_steps=w))
     ref = _run_torch(
-        lambda ps: schedulefree.SGDScheduleFree(ps, lr=eta, weight_decay=wd,
-                                                warmup_steps=w_ref, foreach=False),
+        lambda ps: schedulefree.SGDScheduleFree(
+            ps, lr=eta, weight_decay=wd, warmup_steps=w_ref, foreach=False
+        ),
         _ramp_py(eta, 10) if outside else None,
     )
     _check(ours, ref)
 
 
 @pytest.mark.x64
-@pytest.mark.parametrize(("name", "wd", "w", "w_ref", "outside"), SETTINGS,
-                         ids=[s[0] for s in SETTINGS])
+@pytest.mark.parametrize(
+    ("name", "wd", "w", "w_ref", "outside"), SETTINGS, ids=[s[0] for s in SETTINGS]
+)
 def test_adamw_matches_reference(name, wd, w, w_ref, outside):
     schedulefree = pytest.importorskip("schedulefree")
     eta = 0.05
     lr = _ramp(eta, 10) if outside else eta
     ours = _run_lrjax(lrjax.schedule_free_adamw(lr, weight_decay=wd, warmup_steps=w))
     ref = _run_torch(
-        lambda ps: schedulefree.AdamWScheduleFree(ps, lr=eta, weight_decay=wd,
-                                                  warmup_steps=w_ref, foreach=True),
+        lambda ps: schedulefree.AdamWScheduleFree(
+            ps, lr=eta, weight_decay=wd, warmup_steps=w_ref, foreach=True
+        ),
         _ramp_py(eta, 10) if outside else None,
     )
     _check(ours, ref)
@@ -144,7 +149,9 @@ def test_wrapper_matches_reference_wrapper(base):
         ours = lrjax.schedule_free(lrjax.sgd(eta, 0.5), eta, b1=0.8)
         make_base = lambda ps: torch.optim.SGD(ps, lr=eta, momentum=0.5)
     b1 = 0.9 if base == "sgd" else 0.8
-    ref = _run_torch(lambda ps: schedulefree.ScheduleFreeWrapper(make_base(ps), momentum=b1))
+    ref = _run_torch(
+        lambda ps: schedulefree.ScheduleFreeWrapper(make_base(ps), momentum=b1)
+    )
     _check(_run_lrjax(ours), ref)
 
 
@@ -160,13 +167,18 @@ def test_float32_stays_near_float64(alias):
     6.0e-7 and 7.5e-7, AdamW 6.7e-6 and 5.8e-6. (With x64 on, so float64 scalars:
     lrjax 2.2e-7 to 3.1e-7, optax.contrib 6.0e-7 to 8.9e-7.)"""
     make, theirs = {
-        "sgd": (lambda: lrjax.schedule_free_sgd(0.2, weight_decay=0.05, warmup_steps=10),
-                lambda: optax.contrib.schedule_free_sgd(0.2, warmup_steps=10,
-                                                        weight_decay=0.05)),
-        "adamw": (lambda: lrjax.schedule_free_adamw(0.05, weight_decay=0.05,
-                                                    warmup_steps=10),
-                  lambda: optax.contrib.schedule_free_adamw(0.05, warmup_steps=10,
-                                                            weight_decay=0.05)),
+        "sgd": (
+            lambda: lrjax.schedule_free_sgd(0.2, weight_decay=0.05, warmup_steps=10),
+            lambda: optax.contrib.schedule_free_sgd(
+                0.2, warmup_steps=10, weight_decay=0.05
+            ),
+        ),
+        "adamw": (
+            lambda: lrjax.schedule_free_adamw(0.05, weight_decay=0.05, warmup_steps=10),
+            lambda: optax.contrib.schedule_free_adamw(
+                0.05, warmup_steps=10, weight_decay=0.05
+            ),
+        ),
     }[alias]
     with jax.enable_x64(True):
         ys64, xs64, _ = _run_lrjax(make(), dtype=jnp.float64)
@@ -174,12 +186,18 @@ def test_float32_stays_near_float64(alias):
     dy, dx = _max_rel(ys32, ys64), _max_rel(xs32, xs64)
     with jax.numpy_dtype_promotion("standard"):  # optax's own code
         with jax.enable_x64(True):
-            oy64, ox64, _ = _run_lrjax(theirs(), dtype=jnp.float64,
-                                       evaluate=optax.contrib.schedule_free_eval_params)
-        oy32, ox32, _ = _run_lrjax(theirs(), dtype=jnp.float32,
-                                   evaluate=optax.contrib.schedule_free_eval_params)
-    print(f"{alias}: lrjax float32 y {dy:.2e} x {dx:.2e}; optax.contrib "
-          f"y {_max_rel(oy32, oy64):.2e} x {_max_rel(ox32, ox64):.2e}")
+            oy64, ox64, _ = _run_lrjax(
+                theirs(),
+                dtype=jnp.float64,
+                evaluate=optax.contrib.schedule_free_eval_params,
+            )
+        oy32, ox32, _ = _run_lrjax(
+            theirs(), dtype=jnp.float32, evaluate=optax.contrib.schedule_free_eval_params
+        )
+    print(
+        f"{alias}: lrjax float32 y {dy:.2e} x {dx:.2e}; optax.contrib "
+        f"y {_max_rel(oy32, oy64):.2e} x {_max_rel(ox32, ox64):.2e}"
+    )
     assert dy < 1e-4
     assert dx < 1e-4
 
@@ -205,16 +223,21 @@ def test_current_learning_rate_is_gamma():
     state = opt.init(params)
     for k in range(6):
         _, state = opt.update(jnp.ones(3), state, params)
-        np.testing.assert_allclose(float(lrjax.current_learning_rate(state)),
-                                   0.01 * min((k + 1) / 4, 1.0), rtol=1e-6)
+        np.testing.assert_allclose(
+            float(lrjax.current_learning_rate(state)),
+            0.01 * min((k + 1) / 4, 1.0),
+            rtol=1e-6,
+        )
     # Through MultiSteps and a chain too.
-    opt = optax.MultiSteps(optax.chain(optax.clip_by_global_norm(1.0),
-                                       lrjax.schedule_free_sgd(0.3)), 1)
+    opt = optax.MultiSteps(
+        optax.chain(optax.clip_by_global_norm(1.0), lrjax.schedule_free_sgd(0.3)), 1
+    )
     state = opt.init(params)
     with jax.numpy_dtype_promotion("standard"):  # optax's MultiSteps mixes dtypes
         _, state = opt.update(jnp.ones(3), state, params)
     assert float(lrjax.current_learning_rate(state, neutral=(optax.EmptyState,))) == (
-        pytest.approx(0.3))
+        pytest.approx(0.3)
+    )
 
 
 def test_checkpoint_resume_is_bit_identical():
@@ -224,8 +247,9 @@ def test_checkpoint_resume_is_bit_identical():
 
     def run(p, s, n):
         for _ in range(n):
-            g = jax.tree.map(lambda x: jnp.asarray(x, jnp.float32),
-                             lp.grad(jax.tree.map(np.asarray, p)))
+            g = jax.tree.map(
+                lambda x: jnp.asarray(x, jnp.float32), lp.grad(jax.tree.map(np.asarray, p))
+            )
             u, s = update(g, s, p)
             p = optax.apply_updates(p, u)
         return p, s
@@ -272,12 +296,17 @@ def test_complex_sgd_matches_optax():
     assert p1.dtype == jnp.complex64
     np.testing.assert_allclose(
         np.asarray(lrjax.schedule_free_eval_params(s1, p1)),
-        np.asarray(optax.contrib.schedule_free_eval_params(s2, p2)), rtol=1e-5, atol=1e-6)
+        np.asarray(optax.contrib.schedule_free_eval_params(s2, p2)),
+        rtol=1e-5,
+        atol=1e-6,
+    )
 
 
 def test_complex_adamw_is_refused():
     with pytest.raises(TypeError, match=r"\['c'\]"):
-        lrjax.schedule_free_adamw().init({"r": jnp.ones(2), "c": jnp.ones(2, jnp.complex64)})
+        lrjax.schedule_free_adamw().init(
+            {"r": jnp.ones(2), "c": jnp.ones(2, jnp.complex64)}
+        )
 
 
 @pytest.mark.x64
@@ -289,22 +318,33 @@ def test_reproduces_optax_contrib(alias):
     params = {k: jnp.asarray(v) for k, v in lp.start().items()}
     w = 10
     if alias == "sgd":
-        plain = (lrjax.schedule_free_sgd(0.2, weight_decay=0.05),
-                 optax.contrib.schedule_free_sgd(0.2, weight_decay=0.05))
+        plain = (
+            lrjax.schedule_free_sgd(0.2, weight_decay=0.05),
+            optax.contrib.schedule_free_sgd(0.2, weight_decay=0.05),
+        )
         s = optax.warmup_constant_schedule(0.0, 0.2, w)
-        warm = (lrjax.schedule_free(
-                    lrjax.chain(lrjax.add_decayed_weights(0.05), lrjax.sgd(s)),
-                    lambda n: s(n + 1)),
-                optax.contrib.schedule_free_sgd(0.2, warmup_steps=w, weight_decay=0.05))
+        warm = (
+            lrjax.schedule_free(
+                lrjax.chain(lrjax.add_decayed_weights(0.05), lrjax.sgd(s)),
+                lambda n: s(n + 1),
+            ),
+            optax.contrib.schedule_free_sgd(0.2, warmup_steps=w, weight_decay=0.05),
+        )
     else:
-        plain = (lrjax.schedule_free_adamw(0.05, weight_decay=0.05),
-                 optax.contrib.schedule_free_adamw(0.05, weight_decay=0.05))
+        plain = (
+            lrjax.schedule_free_adamw(0.05, weight_decay=0.05),
+            optax.contrib.schedule_free_adamw(0.05, weight_decay=0.05),
+        )
         s = optax.warmup_constant_schedule(0.0, 0.05, w)
         base = lrjax.chain(
             lrjax.scale_by_rmsprop(0.999, 1e-8, eps_in_sqrt=False, bias_correction=True),
-            lrjax.add_decayed_weights(0.05), lrjax.scale_by_learning_rate(s))
-        warm = (lrjax.schedule_free(base, lambda n: s(n + 1)),
-                optax.contrib.schedule_free_adamw(0.05, warmup_steps=w, weight_decay=0.05))
+            lrjax.add_decayed_weights(0.05),
+            lrjax.scale_by_learning_rate(s),
+        )
+        warm = (
+            lrjax.schedule_free(base, lambda n: s(n + 1)),
+            optax.contrib.schedule_free_adamw(0.05, warmup_steps=w, weight_decay=0.05),
+        )
     for ours, theirs in (plain, warm):
         a, b = params, params
         sa, sb = ours.init(a), theirs.init(b)
@@ -337,11 +377,17 @@ def test_sharded_state_follows_params():
     worker = pathlib.Path(__file__).parent / "workers" / "sharded_sf_mechanic.py"
     env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
     env.update(JAX_PLATFORMS="cpu", PYTHONPATH=str(root))
-    proc = subprocess.run([sys.executable, str(worker)], capture_output=True, text=True,
-                          timeout=240, env=env, check=False)
+    proc = subprocess.run(
+        [sys.executable, str(worker)],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env=env,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     line = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")][-1]
-    result = json.loads(line[len("RESULT "):])
+    result = json.loads(line[len("RESULT ") :])
     assert result["devices"] == 8
     for name in ("schedule_free_adamw", "mechanize_adam"):
         r = result[name]
@@ -375,8 +421,9 @@ def test_nnx_optimizer_eval_params():
     eval_model = nnx.clone(model)
     nnx.update(eval_model, got)
     assert float(lrjax.current_learning_rate(opt)) == pytest.approx(0.1)
-    for a, b in zip(jax.tree.leaves(nnx.state(eval_model, nnx.Param)),
-                    jax.tree.leaves(got)):
+    for a, b in zip(
+        jax.tree.leaves(nnx.state(eval_model, nnx.Param)), jax.tree.leaves(got)
+    ):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
 
 
@@ -388,12 +435,16 @@ def test_state_dtype_and_injected_hyperparameters():
     assert state.z["a"].dtype == jnp.float32
     u, state = jax.jit(opt.update)({"a": jnp.ones(3, jnp.bfloat16)}, state, params)
     assert u["a"].dtype == jnp.bfloat16 and state.z["a"].dtype == jnp.float32
-    opt = optax.inject_hyperparams(lrjax.schedule_free_adamw)(learning_rate=0.1, r=1.0,
-                                                              b1=0.8, warmup_steps=3)
+    opt = optax.inject_hyperparams(lrjax.schedule_free_adamw)(
+        learning_rate=0.1, r=1.0, b1=0.8, warmup_steps=3
+    )
     p = jnp.ones(2, jnp.float32)
     state = opt.init(p)
     for k in range(4):
         u, state = jax.jit(opt.update)(jnp.ones(2, jnp.float32), state, p)
         assert bool(jnp.all(jnp.isfinite(u)))
-        np.testing.assert_allclose(float(lrjax.current_learning_rate(state)),
-                                   0.1 * min((k + 1) / 3, 1.0), rtol=1e-6)
+        np.testing.assert_allclose(
+            float(lrjax.current_learning_rate(state)),
+            0.1 * min((k + 1) / 3, 1.0),
+            rtol=1e-6,
+        )

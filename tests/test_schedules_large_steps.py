@@ -24,11 +24,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+import references_schedules as ref
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import lrjax
-import references_schedules as ref
 
 U32 = 2.0**-24
 # float64's bound is relative, not in ulps: a power d^k is exp2(k log2 d), and log2 d
@@ -80,62 +80,105 @@ def _cases(draw):
         "constant": (lrjax.constant(hi), lambda n: ref.constant(n, hi)),
         "inverse_time_decay": (
             lrjax.inverse_time_decay(hi, decay_rate=frac, decay_steps=t),
-            lambda n: ref.inverse_time_decay(n, hi, frac, t)),
+            lambda n: ref.inverse_time_decay(n, hi, frac, t),
+        ),
         "inverse_time_decay_staircase": (
             lrjax.inverse_time_decay(hi, decay_rate=frac, decay_steps=t, staircase=True),
-            lambda n: ref.inverse_time_decay(n, hi, frac, t, staircase=True)),
-        "step_decay": (lrjax.step_decay(hi, drop=frac, drop_every=t),
-                       lambda n: ref.step_decay(n, hi, frac, t)),
-        "exponential_decay": (lrjax.exponential_decay(hi, decay=decay),
-                              lambda n: ref.exponential_decay(n, hi, decay)),
-        "multistep_decay": (lrjax.multistep_decay(hi, marks, frac),
-                            lambda n: ref.multistep_decay(n, hi, marks, frac)),
-        "polynomial_decay": (lrjax.polynomial_decay(hi, end_value=lo, decay_steps=t, power=2.0),
-                             lambda n: ref.polynomial_decay(n, hi, lo, t, 2.0)),
+            lambda n: ref.inverse_time_decay(n, hi, frac, t, staircase=True),
+        ),
+        "step_decay": (
+            lrjax.step_decay(hi, drop=frac, drop_every=t),
+            lambda n: ref.step_decay(n, hi, frac, t),
+        ),
+        "exponential_decay": (
+            lrjax.exponential_decay(hi, decay=decay),
+            lambda n: ref.exponential_decay(n, hi, decay),
+        ),
+        "multistep_decay": (
+            lrjax.multistep_decay(hi, marks, frac),
+            lambda n: ref.multistep_decay(n, hi, marks, frac),
+        ),
+        "polynomial_decay": (
+            lrjax.polynomial_decay(hi, end_value=lo, decay_steps=t, power=2.0),
+            lambda n: ref.polynomial_decay(n, hi, lo, t, 2.0),
+        ),
         "polynomial_decay_cycle": (
-            lrjax.polynomial_decay(hi, end_value=lo, decay_steps=t, power=1.0,
-                                   cycle=True),
-            lambda n: ref.polynomial_decay(n, hi, lo, t, 1.0, cycle=True)),
-        "linear_schedule": (lrjax.linear_schedule(hi, end_value=lo, transition_steps=t),
-                            lambda n: ref.linear_schedule(n, hi, lo, t)),
+            lrjax.polynomial_decay(hi, end_value=lo, decay_steps=t, power=1.0, cycle=True),
+            lambda n: ref.polynomial_decay(n, hi, lo, t, 1.0, cycle=True),
+        ),
+        "linear_schedule": (
+            lrjax.linear_schedule(hi, end_value=lo, transition_steps=t),
+            lambda n: ref.linear_schedule(n, hi, lo, t),
+        ),
         "cosine_decay": (cos(t), cos_ref(t)),
         "cosine_restarts": (
             lrjax.cosine_restarts(hi, first_decay_steps=t, t_mul=t_mul, m_mul=frac),
-            lambda n: ref.cosine_restarts(n, hi, t, t_mul, frac)),
+            lambda n: ref.cosine_restarts(n, hi, t, t_mul, frac),
+        ),
         "cosine_restarts_t1": (
             lrjax.cosine_restarts(hi, first_decay_steps=t, t_mul=1.0, alpha=frac),
-            lambda n: _restarts_t1(n, hi, t, frac)),
+            lambda n: _restarts_t1(n, hi, t, frac),
+        ),
         "cyclic_triangular": (
             lrjax.cyclic(lo, max_value=hi, step_size_up=t, step_size_down=t2),
-            lambda n: lo + (hi - lo) * _cyclic_height(n, t, t2, "triangular")),
+            lambda n: lo + (hi - lo) * _cyclic_height(n, t, t2, "triangular"),
+        ),
         "cyclic_triangular2": (
-            lrjax.cyclic(lo, max_value=hi, step_size_up=t, step_size_down=t2,
-                         mode="triangular2"),
-            lambda n: lo + (hi - lo) * _cyclic_height(n, t, t2, "triangular2")),
+            lrjax.cyclic(
+                lo, max_value=hi, step_size_up=t, step_size_down=t2, mode="triangular2"
+            ),
+            lambda n: lo + (hi - lo) * _cyclic_height(n, t, t2, "triangular2"),
+        ),
         "cyclic_momentum": (
             lrjax.cyclic_momentum(t, step_size_down=t2),
-            lambda n: 0.9 - (0.9 - 0.8) * _cyclic_height(n, t, t2, "triangular")),
-        "one_cycle": (lrjax.one_cycle(hi, total_steps=t + 4),
-                      lambda n: ref.one_cycle(n, hi, t + 4)),
-        "one_cycle_momentum": (lrjax.one_cycle_momentum(t + 4, three_phase=False),
-                               lambda n: ref.one_cycle_momentum(n, t + 4)),
+            lambda n: 0.9 - (0.9 - 0.8) * _cyclic_height(n, t, t2, "triangular"),
+        ),
+        "one_cycle": (
+            lrjax.one_cycle(hi, total_steps=t + 4),
+            lambda n: ref.one_cycle(n, hi, t + 4),
+        ),
+        "one_cycle_momentum": (
+            lrjax.one_cycle_momentum(t + 4, three_phase=False),
+            lambda n: ref.one_cycle_momentum(n, t + 4),
+        ),
         "piecewise_constant": (
             lrjax.piecewise_constant(sorted(set(marks)), [hi] + [lo] * len(set(marks))),
-            lambda n: ref.piecewise_constant(n, sorted(set(marks)),
-                                             [hi] + [lo] * len(set(marks)))),
-        "warmup": (lrjax.warmup(cos(t), warmup_steps=t2, init_value=lo),
-                   lambda n: ref.warmup(n, cos_ref(t), t2, lo)),
-        "join": (lrjax.join([lrjax.constant(lo), cos(t)], [t2]),
-                 lambda n: ref.join(n, [lambda m: ref.constant(m, lo), cos_ref(t)], [t2])),
+            lambda n: ref.piecewise_constant(
+                n, sorted(set(marks)), [hi] + [lo] * len(set(marks))
+            ),
+        ),
+        "warmup": (
+            lrjax.warmup(cos(t), warmup_steps=t2, init_value=lo),
+            lambda n: ref.warmup(n, cos_ref(t), t2, lo),
+        ),
+        "join": (
+            lrjax.join([lrjax.constant(lo), cos(t)], [t2]),
+            lambda n: ref.join(n, [lambda m: ref.constant(m, lo), cos_ref(t)], [t2]),
+        ),
     }
 
 
 NAMES = [
-    "constant", "inverse_time_decay", "inverse_time_decay_staircase", "step_decay",
-    "exponential_decay", "multistep_decay", "polynomial_decay", "polynomial_decay_cycle",
-    "linear_schedule", "cosine_decay", "cosine_restarts", "cosine_restarts_t1",
-    "cyclic_triangular", "cyclic_triangular2", "cyclic_momentum", "one_cycle",
-    "one_cycle_momentum", "piecewise_constant", "warmup", "join",
+    "constant",
+    "inverse_time_decay",
+    "inverse_time_decay_staircase",
+    "step_decay",
+    "exponential_decay",
+    "multistep_decay",
+    "polynomial_decay",
+    "polynomial_decay_cycle",
+    "linear_schedule",
+    "cosine_decay",
+    "cosine_restarts",
+    "cosine_restarts_t1",
+    "cyclic_triangular",
+    "cyclic_triangular2",
+    "cyclic_momentum",
+    "one_cycle",
+    "one_cycle_momentum",
+    "piecewise_constant",
+    "warmup",
+    "join",
 ]
 
 
@@ -166,11 +209,19 @@ def _check(name, draw_case, steps, x64):
     }
     if x64:
         results["jax int64, vmapped"] = np.asarray(
-            jax.vmap(schedule)(jnp.asarray(steps, jnp.int64)), np.float64)
+            jax.vmap(schedule)(jnp.asarray(steps, jnp.int64)), np.float64
+        )
     for kind, got in results.items():
         assert got.shape == (len(steps),), (kind, got.shape)
         bad = ~((got >= lo - tol) & (got <= hi + tol))
-        assert not bad.any(), (name, kind, np.asarray(steps)[bad], got[bad], lo[bad], hi[bad])
+        assert not bad.any(), (
+            name,
+            kind,
+            np.asarray(steps)[bad],
+            got[bad],
+            lo[bad],
+            hi[bad],
+        )
 
 
 def _int32_check(name, draw_case, steps):
@@ -194,8 +245,9 @@ def test_float32_large_steps_match_float64_numpy(name, data, steps):
 
 @pytest.mark.parametrize("name", NAMES)
 @SETTINGS
-@given(data=st.data(), steps=st.lists(st.integers(2**24, 2**31 - 1), min_size=8,
-                                      max_size=8))
+@given(
+    data=st.data(), steps=st.lists(st.integers(2**24, 2**31 - 1), min_size=8, max_size=8)
+)
 def test_int32_counts_past_2_24_match_float64_numpy(name, data, steps):
     _int32_check(name, _cases(data.draw), [2**24 + 1, 2**31 - 1] + steps)
 

@@ -103,7 +103,9 @@ def test_linear_lr(torch, start, end):
     sched = torch.optim.lr_scheduler.LinearLR
     make = lambda o: sched(o, start_factor=start, end_factor=end, total_iters=40)  # noqa: E731
     ref, _ = torch_run(torch, make, 120)
-    ours = lrjax_f32(lrjax.linear_schedule(start * 0.1, end_value=end * 0.1, transition_steps=40), 120)
+    ours = lrjax_f32(
+        lrjax.linear_schedule(start * 0.1, end_value=end * 0.1, transition_steps=40), 120
+    )
     check(f"LinearLR({start}, {end})", ours, ref)
 
 
@@ -111,7 +113,9 @@ def test_linear_lr(torch, start, end):
 def test_polynomial_lr(torch, power):
     sched = torch.optim.lr_scheduler.PolynomialLR
     ref, _ = torch_run(torch, lambda o: sched(o, total_iters=50, power=power), 100)
-    ours = lrjax_f32(lrjax.polynomial_decay(0.1, end_value=0.0, decay_steps=50, power=power), 100)
+    ours = lrjax_f32(
+        lrjax.polynomial_decay(0.1, end_value=0.0, decay_steps=50, power=power), 100
+    )
     check(f"PolynomialLR(power={power})", ours, ref)
 
 
@@ -129,46 +133,84 @@ def test_cosine_annealing_warm_restarts(torch, t_mult):
     sched = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts
     make = lambda o: sched(o, T_0=10, T_mult=t_mult, eta_min=0.001)  # noqa: E731
     ref, _ = torch_run(torch, make, 200)  # 3+ cycles for every T_mult
-    ours = lrjax_f32(lrjax.cosine_restarts(0.1, first_decay_steps=10, t_mul=t_mult, alpha=0.01), 200)
+    ours = lrjax_f32(
+        lrjax.cosine_restarts(0.1, first_decay_steps=10, t_mul=t_mult, alpha=0.01), 200
+    )
     check(f"CosineAnnealingWarmRestarts(T_mult={t_mult})", ours, ref)
 
 
 @pytest.mark.parametrize(
-    "mode,gamma,down", [("triangular", 1.0, 30), ("triangular2", 1.0, None),
-                        ("exp_range", 0.995, 30)]
+    "mode,gamma,down",
+    [("triangular", 1.0, 30), ("triangular2", 1.0, None), ("exp_range", 0.995, 30)],
 )
 def test_cyclic_lr_and_momentum(torch, mode, gamma, down):
     sched = torch.optim.lr_scheduler.CyclicLR
 
     def make(o):
-        return sched(o, base_lr=0.01, max_lr=0.1, step_size_up=20, step_size_down=down,
-                     mode=mode, gamma=gamma, base_momentum=0.8, max_momentum=0.9)
+        return sched(
+            o,
+            base_lr=0.01,
+            max_lr=0.1,
+            step_size_up=20,
+            step_size_down=down,
+            mode=mode,
+            gamma=gamma,
+            base_momentum=0.8,
+            max_momentum=0.9,
+        )
 
     ref_lr, ref_mom = torch_run(torch, make, 200)
-    ours = lrjax_f32(lrjax.cyclic(0.01, max_value=0.1, step_size_up=20, step_size_down=down, mode=mode, gamma=gamma), 200)
+    ours = lrjax_f32(
+        lrjax.cyclic(
+            0.01,
+            max_value=0.1,
+            step_size_up=20,
+            step_size_down=down,
+            mode=mode,
+            gamma=gamma,
+        ),
+        200,
+    )
     check(f"CyclicLR({mode})", ours, ref_lr)
-    mom = lrjax.cyclic_momentum(20, step_size_down=down, mode=mode, gamma=gamma, base_momentum=0.8,
-                                max_momentum=0.9)
+    mom = lrjax.cyclic_momentum(
+        20, step_size_down=down, mode=mode, gamma=gamma, base_momentum=0.8, max_momentum=0.9
+    )
     check(f"CyclicLR({mode}) momentum", lrjax_f32(mom, 200), ref_mom)
 
 
 @pytest.mark.parametrize(
-    "anneal,three_phase,pct", [("cos", False, 0.3), ("linear", False, 0.25),
-                               ("cos", True, 0.3), ("linear", True, 0.4)]
+    "anneal,three_phase,pct",
+    [
+        ("cos", False, 0.3),
+        ("linear", False, 0.25),
+        ("cos", True, 0.3),
+        ("linear", True, 0.4),
+    ],
 )
 def test_one_cycle_lr_and_momentum(torch, anneal, three_phase, pct):
     sched = torch.optim.lr_scheduler.OneCycleLR
 
     def make(o):
-        return sched(o, max_lr=0.1, total_steps=100, pct_start=pct, anneal_strategy=anneal,
-                     div_factor=25.0, final_div_factor=1e4, three_phase=three_phase)
+        return sched(
+            o,
+            max_lr=0.1,
+            total_steps=100,
+            pct_start=pct,
+            anneal_strategy=anneal,
+            div_factor=25.0,
+            final_div_factor=1e4,
+            three_phase=three_phase,
+        )
 
     ref_lr, ref_mom = torch_run(torch, make, 100)  # every step PyTorch allows
-    ours = lrjax.one_cycle(0.1, total_steps=100, pct_start=pct, anneal=anneal, three_phase=three_phase)
+    ours = lrjax.one_cycle(
+        0.1, total_steps=100, pct_start=pct, anneal=anneal, three_phase=three_phase
+    )
     name = f"OneCycleLR({anneal}, three_phase={three_phase})"
     check(name, lrjax_f32(ours, 100), ref_lr)
-    mom = lrjax.one_cycle_momentum(100, pct_start=pct, anneal=anneal,
-                                   three_phase=three_phase)
+    mom = lrjax.one_cycle_momentum(
+        100, pct_start=pct, anneal=anneal, three_phase=three_phase
+    )
     check(name + " momentum", lrjax_f32(mom, 100), ref_mom)
 
 
@@ -182,7 +224,10 @@ def test_sequential_lr_is_join(torch):
 
     ref, _ = torch_run(torch, make, 60)
     ours = lrjax.join(
-        [lrjax.linear_schedule(0.01, end_value=0.1, transition_steps=10), lrjax.exponential_decay(0.1, decay=-math.log(0.9))],
+        [
+            lrjax.linear_schedule(0.01, end_value=0.1, transition_steps=10),
+            lrjax.exponential_decay(0.1, decay=-math.log(0.9)),
+        ],
         [10],
     )
     check("SequentialLR", lrjax_f32(ours, 60), ref)
@@ -217,7 +262,10 @@ def keras_run(schedule, steps: int) -> np.ndarray:
 @pytest.mark.parametrize("staircase", [False, True])
 def test_inverse_time_decay(keras, staircase):
     ref = keras_run(keras.optimizers.schedules.InverseTimeDecay(0.1, 7, 0.5, staircase), 60)
-    ours = lrjax_f32(lrjax.inverse_time_decay(0.1, decay_rate=0.5, decay_steps=7, staircase=staircase), 60)
+    ours = lrjax_f32(
+        lrjax.inverse_time_decay(0.1, decay_rate=0.5, decay_steps=7, staircase=staircase),
+        60,
+    )
     check(f"InverseTimeDecay(staircase={staircase})", ours, ref)
 
 
@@ -247,11 +295,17 @@ def test_piecewise_constant_decay_offset(keras):
     assert np.flatnonzero(differ).tolist() == [10, 30]  # exactly the documented offset
 
 
-@pytest.mark.parametrize("power,cycle", [(1.0, False), (2.0, False), (0.5, True),
-                                         (2.0, True)])
+@pytest.mark.parametrize(
+    "power,cycle", [(1.0, False), (2.0, False), (0.5, True), (2.0, True)]
+)
 def test_polynomial_decay(keras, power, cycle):
     sched = keras.optimizers.schedules.PolynomialDecay(0.1, 30, 0.001, power, cycle)
-    ours = lrjax_f32(lrjax.polynomial_decay(0.1, end_value=0.001, decay_steps=30, power=power, cycle=cycle), 100)
+    ours = lrjax_f32(
+        lrjax.polynomial_decay(
+            0.1, end_value=0.001, decay_steps=30, power=power, cycle=cycle
+        ),
+        100,
+    )
     check(f"PolynomialDecay(power={power}, cycle={cycle})", ours, keras_run(sched, 100))
 
 
@@ -267,14 +321,21 @@ def test_cosine_decay_with_warmup(keras, initial):
     sched = keras.optimizers.schedules.CosineDecay(
         initial, 50, alpha=0.05, warmup_target=0.2, warmup_steps=20
     )
-    ours = lrjax.warmup(lrjax.cosine_decay(0.2, 50, alpha=0.05), warmup_steps=20, init_value=initial)
-    check(f"CosineDecay(warmup from {initial})", lrjax_f32(ours, 100), keras_run(sched, 100))
+    ours = lrjax.warmup(
+        lrjax.cosine_decay(0.2, 50, alpha=0.05), warmup_steps=20, init_value=initial
+    )
+    check(
+        f"CosineDecay(warmup from {initial})", lrjax_f32(ours, 100), keras_run(sched, 100)
+    )
 
 
-@pytest.mark.parametrize("t_mul,m_mul,alpha", [(2.0, 0.8, 0.05), (1.0, 0.5, 0.0),
-                                               (3.0, 1.0, 0.1)])
+@pytest.mark.parametrize(
+    "t_mul,m_mul,alpha", [(2.0, 0.8, 0.05), (1.0, 0.5, 0.0), (3.0, 1.0, 0.1)]
+)
 def test_cosine_decay_restarts(keras, t_mul, m_mul, alpha):
     sched = keras.optimizers.schedules.CosineDecayRestarts(0.1, 10, t_mul, m_mul, alpha)
-    ours = lrjax.cosine_restarts(0.1, first_decay_steps=10, t_mul=t_mul, m_mul=m_mul, alpha=alpha)
+    ours = lrjax.cosine_restarts(
+        0.1, first_decay_steps=10, t_mul=t_mul, m_mul=m_mul, alpha=alpha
+    )
     name = f"CosineDecayRestarts(t_mul={t_mul}, m_mul={m_mul}, alpha={alpha})"
     check(name, lrjax_f32(ours, 160), keras_run(sched, 160))

@@ -29,7 +29,7 @@ def _env():
 def _result(stdout: str) -> dict:
     lines = [ln for ln in stdout.splitlines() if ln.startswith("RESULT ")]
     assert lines, f"worker printed no result:\n{stdout[-3000:]}"
-    return json.loads(lines[-1][len("RESULT "):])
+    return json.loads(lines[-1][len("RESULT ") :])
 
 
 def _free_port() -> int:
@@ -45,8 +45,11 @@ def test_sharded_training_matches_one_device():
     once however pytest-xdist distributes the tests.
     """
     proc = subprocess.run(
-        [sys.executable, str(WORKER), "mesh"], capture_output=True, text=True,
-        timeout=TIMEOUT, env=_env(),
+        [sys.executable, str(WORKER), "mesh"],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        env=_env(),
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = _result(proc.stdout)
@@ -74,7 +77,10 @@ def test_two_processes_data_parallel():
     procs = [
         subprocess.Popen(
             [sys.executable, str(WORKER), "dist", str(pid), str(port)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=_env(),
         )
         for pid in (0, 1)
     ]

@@ -24,8 +24,18 @@ REST = re.compile(r":(func|math|class|meth|mod|attr):`|\.\. (math|code-block|not
 LINK = re.compile(r"""\b(href|src)="([^"]*)\"""")
 IDS = re.compile(r"""\bid="([^"]+)\"""")
 # Pages whose maths must be typeset (each holds many formulas).
-MATH_PAGES = ("newton", "range_test", "plateau", "hypergradient", "nnx_recipe",
-              "api/schedules", "api/adaptive", "api/newton", "api/lr_free", "api/tools")
+MATH_PAGES = (
+    "newton",
+    "range_test",
+    "plateau",
+    "hypergradient",
+    "nnx_recipe",
+    "api/schedules",
+    "api/adaptive",
+    "api/newton",
+    "api/lr_free",
+    "api/tools",
+)
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +45,10 @@ def site(tmp_path_factory):
     out = tmp_path_factory.mktemp("site")
     proc = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(out)],
-        cwd=ROOT, capture_output=True, text=True, timeout=600,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
         env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
     )
     return out, proc
@@ -113,15 +126,29 @@ def test_maths_is_typeset_in_a_headless_browser(site, name):
     before = page.read_text().count('class="arithmatex"')
     assert before > 0, f"{name} has no maths to typeset"
     proc = subprocess.run(
-        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-         "--allow-file-access-from-files", "--virtual-time-budget=15000", "--dump-dom",
-         page.as_uri()],
-        capture_output=True, text=True, timeout=180,
+        [
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--allow-file-access-from-files",
+            "--virtual-time-budget=15000",
+            "--dump-dom",
+            page.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
     )
     dom = proc.stdout
     assert proc.returncode == 0 and "</html>" in dom, proc.stderr[-2000:]
     spans = re.findall(r'<span class="arithmatex">(.{0,40})', dom)
     spans += re.findall(r'<div class="arithmatex">(.{0,40})', dom)
     raw = [s for s in spans if 'class="katex' not in s]
-    assert len(spans) == before and not raw, f"{len(raw)} of {len(spans)} not typeset: {raw[:3]}"
-    assert 'class="katex-error"' not in dom, re.findall(r'katex-error"[^>]*title="([^"]*)', dom)[:3]
+    assert len(spans) == before and not raw, (
+        f"{len(raw)} of {len(spans)} not typeset: {raw[:3]}"
+    )
+    assert 'class="katex-error"' not in dom, re.findall(
+        r'katex-error"[^>]*title="([^"]*)', dom
+    )[:3]

@@ -47,7 +47,10 @@ def test_soak_100k_steps_with_faults_memory_flat_no_recompile():
         return jnp.mean((jnp.tanh(x @ p["w1"] + p["b1"]) @ p["w2"] - y) ** 2)
 
     # Restarts every 10^4 steps, so the schedule is exercised far into the run.
-    schedule = lrjax.warmup(lrjax.cosine_restarts(3e-3, first_decay_steps=10_000, t_mul=1.0, alpha=0.1), warmup_steps=100)
+    schedule = lrjax.warmup(
+        lrjax.cosine_restarts(3e-3, first_decay_steps=10_000, t_mul=1.0, alpha=0.1),
+        warmup_steps=100,
+    )
     opt = lrjax.skip_nonfinite(lrjax.adam(schedule))
 
     def step(p, state, n, poison):

@@ -38,22 +38,29 @@ def _python_loop(loss_fn, params, batches, lr, factory, steps):
 
     state, losses = opt.init(params), []
     for i in range(steps):
-        params, state, loss = step(params, state, jax.tree.map(lambda x: x[i], batches))
+        params, state, loss = step(
+            params, state, jax.tree.map(lambda x, i=i: x[i], batches)
+        )
         losses.append(float(loss))
     return np.array(losses), params
 
 
 @pytest.mark.parametrize(
-    "factory", [lrjax.adam, lambda lr: lrjax.sgd(lr, momentum=0.9), optax.adamw],
+    "factory",
+    [lrjax.adam, lambda lr: lrjax.sgd(lr, momentum=0.9), optax.adamw],
     ids=["lrjax.adam", "lrjax.sgd momentum", "optax.adamw"],
 )
 def test_every_rate_equals_its_own_run_in_a_python_loop(factory, standard_promotion):
     loss_fn, a, b = _least_squares()
     grid = [1e-3, 1e-2, 1e-1]
-    res = lrjax.sweep_learning_rates(loss_fn, jnp.zeros(4, jnp.float32), (a, b), grid, factory)
+    res = lrjax.sweep_learning_rates(
+        loss_fn, jnp.zeros(4, jnp.float32), (a, b), grid, factory
+    )
     assert res.losses.shape == (3, 40) and res.tail == 10
     for k, lr in enumerate(grid):
-        losses, _ = _python_loop(loss_fn, jnp.zeros(4, jnp.float32), (a, b), lr, factory, 40)
+        losses, _ = _python_loop(
+            loss_fn, jnp.zeros(4, jnp.float32), (a, b), lr, factory, 40
+        )
         # float32 on both sides; vmap batches the same matmuls, whose summation order
         # XLA may change: a few ulps per step, compounded over 40 steps.
         np.testing.assert_allclose(res.losses[k], losses, rtol=2e-5, atol=1e-7)
@@ -69,8 +76,12 @@ def test_sgd_momentum_matches_a_float64_numpy_transcription():
     a, b = a.astype(np.float64), b.astype(np.float64)
     grid, mu, steps = [3e-3, 3e-2, 0.3], 0.5, 40
     res = lrjax.sweep_learning_rates(
-        loss_fn, jnp.zeros(4, jnp.float64), (a, b), grid,
-        lambda lr: lrjax.sgd(lr, momentum=mu), tail=5,
+        loss_fn,
+        jnp.zeros(4, jnp.float64),
+        (a, b),
+        grid,
+        lambda lr: lrjax.sgd(lr, momentum=mu),
+        tail=5,
     )
     for k, lr in enumerate(grid):
         w, buf, losses = np.zeros(4), np.zeros(4), []
@@ -99,7 +110,9 @@ def test_eval_fn_scores_the_final_params_and_divergence_scores_inf():
     assert res.diverged.tolist() == [False, False, True] and res.scores[2] == math.inf
     assert res.best_index == 1 and res.tail == 0 and "val_loss" in res.score
     # Every run diverging: no best.
-    bad = lrjax.sweep_learning_rates(loss_fn, jnp.zeros(4, jnp.float32), (a, b), [1e4, 1e5], lrjax.sgd)
+    bad = lrjax.sweep_learning_rates(
+        loss_fn, jnp.zeros(4, jnp.float32), (a, b), [1e4, 1e5], lrjax.sgd
+    )
     assert bad.best_index == -1 and math.isnan(bad.best_learning_rate)
 
 
@@ -115,9 +128,7 @@ def test_compiled_once_per_shape_and_params_untouched():
     w0 = np.zeros(4, np.float32)
     first = lrjax.sweep_learning_rates(loss_fn, w0, (a, b), [1e-3, 1e-2], lrjax.adam)
     # Other rates, other params and batches of the same shapes: no new trace.
-    again = lrjax.sweep_learning_rates(
-        loss_fn, w0 + 1, (2 * a, b), [1e-1, 1.0], lrjax.adam
-    )
+    again = lrjax.sweep_learning_rates(loss_fn, w0 + 1, (2 * a, b), [1e-1, 1.0], lrjax.adam)
     assert len(calls) == 1
     assert not np.array_equal(first.losses, again.losses)
     np.testing.assert_array_equal(w0, np.zeros(4, np.float32))
@@ -131,7 +142,9 @@ def test_chunks_give_the_same_runs_as_one_vmap():
     loss_fn, a, b = _least_squares()
     grid = list(10.0 ** np.linspace(-3, 0, 7))
     whole = lrjax.sweep_learning_rates(loss_fn, jnp.zeros(4, jnp.float32), (a, b), grid)
-    chunked = lrjax.sweep_learning_rates(loss_fn, jnp.zeros(4, jnp.float32), (a, b), grid, chunk_size=3)
+    chunked = lrjax.sweep_learning_rates(
+        loss_fn, jnp.zeros(4, jnp.float32), (a, b), grid, chunk_size=3
+    )
     # lax.map over chunks of a vmap: the same float32 operations, batched differently.
     np.testing.assert_allclose(chunked.losses, whole.losses, rtol=1e-5, atol=1e-7)
     assert chunked.best_index == whole.best_index
@@ -141,12 +154,18 @@ def test_a_traced_peak_schedule_and_a_batch_function():
     loss_fn, a, b = _least_squares()
     a_j, b_j = jnp.asarray(a), jnp.asarray(b)
     res = lrjax.sweep_learning_rates(
-        loss_fn, jnp.zeros(4, jnp.float32), lambda i: (a_j[i], b_j[i]), [0.01, 0.1],
-        lambda peak: lrjax.adam(lrjax.one_cycle(peak, total_steps=40)), num_steps=40,
+        loss_fn,
+        jnp.zeros(4, jnp.float32),
+        lambda i: (a_j[i], b_j[i]),
+        [0.01, 0.1],
+        lambda peak: lrjax.adam(lrjax.one_cycle(peak, total_steps=40)),
+        num_steps=40,
     )
     for k, peak in enumerate([0.01, 0.1]):
         factory = lambda p: lrjax.adam(lrjax.one_cycle(p, total_steps=40))  # noqa: E731
-        losses, _ = _python_loop(loss_fn, jnp.zeros(4, jnp.float32), (a, b), peak, factory, 40)
+        losses, _ = _python_loop(
+            loss_fn, jnp.zeros(4, jnp.float32), (a, b), peak, factory, 40
+        )
         np.testing.assert_allclose(res.losses[k], losses, rtol=2e-5, atol=1e-7)
 
 
@@ -154,7 +173,10 @@ def test_a_factory_that_needs_a_concrete_rate_says_how_to_fix_it():
     loss_fn, a, b = _least_squares()
     with pytest.raises(TypeError, match=r"traced scalar.*rate \* unit_schedule"):
         lrjax.sweep_learning_rates(
-            loss_fn, jnp.zeros(4, jnp.float32), (a, b), [0.1],
+            loss_fn,
+            jnp.zeros(4, jnp.float32),
+            (a, b),
+            [0.1],
             lambda lr: optax.adam(optax.warmup_cosine_decay_schedule(0.0, lr, 5, 40)),
         )
 
@@ -183,7 +205,11 @@ def test_bad_inputs_raise_naming_the_argument(kwargs, error, match):
     args.update(kwargs)
     with pytest.raises(error, match=match):
         lrjax.sweep_learning_rates(
-            loss_fn, jnp.zeros(4, jnp.float32), args.pop("batches"), args.pop("learning_rates"), **args
+            loss_fn,
+            jnp.zeros(4, jnp.float32),
+            args.pop("batches"),
+            args.pop("learning_rates"),
+            **args,
         )
 
 
@@ -194,9 +220,18 @@ def test_plot_draws_scores_and_marks_the_range_test():
 
     loss_fn, a, b = _least_squares()
     grid = [1e-3, 1e-2, 1e-1, 1.0, 1e4]
-    res = lrjax.sweep_learning_rates(loss_fn, jnp.zeros(4, jnp.float32), (a, b), grid, lrjax.sgd)
-    finder = lrjax.find_learning_rate(loss_fn, jnp.zeros(4, jnp.float32), (a, b), lrjax.sgd,
-                                      min_lr=1e-4, max_lr=10.0, num_steps=40)
+    res = lrjax.sweep_learning_rates(
+        loss_fn, jnp.zeros(4, jnp.float32), (a, b), grid, lrjax.sgd
+    )
+    finder = lrjax.find_learning_rate(
+        loss_fn,
+        jnp.zeros(4, jnp.float32),
+        (a, b),
+        lrjax.sgd,
+        min_lr=1e-4,
+        max_lr=10.0,
+        num_steps=40,
+    )
     ax = res.plot(finder=finder)
     try:
         scores, best, diverged, suggestion, lowest = ax.lines

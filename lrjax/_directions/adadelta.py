@@ -79,17 +79,23 @@ def scale_by_adadelta(rho: float = 0.9, eps: float = 1e-6) -> GradientTransforma
         check_like(updates, state.e_g)
         e_g = jax.tree.map(
             lambda g, t: scalar_like(1 - rho, t) * abs_sq(g) + scalar_like(rho, t) * t,
-            updates, state.e_g,
+            updates,
+            state.e_g,
         )
         out = jax.tree.map(
-            lambda g, eg, ex: jnp.sqrt(ex + scalar_like(eps, ex))
-            / jnp.sqrt(eg + scalar_like(eps, eg))
-            * g,
-            updates, e_g, state.e_x,
+            lambda g, eg, ex: (
+                jnp.sqrt(ex + scalar_like(eps, ex))
+                / jnp.sqrt(eg + scalar_like(eps, eg))
+                * g
+            ),
+            updates,
+            e_g,
+            state.e_x,
         )
         e_x = jax.tree.map(
             lambda d, t: scalar_like(1 - rho, t) * abs_sq(d) + scalar_like(rho, t) * t,
-            out, state.e_x,
+            out,
+            state.e_x,
         )
         return out, ScaleByAdadeltaState(e_g, e_x)
 

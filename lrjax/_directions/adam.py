@@ -57,7 +57,9 @@ def check_dtype(name: str, dtype: Any) -> Optional[jnp.dtype]:
     # Complex, as optax allows, for complex params (a complex first moment of real
     # params would be refused by the update's dtype check).
     if not jnp.issubdtype(dt, jnp.inexact):
-        raise ValueError(f"{name} must be a floating or complex dtype or None, got {dtype!r}")
+        raise ValueError(
+            f"{name} must be a floating or complex dtype or None, got {dtype!r}"
+        )
     return dt
 
 
@@ -160,7 +162,9 @@ def scale_by_adam(
     mu_dt = check_dtype("mu_dtype", mu_dtype)
 
     def init_fn(params):
-        mu = jax.tree.map(lambda p: jnp.zeros_like(p, dtype=canonical_dtype_or_none(mu_dt)), params)
+        mu = jax.tree.map(
+            lambda p: jnp.zeros_like(p, dtype=canonical_dtype_or_none(mu_dt)), params
+        )
         nu = jax.tree.map(jnp.zeros_like, params)
         return ScaleByAdamState(jnp.zeros([], jnp.int32), mu, nu)
 
@@ -176,9 +180,12 @@ def scale_by_adam(
         if nesterov:
             bc1_next = bias_correction(beta, safe_increment(count))
             mu_hat = jax.tree.map(
-                lambda m, g: scalar_like(beta, m) * divide(m, bc1_next)
-                + scalar_like(1 - beta, m) * divide(g.astype(m.dtype), bc1),
-                mu, updates,
+                lambda m, g: (
+                    scalar_like(beta, m) * divide(m, bc1_next)
+                    + scalar_like(1 - beta, m) * divide(g.astype(m.dtype), bc1)
+                ),
+                mu,
+                updates,
             )
         else:
             mu_hat = jax.tree.map(lambda m: divide(m, bc1), mu)
@@ -246,8 +253,9 @@ def adam(
       https://arxiv.org/abs/1412.6980. optax `adam`.
     """
     return chain(
-        scale_by_adam(b1, b2, eps, eps_root, mu_dtype, nesterov=nesterov,
-                      epsilon_hat=epsilon_hat),
+        scale_by_adam(
+            b1, b2, eps, eps_root, mu_dtype, nesterov=nesterov, epsilon_hat=epsilon_hat
+        ),
         scale_by_learning_rate(learning_rate),
     )
 
@@ -306,8 +314,9 @@ def adamw(
       https://arxiv.org/abs/1711.05101. optax `adamw`.
     """
     return chain(
-        scale_by_adam(b1, b2, eps, eps_root, mu_dtype, nesterov=nesterov,
-                      epsilon_hat=epsilon_hat),
+        scale_by_adam(
+            b1, b2, eps, eps_root, mu_dtype, nesterov=nesterov, epsilon_hat=epsilon_hat
+        ),
         add_decayed_weights(weight_decay, mask),
         scale_by_learning_rate(learning_rate),
     )

@@ -73,15 +73,19 @@ def scale_by_adamax(
         check_like(updates, state.nu)
         count = safe_increment(state.count)
         mu = jax.tree.map(
-            lambda g, m: scalar_like(1 - b1, m) * g.astype(m.dtype)
-            + scalar_like(b1, m) * m,
-            updates, state.mu,
+            lambda g, m: (
+                scalar_like(1 - b1, m) * g.astype(m.dtype) + scalar_like(b1, m) * m
+            ),
+            updates,
+            state.mu,
         )
         if eps_in_max:
             nu = jax.tree.map(
-                lambda g, u: jnp.maximum(jnp.abs(g).astype(u.dtype) + scalar_like(eps, u),
-                                         scalar_like(b2, u) * u),
-                updates, state.nu,
+                lambda g, u: jnp.maximum(
+                    jnp.abs(g).astype(u.dtype) + scalar_like(eps, u), scalar_like(b2, u) * u
+                ),
+                updates,
+                state.nu,
             )
             denom = nu
         else:
@@ -89,7 +93,8 @@ def scale_by_adamax(
                 lambda g, u: jnp.maximum(
                     scalar_like(b2, u) * u, jnp.abs(g).astype(u.dtype)
                 ),
-                updates, state.nu,
+                updates,
+                state.nu,
             )
             denom = jax.tree.map(lambda u: u + scalar_like(eps, u), nu)
         bc1 = bias_correction(b1, count)

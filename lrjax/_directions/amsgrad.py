@@ -92,7 +92,9 @@ def scale_by_amsgrad(
     mu_dt = check_dtype("mu_dtype", mu_dtype)
 
     def init_fn(params):
-        mu = jax.tree.map(lambda p: jnp.zeros_like(p, dtype=canonical_dtype_or_none(mu_dt)), params)
+        mu = jax.tree.map(
+            lambda p: jnp.zeros_like(p, dtype=canonical_dtype_or_none(mu_dt)), params
+        )
         nu = jax.tree.map(jnp.zeros_like, params)
         nu_max = jax.tree.map(jnp.zeros_like, params)  # its own buffer, for donation
         return ScaleByAmsgradState(jnp.zeros([], jnp.int32), mu, nu, nu_max)
@@ -107,11 +109,15 @@ def scale_by_amsgrad(
         mu_hat = jax.tree.map(lambda m: divide(m, bc1), mu) if bias_correction_mu else mu
         if max_before_correction or not bias_correction_nu:
             nu_max = jax.tree.map(jnp.maximum, state.nu_max, nu)
-            v_eff = jax.tree.map(lambda v: divide(v, bc2), nu_max) if bias_correction_nu \
+            v_eff = (
+                jax.tree.map(lambda v: divide(v, bc2), nu_max)
+                if bias_correction_nu
                 else nu_max
+            )
         else:
-            nu_max = jax.tree.map(lambda old, v: jnp.maximum(old, divide(v, bc2)),
-                                  state.nu_max, nu)
+            nu_max = jax.tree.map(
+                lambda old, v: jnp.maximum(old, divide(v, bc2)), state.nu_max, nu
+            )
             v_eff = nu_max
         e = eps_hat(eps, b2, count, epsilon_hat)
 
@@ -179,8 +185,16 @@ def amsgrad(
       https://openreview.net/forum?id=ryQu7f-RZ. optax `amsgrad`.
     """
     return chain(
-        scale_by_amsgrad(b1, b2, eps, eps_root, mu_dtype, bias_correction_mu,
-                         bias_correction_nu, max_before_correction=max_before_correction,
-                         epsilon_hat=epsilon_hat),
+        scale_by_amsgrad(
+            b1,
+            b2,
+            eps,
+            eps_root,
+            mu_dtype,
+            bias_correction_mu,
+            bias_correction_nu,
+            max_before_correction=max_before_correction,
+            epsilon_hat=epsilon_hat,
+        ),
         scale_by_learning_rate(learning_rate),
     )

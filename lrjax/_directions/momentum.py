@@ -95,7 +95,10 @@ def trace(
     def init_fn(params):
         return TraceState(
             initial_count(scheduled),
-            jax.tree.map(lambda p: jnp.zeros_like(p, dtype=canonical_dtype_or_none(acc_dtype)), params),
+            jax.tree.map(
+                lambda p: jnp.zeros_like(p, dtype=canonical_dtype_or_none(acc_dtype)),
+                params,
+            ),
         )
 
     def update_fn(updates, state, params=None):
@@ -109,9 +112,7 @@ def trace(
         new_trace = jax.tree.map(step, updates, state.trace)
         if nesterov:
             out = jax.tree.map(
-                lambda g, t: (g.astype(t.dtype) + scalar_like(mu, t) * t).astype(
-                    g.dtype
-                ),
+                lambda g, t: (g.astype(t.dtype) + scalar_like(mu, t) * t).astype(g.dtype),
                 updates,
                 new_trace,
             )
@@ -201,7 +202,9 @@ def add_decayed_weights(
         new_state = AddDecayedWeightsState(safe_increment(state.count))
         if mask is None:
             out = jax.tree.map(
-                lambda g, p: decay_leaf(wd, g, p), updates, params,
+                lambda g, p: decay_leaf(wd, g, p),
+                updates,
+                params,
                 is_leaf=lambda x: x is None,
             )
             return out, new_state
@@ -209,7 +212,9 @@ def add_decayed_weights(
 
         def apply_sub(m, g_sub, p_sub):
             decayed = jax.tree.map(
-                lambda g, p: decay_leaf(wd, g, p), g_sub, p_sub,
+                lambda g, p: decay_leaf(wd, g, p),
+                g_sub,
+                p_sub,
                 is_leaf=lambda x: x is None,
             )
             if isinstance(m, bool):

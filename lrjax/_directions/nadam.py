@@ -100,11 +100,11 @@ def scale_by_nadam(
         return beta * (1 - 0.5 * jnp.asarray(0.96, dt) ** (t.astype(dt) * psi))
 
     def init_fn(params):
-        mu = jax.tree.map(lambda p: jnp.zeros_like(p, dtype=canonical_dtype_or_none(mu_dt)), params)
-        nu = jax.tree.map(jnp.zeros_like, params)
-        return ScaleByNadamState(
-            jnp.zeros([], jnp.int32), mu, nu, jnp.ones([], lr_dtype())
+        mu = jax.tree.map(
+            lambda p: jnp.zeros_like(p, dtype=canonical_dtype_or_none(mu_dt)), params
         )
+        nu = jax.tree.map(jnp.zeros_like, params)
+        return ScaleByNadamState(jnp.zeros([], jnp.int32), mu, nu, jnp.ones([], lr_dtype()))
 
     def update_fn(updates, state, params=None):
         del params

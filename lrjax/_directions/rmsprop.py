@@ -135,7 +135,8 @@ def scale_by_rmsprop(
         count = safe_increment(state.count)
         nu = jax.tree.map(
             lambda g, t: scalar_like(1 - decay, t) * abs_sq(g) + scalar_like(decay, t) * t,
-            updates, state.nu,
+            updates,
+            state.nu,
         )
         nu_hat = nu
         bc = numerics.bias_correction(decay, count) if bias_correction else None
@@ -145,7 +146,8 @@ def scale_by_rmsprop(
         if centered:
             mu = jax.tree.map(
                 lambda g, t: scalar_like(1 - decay, t) * g + scalar_like(decay, t) * t,
-                updates, state.mu,
+                updates,
+                state.mu,
             )
             mu_hat = mu
             if bias_correction:
@@ -239,10 +241,19 @@ def rmsprop(
         validate.decay_rate("momentum", momentum)
     if not lr_in_momentum:
         return chain(
-            scale_by_rmsprop(decay, eps, initial_scale, eps_in_sqrt, centered,
-                             momentum, nesterov, bias_correction),
+            scale_by_rmsprop(
+                decay,
+                eps,
+                initial_scale,
+                eps_in_sqrt,
+                centered,
+                momentum,
+                nesterov,
+                bias_correction,
+            ),
             scale_by_learning_rate(learning_rate),
         )
-    direction = scale_by_rmsprop(decay, eps, initial_scale, eps_in_sqrt, centered,
-                                 None, False, bias_correction)
+    direction = scale_by_rmsprop(
+        decay, eps, initial_scale, eps_in_sqrt, centered, None, False, bias_correction
+    )
     return momentum_chain(direction, learning_rate, momentum, nesterov, True)

@@ -81,8 +81,9 @@ def leaf_mask(*, min_rank: int = 0, exclude: Optional[str] = None) -> Callable[[
         try:
             pattern = re.compile(exclude)
         except re.error as err:
-            raise ValueError(f"exclude must be a valid regular expression, got "
-                             f"{exclude!r}: {err}") from err
+            raise ValueError(
+                f"exclude must be a valid regular expression, got {exclude!r}: {err}"
+            ) from err
 
     def mask(params):
         def one(path, leaf):
@@ -108,8 +109,9 @@ def _mask_tree(name: str, mask: MaskOrFn, params: Any) -> Any:
             return None
         known = isinstance(m, (bool, np.bool_, np.ndarray)) and not validate.is_traced(m)
         if not known or np.ndim(m) != 0 or np.asarray(m).dtype != np.bool_:
-            raise TypeError(f"{name} leaves must be Python booleans (one per leaf), "
-                            f"got {m!r}")
+            raise TypeError(
+                f"{name} leaves must be Python booleans (one per leaf), got {m!r}"
+            )
         flag = bool(m)
         return jax.tree.map(lambda _: flag, sub, is_leaf=_is_none)
 
@@ -213,8 +215,9 @@ def scale_by_trust_ratio(
 
     def update_fn(updates, state, params=None):
         if params is None:
-            raise ValueError("scale_by_trust_ratio needs params: call "
-                             "update(g, state, params)")
+            raise ValueError(
+                "scale_by_trust_ratio needs params: call update(g, state, params)"
+            )
         check_like(updates, params, dtypes=False)
         wd = value_at(weight_decay, state.count)
         no_decay = isinstance(wd, (int, float)) and wd == 0
@@ -318,8 +321,11 @@ def lars(
         raise ValueError("nesterov=True needs a momentum, got momentum=None")
     validate.boolean("lr_in_momentum", lr_in_momentum)
     ratio = scale_by_trust_ratio(
-        trust_coefficient=trust_coefficient, eps=eps, mask=trust_ratio_mask,
-        weight_decay=weight_decay, weight_decay_mask=weight_decay_mask,
+        trust_coefficient=trust_coefficient,
+        eps=eps,
+        mask=trust_ratio_mask,
+        weight_decay=weight_decay,
+        weight_decay_mask=weight_decay_mask,
         denominator=denominator,
     )
     lr = scale_by_learning_rate(learning_rate)
@@ -424,15 +430,17 @@ def lamb(
       minutes, 2020, https://arxiv.org/abs/1904.00962. optax `lamb`; Keras 3 `Lamb`.
     """
     validate.learning_rate("learning_rate", learning_rate)
-    placement = validate.choice("weight_decay_placement", weight_decay_placement,
-                                 ("optax", "keras"))
+    placement = validate.choice(
+        "weight_decay_placement", weight_decay_placement, ("optax", "keras")
+    )
     if not callable(weight_decay):
         validate.nonnegative("weight_decay", weight_decay)
     adam = scale_by_adam(b1=b1, b2=b2, eps=eps, eps_root=eps_root)
     lr = scale_by_learning_rate(learning_rate)
     if placement == "optax":
-        ratio = scale_by_trust_ratio(mask=trust_ratio_mask, weight_decay=weight_decay,
-                                     weight_decay_mask=mask)
+        ratio = scale_by_trust_ratio(
+            mask=trust_ratio_mask, weight_decay=weight_decay, weight_decay_mask=mask
+        )
         return chain(adam, ratio, lr)
     ratio = scale_by_trust_ratio(mask=trust_ratio_mask)
     if isinstance(weight_decay, (int, float)) and weight_decay == 0:

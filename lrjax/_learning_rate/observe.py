@@ -53,25 +53,52 @@ def _optax_types(*names: str) -> tuple[type, ...]:
 
 # Data-dependent rescalings of the direction: they do not change the learning rate.
 DIRECTIONS: set[type] = {
-    ScaleByAdamState, ScaleByAmsgradState, ScaleByNadamState, ScaleByAdadeltaState,
-    ScaleByAdagradNormState, ScaleByAdagradState, ScaleByRmspropState,
-    AddDecayedWeightsState, TraceState, ScaleByNewtonState, ScaleByNewtonCGState,
+    ScaleByAdamState,
+    ScaleByAmsgradState,
+    ScaleByNadamState,
+    ScaleByAdadeltaState,
+    ScaleByAdagradNormState,
+    ScaleByAdagradState,
+    ScaleByRmspropState,
+    AddDecayedWeightsState,
+    TraceState,
+    ScaleByNewtonState,
+    ScaleByNewtonCGState,
     # A trust ratio rescales each layer by a data-dependent amount, as clipping does:
     # part of the direction, not of the rate (lars and lamb report their base rate).
-    ScaleByTrustRatioState, KerasDecayState,
+    ScaleByTrustRatioState,
+    KerasDecayState,
     *_optax_types(
-        "ScaleByAdamState", "ScaleByAmsgradState", "ScaleByAdaDeltaState",
-        "ScaleByAdanState", "ScaleByBeliefState", "ScaleByLBFGSState", "ScaleByLionState",
-        "ScaleByNovogradState", "ScaleByRStdDevState", "ScaleByRmsState",
-        "ScaleByRpropState", "ScaleByRssState", "ScaleBySM3State", "TraceState",
-        "EmaState", "FactoredState", "AddNoiseState", "ZeroNansState", "MaskedNode",
+        "ScaleByAdamState",
+        "ScaleByAmsgradState",
+        "ScaleByAdaDeltaState",
+        "ScaleByAdanState",
+        "ScaleByBeliefState",
+        "ScaleByLBFGSState",
+        "ScaleByLionState",
+        "ScaleByNovogradState",
+        "ScaleByRStdDevState",
+        "ScaleByRmsState",
+        "ScaleByRpropState",
+        "ScaleByRssState",
+        "ScaleBySM3State",
+        "TraceState",
+        "EmaState",
+        "FactoredState",
+        "AddNoiseState",
+        "ZeroNansState",
+        "MaskedNode",
     ),
 }
 
 # Scalar factors that optax records (lrjax's own are in ``RECORDS``).
 FACTORS: dict[type, str] = {
-    **{t: "learning_rate" for t in _optax_types(
-        "ScaleByBacktrackingLinesearchState", "ScaleByZoomLinesearchState")},
+    **{
+        t: "learning_rate"
+        for t in _optax_types(
+            "ScaleByBacktrackingLinesearchState", "ScaleByZoomLinesearchState"
+        )
+    },
     optax.contrib.ReduceLROnPlateauState: "scale",
 }
 
@@ -81,9 +108,15 @@ WRAPPERS: dict[type, str] = {
     GroupedState: "inner",
     # Schedule-Free: the rate is the base's gamma (its warm-up included).
     ScheduleFreeState: "base_state",
-    **{t: "inner_state" for t in _optax_types(
-        "ApplyIfFiniteState", "MaskedState", "ConditionallyMaskState",
-        "ConditionallyTransformState")},
+    **{
+        t: "inner_state"
+        for t in _optax_types(
+            "ApplyIfFiniteState",
+            "MaskedState",
+            "ConditionallyMaskState",
+            "ConditionallyTransformState",
+        )
+    },
     **{t: "inner_opt_state" for t in _optax_types("MultiStepsState")},
 }
 
@@ -191,8 +224,9 @@ def _read(node: Any, where: str, neutral: tuple[type, ...], in_alias: bool) -> A
         value = _array(getattr(node, field))
         out = _Product(value, rates=1) if role == "rate" else _Product(value, factors=1)
         if kind is ScaleByHypergradientState:
-            out = _times(out, _read(node.direction, where + ".direction", neutral, in_alias),
-                         where)
+            out = _times(
+                out, _read(node.direction, where + ".direction", neutral, in_alias), where
+            )
         return out
     if kind in FACTORS:
         return _Product(_array(getattr(node, FACTORS[kind])), factors=1)
@@ -245,7 +279,9 @@ def _read_inject(node: Any, where: str, neutral: tuple[type, ...]) -> Any:
     rate; an lrjax optimizer records it itself, and the record is used instead.
     """
     hyper = node.hyperparams
-    inner = _read(node.inner_state, where + ".inner_state", neutral, "learning_rate" in hyper)
+    inner = _read(
+        node.inner_state, where + ".inner_state", neutral, "learning_rate" in hyper
+    )
     if "learning_rate" not in hyper:
         return inner
     if isinstance(inner, dict) or inner.rates:

@@ -94,7 +94,11 @@ def cocob(
         zeros = lambda: jax.tree.map(jnp.zeros_like, params)
         return COCOBState(
             jax.tree.map(lambda x: jnp.full_like(x, eps), params),
-            zeros(), zeros(), zeros(), zeros())
+            zeros(),
+            zeros(),
+            zeros(),
+            zeros(),
+        )
 
     def update_fn(updates, state, params=None):
         if params is None:
@@ -116,8 +120,10 @@ def cocob(
 
         out = jax.tree.map(leaf, updates, params, *state)
         treedef = jax.tree.structure(updates)
-        parts = [jax.tree.unflatten(treedef, [o[i] for o in treedef.flatten_up_to(out)])
-                 for i in range(6)]
+        parts = [
+            jax.tree.unflatten(treedef, [o[i] for o in treedef.flatten_up_to(out)])
+            for i in range(6)
+        ]
         return parts[0], COCOBState(*parts[1:])
 
     return GradientTransformation(*canonical_inputs(init_fn, update_fn))

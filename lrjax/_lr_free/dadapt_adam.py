@@ -47,8 +47,19 @@ class ScaleByDAdaptAdamState(NamedTuple):
     s: Any
 
 
-def _build(learning_rate, betas, eps, weight_decay, decouple, use_bias_correction, d0,
-           growth_rate, *, descent: bool, name: str) -> GradientTransformation:
+def _build(
+    learning_rate,
+    betas,
+    eps,
+    weight_decay,
+    decouple,
+    use_bias_correction,
+    d0,
+    growth_rate,
+    *,
+    descent: bool,
+    name: str,
+) -> GradientTransformation:
     validate.learning_rate("learning_rate", learning_rate)
     b1, b2 = num.betas("betas", betas)
     validate.positive("eps", eps)
@@ -71,7 +82,8 @@ def _build(learning_rate, betas, eps, weight_decay, decouple, use_bias_correctio
             k=jnp.zeros([], jnp.int32),
             d=jnp.asarray(d0, dt),
             numerator_weighted=jnp.zeros([], dt),
-            learning_rate=jnp.asarray(d0, dt) * lr0
+            learning_rate=jnp.asarray(d0, dt)
+            * lr0
             * num.bias_factor(b1, b2, zero, use_bias_correction),
             exp_avg=jax.tree.map(jnp.zeros_like, params),
             exp_avg_sq=jax.tree.map(jnp.zeros_like, params),
@@ -88,21 +100,30 @@ def _build(learning_rate, betas, eps, weight_decay, decouple, use_bias_correctio
         dlr = d * lr * num.bias_factor(b1, b2, state.k, use_bias_correction)
         g = updates
         if decays and not decouple:  # coupled (L2) decay, the default: L164–165
-            g = jax.tree.map(lambda g, x: g + num.like(weight_decay, g) * x.astype(g.dtype),
-                             g, params)
+            g = jax.tree.map(
+                lambda g, x: g + num.like(weight_decay, g) * x.astype(g.dtype), g, params
+            )
         active = lr > 0
         # L183–184, with the old s and v.
         acc = dlr * num.tree_reduce(
-            lambda g, s, v: jnp.sum(g * (s / (jnp.sqrt(v) + eps))), g, state.s,
-            state.exp_avg_sq)
+            lambda g, s, v: jnp.sum(g * (s / (jnp.sqrt(v) + eps))),
+            g,
+            state.s,
+            state.exp_avg_sq,
+        )
         c1 = dlr * (1 - b1)
-        m = jax.tree.map(lambda m, g: m * num.like(b1, m) + num.like(c1, m) * g,
-                         state.exp_avg, g)
-        v = jax.tree.map(lambda v, g: v * num.like(b2, v) + num.like(1 - b2, v) * (g * g),
-                         state.exp_avg_sq, g)
+        m = jax.tree.map(
+            lambda m, g: m * num.like(b1, m) + num.like(c1, m) * g, state.exp_avg, g
+        )
+        v = jax.tree.map(
+            lambda v, g: v * num.like(b2, v) + num.like(1 - b2, v) * (g * g),
+            state.exp_avg_sq,
+            g,
+        )
         cs = dlr * one_minus_sb2
-        s = jax.tree.map(lambda s, g: s * num.like(sb2, s) + num.like(cs, s) * g,
-                         state.s, g)
+        s = jax.tree.map(
+            lambda s, g: s * num.like(sb2, s) + num.like(cs, s) * g, state.s, g
+        )
         m, v, s = num.select(active, (m, v, s), (state.exp_avg, state.exp_avg_sq, state.s))
         l1 = num.tree_reduce(lambda s: jnp.sum(jnp.abs(s)), s)
         numerator = sb2 * state.numerator_weighted + one_minus_sb2 * acc
@@ -118,13 +139,18 @@ def _build(learning_rate, betas, eps, weight_decay, decouple, use_bias_correctio
             return jnp.where(skip, jnp.zeros_like(u), u)
 
         u = jax.tree.map(step, m, v, params if decays else m)
-        d_new, numerator = num.select(skip, (d, state.numerator_weighted),
-                                      (d_new, numerator))
+        d_new, numerator = num.select(
+            skip, (d, state.numerator_weighted), (d_new, numerator)
+        )
         new_state = ScaleByDAdaptAdamState(
             count=safe_increment(state.count),
             k=jnp.where(skip, state.k, safe_increment(state.k)),
-            d=d_new, numerator_weighted=numerator, learning_rate=dlr,
-            exp_avg=m, exp_avg_sq=v, s=s,
+            d=d_new,
+            numerator_weighted=numerator,
+            learning_rate=dlr,
+            exp_avg=m,
+            exp_avg_sq=v,
+            s=s,
         )
         if not descent:
             u = jax.tree.map(jnp.negative, u)
@@ -177,8 +203,18 @@ def scale_by_dadapt_adam(
       https://arxiv.org/abs/2301.07733; the authors' package `dadaptation` 3.2,
       https://github.com/facebookresearch/dadaptation
     """
-    return _build(learning_rate, betas, eps, weight_decay, decouple, use_bias_correction,
-                  d0, growth_rate, descent=False, name="scale_by_dadapt_adam")
+    return _build(
+        learning_rate,
+        betas,
+        eps,
+        weight_decay,
+        decouple,
+        use_bias_correction,
+        d0,
+        growth_rate,
+        descent=False,
+        name="scale_by_dadapt_adam",
+    )
 
 
 def dadapt_adam(
@@ -250,8 +286,18 @@ def dadapt_adam(
       https://arxiv.org/abs/2301.07733; the authors' package `dadaptation` 3.2,
       https://github.com/facebookresearch/dadaptation
     """
-    return _build(learning_rate, betas, eps, weight_decay, decouple, use_bias_correction,
-                  d0, growth_rate, descent=True, name="dadapt_adam")
+    return _build(
+        learning_rate,
+        betas,
+        eps,
+        weight_decay,
+        decouple,
+        use_bias_correction,
+        d0,
+        growth_rate,
+        descent=True,
+        name="dadapt_adam",
+    )
 
 
 def dadapt_adamw(
@@ -295,5 +341,15 @@ def dadapt_adamw(
       https://arxiv.org/abs/2301.07733; `dadaptation` 3.2,
       https://github.com/facebookresearch/dadaptation
     """
-    return _build(learning_rate, betas, eps, weight_decay, True, use_bias_correction,
-                  d0, growth_rate, descent=True, name="dadapt_adamw")
+    return _build(
+        learning_rate,
+        betas,
+        eps,
+        weight_decay,
+        True,
+        use_bias_correction,
+        d0,
+        growth_rate,
+        descent=True,
+        name="dadapt_adamw",
+    )

@@ -26,8 +26,9 @@ def reject_complex(params: Any, method: str) -> None:
     Their estimates are inner products and norms of real vectors (the authors' torch
     code uses `torch.dot`, which does not conjugate); no complex form is published.
     """
-    refuse_complex(params, method, "its distance estimate is an inner product of real "
-                   "vectors")
+    refuse_complex(
+        params, method, "its distance estimate is an inner product of real vectors"
+    )
 
 
 def growth_rate(name: str, value: Any) -> float:

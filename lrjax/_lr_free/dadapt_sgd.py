@@ -78,8 +78,9 @@ class ScaleByDAdaptAdagradState(NamedTuple):
 
 
 def _decayed(g, params, weight_decay):
-    return jax.tree.map(lambda g, x: g + num.like(weight_decay, g) * x.astype(g.dtype),
-                        g, params)
+    return jax.tree.map(
+        lambda g, x: g + num.like(weight_decay, g) * x.astype(g.dtype), g, params
+    )
 
 
 def _sgd(learning_rate, momentum, weight_decay, d0, growth_rate, *, descent, name):
@@ -96,9 +97,12 @@ def _sgd(learning_rate, momentum, weight_decay, d0, growth_rate, *, descent, nam
         dt = lr_dtype()
         lr0 = evaluate(learning_rate, jnp.zeros([], jnp.int32))
         return ScaleByDAdaptSGDState(
-            count=jnp.zeros([], jnp.int32), k=jnp.zeros([], jnp.int32),
-            d=jnp.asarray(d0, dt), numerator_weighted=jnp.zeros([], dt),
-            g0_norm=jnp.zeros([], dt), learning_rate=jnp.asarray(d0, dt) * lr0,
+            count=jnp.zeros([], jnp.int32),
+            k=jnp.zeros([], jnp.int32),
+            d=jnp.asarray(d0, dt),
+            numerator_weighted=jnp.zeros([], dt),
+            g0_norm=jnp.zeros([], dt),
+            learning_rate=jnp.asarray(d0, dt) * lr0,
             s=jax.tree.map(jnp.zeros_like, params),
             displacement=jax.tree.map(jnp.zeros_like, params),
         )
@@ -111,16 +115,19 @@ def _sgd(learning_rate, momentum, weight_decay, d0, growth_rate, *, descent, nam
         lr = evaluate(learning_rate, state.count)
         d = state.d
         # The first step's norm leaves the decay out (L106 uses `add`, not `add_`).
-        g0 = jnp.where(state.k == 0,
-                       jnp.sqrt(num.tree_reduce(lambda g: jnp.sum(g * g), updates)),
-                       state.g0_norm)
+        g0 = jnp.where(
+            state.k == 0,
+            jnp.sqrt(num.tree_reduce(lambda g: jnp.sum(g * g), updates)),
+            state.g0_norm,
+        )
         # The reference divides by a zero norm where the first rate is 0 (a warm-up)
         # and fails; here such steps are skipped, the count still advancing.
         ok = (lr > 0) & (g0 > 0)
         dlr = d * lr / jnp.where(ok, g0, 1)
         g = _decayed(updates, params, weight_decay) if decays else updates
         numerator = state.numerator_weighted + dlr * num.tree_reduce(
-            lambda g, s: jnp.sum(g * s), g, state.s)  # L149–150
+            lambda g, s: jnp.sum(g * s), g, state.s
+        )  # L149–150
         s = jax.tree.map(lambda s, g: s + num.like(dlr, s) * g, state.s, g)
         s = num.select(ok, s, state.s)
         sk_sq = num.tree_reduce(lambda s: jnp.sum(s * s), s)
@@ -134,12 +141,17 @@ def _sgd(learning_rate, momentum, weight_decay, d0, growth_rate, *, descent, nam
 
         u = jax.tree.map(step, state.displacement, s)
         d_new, numerator, g0 = num.select(
-            skip, (d, state.numerator_weighted, state.g0_norm), (d_new, numerator, g0))
+            skip, (d, state.numerator_weighted, state.g0_norm), (d_new, numerator, g0)
+        )
         new_state = ScaleByDAdaptSGDState(
             count=safe_increment(state.count),
             k=jnp.where(skip, state.k, safe_increment(state.k)),
-            d=d_new, numerator_weighted=numerator, g0_norm=g0, learning_rate=d * lr,
-            s=s, displacement=jax.tree.map(jnp.add, state.displacement, u),
+            d=d_new,
+            numerator_weighted=numerator,
+            g0_norm=g0,
+            learning_rate=d * lr,
+            s=s,
+            displacement=jax.tree.map(jnp.add, state.displacement, u),
         )
         if not descent:
             u = jax.tree.map(jnp.negative, u)
@@ -148,8 +160,7 @@ def _sgd(learning_rate, momentum, weight_decay, d0, growth_rate, *, descent, nam
     return GradientTransformation(*canonical_inputs(init_fn, update_fn))
 
 
-def _adagrad(learning_rate, momentum, weight_decay, eps, d0, growth_rate, *, descent,
-             name):
+def _adagrad(learning_rate, momentum, weight_decay, eps, d0, growth_rate, *, descent, name):
     validate.learning_rate("learning_rate", learning_rate)
     validate.decay_rate("momentum", momentum)
     validate.nonnegative("weight_decay", weight_decay)
@@ -164,9 +175,12 @@ def _adagrad(learning_rate, momentum, weight_decay, eps, d0, growth_rate, *, des
         dt = lr_dtype()
         lr0 = evaluate(learning_rate, jnp.zeros([], jnp.int32))
         return ScaleByDAdaptAdagradState(
-            count=jnp.zeros([], jnp.int32), d=jnp.asarray(d0, dt),
-            gsq_weighted=jnp.zeros([], dt), sksq_weighted=jnp.zeros([], dt),
-            skl1=jnp.zeros([], dt), learning_rate=jnp.asarray(d0, dt) * lr0,
+            count=jnp.zeros([], jnp.int32),
+            d=jnp.asarray(d0, dt),
+            gsq_weighted=jnp.zeros([], dt),
+            sksq_weighted=jnp.zeros([], dt),
+            skl1=jnp.zeros([], dt),
+            learning_rate=jnp.asarray(d0, dt) * lr0,
             alpha=jax.tree.map(lambda x: jnp.full_like(x, 1e-6), params),  # L125
             s=jax.tree.map(jnp.zeros_like, params),
             displacement=jax.tree.map(jnp.zeros_like, params),
@@ -190,9 +204,14 @@ def _adagrad(learning_rate, momentum, weight_decay, eps, d0, growth_rate, *, des
         g_sq = num.tree_reduce(weigh, g, alpha)
         sksq_change = num.tree_reduce(
             lambda s_new, a_new, s, a: weigh(s_new, a_new) - weigh(s, a),
-            s, alpha, state.s, state.alpha)
+            s,
+            alpha,
+            state.s,
+            state.alpha,
+        )
         l1_change = num.tree_reduce(
-            lambda s_new, s: jnp.sum(jnp.abs(s_new)) - jnp.sum(jnp.abs(s)), s, state.s)
+            lambda s_new, s: jnp.sum(jnp.abs(s_new)) - jnp.sum(jnp.abs(s)), s, state.s
+        )
         sksq = state.sksq_weighted + sksq_change
         skl1 = state.skl1 + l1_change
         skip = skl1 == 0  # L205: returns, with alpha and s already updated
@@ -206,11 +225,19 @@ def _adagrad(learning_rate, momentum, weight_decay, eps, d0, growth_rate, *, des
 
         u = jax.tree.map(step, state.displacement, s, alpha)
         d_new, gsq, sksq, skl1 = num.select(
-            skip, (d, state.gsq_weighted, state.sksq_weighted, state.skl1),
-            (d_new, gsq, sksq, skl1))
+            skip,
+            (d, state.gsq_weighted, state.sksq_weighted, state.skl1),
+            (d_new, gsq, sksq, skl1),
+        )
         new_state = ScaleByDAdaptAdagradState(
-            count=safe_increment(state.count), d=d_new, gsq_weighted=gsq,
-            sksq_weighted=sksq, skl1=skl1, learning_rate=dlr, alpha=alpha, s=s,
+            count=safe_increment(state.count),
+            d=d_new,
+            gsq_weighted=gsq,
+            sksq_weighted=sksq,
+            skl1=skl1,
+            learning_rate=dlr,
+            alpha=alpha,
+            s=s,
             displacement=jax.tree.map(jnp.add, state.displacement, u),
         )
         if not descent:
@@ -257,8 +284,15 @@ def scale_by_dadapt_sgd(
       https://arxiv.org/abs/2301.07733; the authors' package `dadaptation` 3.2,
       https://github.com/facebookresearch/dadaptation
     """
-    return _sgd(learning_rate, momentum, weight_decay, d0, growth_rate, descent=False,
-                name="scale_by_dadapt_sgd")
+    return _sgd(
+        learning_rate,
+        momentum,
+        weight_decay,
+        d0,
+        growth_rate,
+        descent=False,
+        name="scale_by_dadapt_sgd",
+    )
 
 
 def dadapt_sgd(
@@ -320,8 +354,15 @@ def dadapt_sgd(
       https://arxiv.org/abs/2301.07733; the authors' package `dadaptation` 3.2,
       https://github.com/facebookresearch/dadaptation
     """
-    return _sgd(learning_rate, momentum, weight_decay, d0, growth_rate, descent=True,
-                name="dadapt_sgd")
+    return _sgd(
+        learning_rate,
+        momentum,
+        weight_decay,
+        d0,
+        growth_rate,
+        descent=True,
+        name="dadapt_sgd",
+    )
 
 
 def scale_by_dadapt_adagrad(
@@ -362,8 +403,16 @@ def scale_by_dadapt_adagrad(
       https://arxiv.org/abs/2301.07733; the authors' package `dadaptation` 3.2,
       https://github.com/facebookresearch/dadaptation
     """
-    return _adagrad(learning_rate, momentum, weight_decay, eps, d0, growth_rate,
-                    descent=False, name="scale_by_dadapt_adagrad")
+    return _adagrad(
+        learning_rate,
+        momentum,
+        weight_decay,
+        eps,
+        d0,
+        growth_rate,
+        descent=False,
+        name="scale_by_dadapt_adagrad",
+    )
 
 
 def dadapt_adagrad(
@@ -424,5 +473,13 @@ def dadapt_adagrad(
       https://arxiv.org/abs/2301.07733; the authors' package `dadaptation` 3.2,
       https://github.com/facebookresearch/dadaptation
     """
-    return _adagrad(learning_rate, momentum, weight_decay, eps, d0, growth_rate,
-                    descent=True, name="dadapt_adagrad")
+    return _adagrad(
+        learning_rate,
+        momentum,
+        weight_decay,
+        eps,
+        d0,
+        growth_rate,
+        descent=True,
+        name="dadapt_adagrad",
+    )

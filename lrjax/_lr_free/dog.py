@@ -118,7 +118,10 @@ def _dog(learning_rate, reps_rel, eps, weight_decay, init_eta, layerwise):
         else:
             rbar = first_distance(jax.tree.leaves(params))
         return state_type(
-            jnp.zeros([], jnp.int32), rbar, per(), per(),
+            jnp.zeros([], jnp.int32),
+            rbar,
+            per(),
+            per(),
             jax.tree.map(jnp.zeros_like, params),
         )
 
@@ -140,22 +143,28 @@ def _dog(learning_rate, reps_rel, eps, weight_decay, init_eta, layerwise):
             treedef = jax.tree.structure(params)
             out = jax.tree.map(
                 lambda r, s, d, g: rule(r, s, [d], [g]),
-                state.rbar, state.sum_sq, state.displacement, grads,
+                state.rbar,
+                state.sum_sq,
+                state.displacement,
+                grads,
             )
             rbar, sum_sq, eta = (
                 jax.tree.unflatten(treedef, [o[i] for o in treedef.flatten_up_to(out)])
                 for i in range(3)
             )
-            steps = jax.tree.map(
-                lambda e, g: -(scalar_like(e, g) * g), eta, grads)
+            steps = jax.tree.map(lambda e, g: -(scalar_like(e, g) * g), eta, grads)
         else:
             rbar, sum_sq, eta = rule(
-                state.rbar, state.sum_sq, jax.tree.leaves(state.displacement),
-                jax.tree.leaves(grads))
+                state.rbar,
+                state.sum_sq,
+                jax.tree.leaves(state.displacement),
+                jax.tree.leaves(grads),
+            )
             steps = jax.tree.map(lambda g: -(scalar_like(eta, g) * g), grads)
         displacement = jax.tree.map(lambda d, u: d + u, state.displacement, steps)
         return steps, state_type(
-            safe_increment(state.count), rbar, sum_sq, eta, displacement)
+            safe_increment(state.count), rbar, sum_sq, eta, displacement
+        )
 
     return GradientTransformation(*canonical_inputs(init_fn, update_fn))
 
@@ -361,9 +370,13 @@ def dowg(
     def init_fn(params):
         reject_complex(params, "dowg")
         dt = scalar_dtype(params)
-        return DoWGState(jnp.zeros([], jnp.int32), jnp.asarray(r0, dt), jnp.zeros([], dt),
-                         jnp.zeros([], dt),
-                         jax.tree.map(jnp.zeros_like, params))
+        return DoWGState(
+            jnp.zeros([], jnp.int32),
+            jnp.asarray(r0, dt),
+            jnp.zeros([], dt),
+            jnp.zeros([], dt),
+            jax.tree.map(jnp.zeros_like, params),
+        )
 
     def update_fn(updates, state, params=None):
         _needs_params(params, "dowg")
@@ -379,9 +392,11 @@ def dowg(
         scale = evaluate(learning_rate, state.count).astype(dt) * rbar_sq
         # (c r^2) g / (sqrt(v) + eps), in the reference's order of rounding.
         steps = jax.tree.map(
-            lambda g: -((scalar_like(scale, g) * g) / scalar_like(denom, g)), grads)
+            lambda g: -((scalar_like(scale, g) * g) / scalar_like(denom, g)), grads
+        )
         displacement = jax.tree.map(lambda d, u: d + u, state.displacement, steps)
         return steps, DoWGState(
-            safe_increment(state.count), rbar_sq, v, scale / denom, displacement)
+            safe_increment(state.count), rbar_sq, v, scale / denom, displacement
+        )
 
     return GradientTransformation(*canonical_inputs(init_fn, update_fn))

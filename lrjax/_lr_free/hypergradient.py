@@ -119,8 +119,9 @@ def _check_options(
         if floor is not None and ceiling is not None and ceiling < floor:
             raise ValueError(f"max_lr must be >= min_lr={min_lr!r}, got {max_lr!r}")
     if direction is not None and not isinstance(direction, GradientTransformation):
-        raise TypeError(f"direction must be an optax GradientTransformation, got "
-                        f"{direction!r}")
+        raise TypeError(
+            f"direction must be an optax GradientTransformation, got {direction!r}"
+        )
     return hyper_lr
 
 
@@ -312,7 +313,11 @@ def sgd_hd(
     validate.boolean("nesterov", nesterov)
     direction = None if momentum is None else trace(momentum, nesterov=nesterov)
     return scale_by_hypergradient(
-        learning_rate, hyper_lr, rule=rule, min_lr=min_lr, max_lr=max_lr,
+        learning_rate,
+        hyper_lr,
+        rule=rule,
+        min_lr=min_lr,
+        max_lr=max_lr,
         direction=direction,
     )
 
@@ -376,6 +381,10 @@ def adam_hd(
         hyper_lr = 1e-7
     validate.learning_rate("learning_rate", learning_rate)
     return scale_by_hypergradient(
-        learning_rate, hyper_lr, rule=rule, min_lr=min_lr, max_lr=max_lr,
+        learning_rate,
+        hyper_lr,
+        rule=rule,
+        min_lr=min_lr,
+        max_lr=max_lr,
         direction=scale_by_adam(b1, b2, eps),
     )

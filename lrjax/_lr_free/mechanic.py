@@ -49,8 +49,11 @@ class MechanizeState(NamedTuple):
 
 def _tuner_dtype(params: Any) -> jnp.dtype:
     leaves = jax.tree.leaves(params)
-    dtypes = [jnp.result_type(x) for x in leaves if jnp.issubdtype(jnp.result_type(x),
-                                                                   jnp.floating)]
+    dtypes = [
+        jnp.result_type(x)
+        for x in leaves
+        if jnp.issubdtype(jnp.result_type(x), jnp.floating)
+    ]
     widest = jnp.float32
     for d in dtypes:
         if jnp.finfo(d).bits > jnp.finfo(widest).bits:
@@ -64,15 +67,19 @@ def _tuner_signal(updates, delta_prev, x_plus, total, weight_decay, eps) -> jax.
     overflows)."""
     dt = total.dtype
     wide = lambda x: jnp.asarray(x).astype(dt)
-    sq = lambda t: sum((jnp.vdot(a, a) for a in jax.tree.leaves(t)),
-                       jnp.zeros([], dt))
+    sq = lambda t: sum((jnp.vdot(a, a) for a in jax.tree.leaves(t)), jnp.zeros([], dt))
     grad_norm = jnp.sqrt(sq(jax.tree.map(wide, updates)))
     param_norm = jnp.sqrt(sq(x_plus))
     coef = weight_decay * total * grad_norm / (param_norm + eps)
     h = sum(
-        (jnp.vdot(d.ravel(), (wide(g) + coef * x).ravel())
-         for d, g, x in zip(jax.tree.leaves(delta_prev), jax.tree.leaves(updates),
-                            jax.tree.leaves(x_plus))),
+        (
+            jnp.vdot(d.ravel(), (wide(g) + coef * x).ravel())
+            for d, g, x in zip(
+                jax.tree.leaves(delta_prev),
+                jax.tree.leaves(updates),
+                jax.tree.leaves(x_plus),
+            )
+        ),
         jnp.zeros([], dt),
     )
     # An overflowing product (gradients past ~1e19 in float32) would make every
@@ -213,10 +220,16 @@ def mechanize(
         out = jax.tree.map(step, state.delta, u, params)
         delta = jax.tree.map(
             lambda d, v: (wide(d) * shrink + wide(v)).astype(jnp.result_type(d)),
-            state.delta, u,
+            state.delta,
+            u,
         )
         return out, MechanizeState(
-            count=safe_increment(state.count), delta=delta, s=s, m=m, v=v, r=r,
+            count=safe_increment(state.count),
+            delta=delta,
+            s=s,
+            m=m,
+            v=v,
+            r=r,
             base_state=base_state,
         )
 

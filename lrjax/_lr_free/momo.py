@@ -64,8 +64,13 @@ def _one_minus_power(b: Any, k: jax.Array, dt: Any) -> jax.Array:
 
 
 def _dot(a: Any, b: Any, dt: Any) -> jax.Array:
-    return tree_sum([jnp.sum(x.astype(dt) * y.astype(dt))
-                     for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b))], dt)
+    return tree_sum(
+        [
+            jnp.sum(x.astype(dt) * y.astype(dt))
+            for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b))
+        ],
+        dt,
+    )
 
 
 def _tau(lr, decay, loss_avg, dot, gamma, norm, rho, lb, lb0, use_fstar, always_scaled):
@@ -169,9 +174,14 @@ def momo(
     def init_fn(params):
         reject_complex(params, "momo")
         dt = scalar_dtype(params)
-        return MomoState(jnp.zeros([], jnp.int32), jnp.zeros([], dt),
-                         jax.tree.map(jnp.zeros_like, params), jnp.zeros([], dt),
-                         jnp.asarray(lower_bound, dt), jnp.zeros([], dt))
+        return MomoState(
+            jnp.zeros([], jnp.int32),
+            jnp.zeros([], dt),
+            jax.tree.map(jnp.zeros_like, params),
+            jnp.zeros([], dt),
+            jnp.asarray(lower_bound, dt),
+            jnp.zeros([], dt),
+        )
 
     def update_fn(updates, state, params=None, *, value, **extra_args):
         del extra_args
@@ -191,7 +201,9 @@ def momo(
         loss_avg = beta * loss_avg + (1 - beta) * loss
         grad_avg = jax.tree.map(
             lambda m, g: scalar_like(beta, m) * m + scalar_like(1 - beta, g) * g,
-            grad_avg, updates)
+            grad_avg,
+            updates,
+        )
         gamma = beta * gamma + (1 - beta) * gx
         if bias_correction:
             k = safe_increment(state.count).astype(dt)
@@ -201,17 +213,31 @@ def momo(
         dot = _dot(params, grad_avg, dt)
         norm = _dot(grad_avg, grad_avg, dt)
         lr = evaluate(learning_rate, state.count).astype(dt)
-        tau, lb = _tau(lr, wd, loss_avg, dot, gamma, norm, rho, state.lower_bound,
-                       lower_bound, use_fstar, decays)
+        tau, lb = _tau(
+            lr,
+            wd,
+            loss_avg,
+            dot,
+            gamma,
+            norm,
+            rho,
+            state.lower_bound,
+            lower_bound,
+            use_fstar,
+            decays,
+        )
         if decays:
             div = 1 + lr * wd
             out = jax.tree.map(
                 lambda x, m: (x - scalar_like(tau, m) * m) / scalar_like(div, x) - x,
-                params, grad_avg)
+                params,
+                grad_avg,
+            )
         else:
             out = jax.tree.map(lambda m: -(scalar_like(tau, m) * m), grad_avg)
-        return out, MomoState(safe_increment(state.count), loss_avg, grad_avg, gamma, lb,
-                              tau.astype(dt))
+        return out, MomoState(
+            safe_increment(state.count), loss_avg, grad_avg, gamma, lb, tau.astype(dt)
+        )
 
     return GradientTransformationExtraArgs(*canonical_inputs(init_fn, update_fn))
 
@@ -291,15 +317,22 @@ def momo_adam(
         reject_complex(params, "momo_adam")
         dt = scalar_dtype(params)
         zeros = lambda: jax.tree.map(jnp.zeros_like, params)
-        return MomoAdamState(jnp.zeros([], jnp.int32), jnp.zeros([], dt), zeros(), zeros(),
-                             jnp.zeros([], dt), jnp.asarray(lower_bound, dt),
-                             jnp.zeros([], dt))
+        return MomoAdamState(
+            jnp.zeros([], jnp.int32),
+            jnp.zeros([], dt),
+            zeros(),
+            zeros(),
+            jnp.zeros([], dt),
+            jnp.asarray(lower_bound, dt),
+            jnp.zeros([], dt),
+        )
 
     def update_fn(updates, state, params=None, *, value, **extra_args):
         del extra_args
         if params is None:
             raise ValueError(
-                "momo_adam needs params: call update(grads, state, params, value=)")
+                "momo_adam needs params: call update(grads, state, params, value=)"
+            )
         check_like(updates, params, dtypes=False)
         check_like(updates, state.grad_avg)
         dt = state.loss_avg.dtype
@@ -309,20 +342,41 @@ def momo_adam(
         bc2 = _one_minus_power(b2, k, dt)
         grad_avg = jax.tree.map(
             lambda m, g: scalar_like(b1, m) * m + scalar_like(1 - b1, g) * g,
-            state.grad_avg, updates)
+            state.grad_avg,
+            updates,
+        )
         grad_sq = jax.tree.map(
             lambda v, g: scalar_like(b2, v) * v + scalar_like(1 - b2, g) * g * g,
-            state.grad_avg_sq, updates)
+            state.grad_avg_sq,
+            updates,
+        )
         gamma = b1 * state.grad_dot_w + (1 - b1) * _dot(params, updates, dt)
         denom = jax.tree.map(
-            lambda v: jnp.sqrt(v / scalar_like(bc2, v)) + scalar_like(eps, v), grad_sq)
+            lambda v: jnp.sqrt(v / scalar_like(bc2, v)) + scalar_like(eps, v), grad_sq
+        )
         dot = _dot(params, grad_avg, dt)
-        norm = tree_sum([jnp.sum((m * (m / D)).astype(dt)) for m, D in zip(
-            jax.tree.leaves(grad_avg), jax.tree.leaves(denom))], dt)
+        norm = tree_sum(
+            [
+                jnp.sum((m * (m / D)).astype(dt))
+                for m, D in zip(jax.tree.leaves(grad_avg), jax.tree.leaves(denom))
+            ],
+            dt,
+        )
         loss_avg = (1 - b1) * loss + b1 * state.loss_avg
         lr = evaluate(learning_rate, state.count).astype(dt)
-        tau, lb = _tau(lr, wd, loss_avg, dot, gamma, norm, bc1, state.lower_bound,
-                       lower_bound, use_fstar, True)
+        tau, lb = _tau(
+            lr,
+            wd,
+            loss_avg,
+            dot,
+            gamma,
+            norm,
+            bc1,
+            state.lower_bound,
+            lower_bound,
+            use_fstar,
+            True,
+        )
 
         def step(x, m, D):
             y = x * scalar_like(1 - wd * lr, x) if (decays and not divide) else x
@@ -334,10 +388,19 @@ def momo_adam(
         if decays:
             out = jax.tree.map(step, params, grad_avg, denom)
         else:
-            out = jax.tree.map(lambda m, D: -(scalar_like(tau, m) * (m / D)), grad_avg, denom)
+            out = jax.tree.map(
+                lambda m, D: -(scalar_like(tau, m) * (m / D)), grad_avg, denom
+            )
         # Recorded: the rate of Adam's bias-corrected direction m_hat / (sqrt(v_hat) + eps),
         # which tau d / D is: tau (1 - b1^k), at most the learning rate.
-        return out, MomoAdamState(safe_increment(state.count), loss_avg, grad_avg, grad_sq,
-                                  gamma, lb, (tau * bc1).astype(dt))
+        return out, MomoAdamState(
+            safe_increment(state.count),
+            loss_avg,
+            grad_avg,
+            grad_sq,
+            gamma,
+            lb,
+            (tau * bc1).astype(dt),
+        )
 
     return GradientTransformationExtraArgs(*canonical_inputs(init_fn, update_fn))

@@ -27,8 +27,11 @@ def scalar_dtype(params: Any) -> jnp.dtype:
 
 def reject_complex(params: Any, method: str) -> None:
     """`TypeError` naming the first complex leaf: these methods are defined for reals."""
-    refuse_complex(params, method, "its distances, norms and inner products have no "
-                   "complex form in the authors' code")
+    refuse_complex(
+        params,
+        method,
+        "its distances, norms and inner products have no complex form in the authors' code",
+    )
 
 
 def tree_sum(leaves: Any, dtype: Any) -> jax.Array:

@@ -122,18 +122,22 @@ def polyak_sgd(
     def init_fn(params):
         reject_complex(params, "polyak_sgd")
         return PolyakSGDState(
-            jnp.zeros([], jnp.int32), jnp.asarray(init_step_size, scalar_dtype(params)))
+            jnp.zeros([], jnp.int32), jnp.asarray(init_step_size, scalar_dtype(params))
+        )
 
     def update_fn(updates, state, params=None, *, value, **extra_args):
         del extra_args
         if params is not None:
             check_like(updates, params, dtypes=False)
         if jnp.ndim(value) != 0:
-            raise ValueError(f"value must be a scalar (the loss), got shape {jnp.shape(value)}")
+            raise ValueError(
+                f"value must be a scalar (the loss), got shape {jnp.shape(value)}"
+            )
         dt = state.step_size.dtype
         loss = jnp.asarray(value).astype(dt)
-        sq = tree_sum([jnp.sum(jnp.square(u.astype(dt))) for u in jax.tree.leaves(updates)],
-                      dt)
+        sq = tree_sum(
+            [jnp.sum(jnp.square(u.astype(dt))) for u in jax.tree.leaves(updates)], dt
+        )
         norm = jnp.sqrt(sq)
         denom = c * sq + eps
         if variant == "smooth_iter":
@@ -147,4 +151,3 @@ def polyak_sgd(
         return out, PolyakSGDState(safe_increment(state.count), step)
 
     return GradientTransformationExtraArgs(*canonical_inputs(init_fn, update_fn))
-

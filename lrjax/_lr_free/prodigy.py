@@ -60,8 +60,21 @@ def _sliced(x: jax.Array, p: int) -> jax.Array:
 
 
 def _build(
-    learning_rate, betas, beta3, eps, weight_decay, decouple, use_bias_correction,
-    safeguard_warmup, d0, d_coef, growth_rate, slice_p, *, descent: bool, name: str,
+    learning_rate,
+    betas,
+    beta3,
+    eps,
+    weight_decay,
+    decouple,
+    use_bias_correction,
+    safeguard_warmup,
+    d0,
+    d_coef,
+    growth_rate,
+    slice_p,
+    *,
+    descent: bool,
+    name: str,
 ) -> GradientTransformation:
     validate.learning_rate("learning_rate", learning_rate)
     b1, b2 = num.betas("betas", betas)
@@ -101,29 +114,39 @@ def _build(
         check_like(updates, state.exp_avg)
         if decays:
             num.needs_params(params, name, "when weight_decay is not 0")
-            check_like(params, state.exp_avg, against="the params given to init",
-                       dtypes=False)
+            check_like(
+                params, state.exp_avg, against="the params given to init", dtypes=False
+            )
         lr = evaluate(learning_rate, state.count)
         d = state.d
         dlr = d * lr * num.bias_factor(b1, b2, state.k, use_bias_correction)
         g = updates
         if decays and not decouple:  # coupled (L2) decay: L163–164
-            g = jax.tree.map(lambda g, x: g + num.like(weight_decay, g) * x.astype(g.dtype),
-                             g, params)
+            g = jax.tree.map(
+                lambda g, x: g + num.like(weight_decay, g) * x.astype(g.dtype), g, params
+            )
         active = lr > 0
         ratio = d / d0
         gs = jax.tree.map(lambda g: _sliced(g, slice_p), g)
         # <g, x0 - x> = -<g, displacement>: L194.
-        delta = ratio * dlr * num.tree_reduce(lambda g, u: -jnp.sum(g * u), gs,
-                                              state.displacement)
+        delta = (
+            ratio
+            * dlr
+            * num.tree_reduce(lambda g, u: -jnp.sum(g * u), gs, state.displacement)
+        )
         c1, c2 = d * (1 - b1), d * d * (1 - b2)
-        m = jax.tree.map(lambda m, g: m * num.like(b1, m) + num.like(c1, m) * g,
-                         state.exp_avg, g)
-        v = jax.tree.map(lambda v, g: v * num.like(b2, v) + num.like(c2, v) * (g * g),
-                         state.exp_avg_sq, g)
+        m = jax.tree.map(
+            lambda m, g: m * num.like(b1, m) + num.like(c1, m) * g, state.exp_avg, g
+        )
+        v = jax.tree.map(
+            lambda v, g: v * num.like(b2, v) + num.like(c2, v) * (g * g),
+            state.exp_avg_sq,
+            g,
+        )
         cs = ratio * (d if safeguard_warmup else dlr)
-        s = jax.tree.map(lambda s, g: s * num.like(b3, s) + num.like(cs, s) * g,
-                         state.s, gs)
+        s = jax.tree.map(
+            lambda s, g: s * num.like(b3, s) + num.like(cs, s) * g, state.s, gs
+        )
         # With a rate of 0 nothing is accumulated (L191); the moments move otherwise.
         m, v, s = num.select(active, (m, v, s), (state.exp_avg, state.exp_avg_sq, state.s))
         l1 = num.tree_reduce(lambda s: jnp.sum(jnp.abs(s)), s)
@@ -154,8 +177,15 @@ def _build(
         )
         k = jnp.where(skip, state.k, safe_increment(state.k))
         new_state = ScaleByProdigyState(
-            count=safe_increment(state.count), k=k, d=d_new, d_max=d_max,
-            d_numerator=numerator, learning_rate=dlr, exp_avg=m, exp_avg_sq=v, s=s,
+            count=safe_increment(state.count),
+            k=k,
+            d=d_new,
+            d_max=d_max,
+            d_numerator=numerator,
+            learning_rate=dlr,
+            exp_avg=m,
+            exp_avg_sq=v,
+            s=s,
             displacement=disp,
         )
         if not descent:
@@ -226,9 +256,22 @@ def scale_by_prodigy(
       2023, https://arxiv.org/abs/2306.06101; the authors' package `prodigyopt` 1.1.2,
       https://github.com/konstmish/prodigy
     """
-    return _build(learning_rate, betas, beta3, eps, weight_decay, decouple,
-                  use_bias_correction, safeguard_warmup, d0, d_coef, growth_rate, slice_p,
-                  descent=False, name="scale_by_prodigy")
+    return _build(
+        learning_rate,
+        betas,
+        beta3,
+        eps,
+        weight_decay,
+        decouple,
+        use_bias_correction,
+        safeguard_warmup,
+        d0,
+        d_coef,
+        growth_rate,
+        slice_p,
+        descent=False,
+        name="scale_by_prodigy",
+    )
 
 
 def prodigy(
@@ -325,8 +368,19 @@ def prodigy(
       2023, https://arxiv.org/abs/2306.06101; the authors' package `prodigyopt` 1.1.2,
       https://github.com/konstmish/prodigy
     """
-    return _build(learning_rate, betas, beta3, eps, weight_decay, decouple,
-                  use_bias_correction, safeguard_warmup, d0, d_coef, growth_rate, slice_p,
-                  descent=True, name="prodigy")
-
-
+    return _build(
+        learning_rate,
+        betas,
+        beta3,
+        eps,
+        weight_decay,
+        decouple,
+        use_bias_correction,
+        safeguard_warmup,
+        d0,
+        d_coef,
+        growth_rate,
+        slice_p,
+        descent=True,
+        name="prodigy",
+    )

@@ -163,8 +163,9 @@ def schedule_free(
             return (c.astype(dt) * (zc - y) + keep.astype(dt) * uc).astype(dt)
 
         out = jax.tree.map(step, params, state.z, base_updates)
-        z = jax.tree.map(lambda z, u: (z + u.astype(z.dtype)).astype(z.dtype),
-                         state.z, base_updates)
+        z = jax.tree.map(
+            lambda z, u: (z + u.astype(z.dtype)).astype(z.dtype), state.z, base_updates
+        )
         return out, ScheduleFreeState(
             count=safe_increment(state.count),
             b1=state.b1,
@@ -344,12 +345,14 @@ def schedule_free_sgd(
       Defazio et al., The Road Less Scheduled, 2024, https://arxiv.org/abs/2405.15682;
       `schedulefree` 1.4.1, `sgd_schedulefree.py` (facebookresearch/schedule_free).
     """
-    warmup_steps = _alias_checks(learning_rate, b1, weight_decay, warmup_steps,
-                                 weight_lr_power, r)
+    warmup_steps = _alias_checks(
+        learning_rate, b1, weight_decay, warmup_steps, weight_lr_power, r
+    )
     gamma = _warmed(learning_rate, warmup_steps)
     base = optax.chain(add_decayed_weights(weight_decay), scale_by_learning_rate(gamma))
-    return schedule_free(base, gamma, b1=b1, weight_lr_power=weight_lr_power, r=r,
-                         state_dtype=state_dtype)
+    return schedule_free(
+        base, gamma, b1=b1, weight_lr_power=weight_lr_power, r=r, state_dtype=state_dtype
+    )
 
 
 def schedule_free_adamw(
@@ -414,8 +417,9 @@ def schedule_free_adamw(
       Defazio et al., The Road Less Scheduled, 2024, https://arxiv.org/abs/2405.15682;
       `schedulefree` 1.4.1, `adamw_schedulefree.py` (facebookresearch/schedule_free).
     """
-    warmup_steps = _alias_checks(learning_rate, b1, weight_decay, warmup_steps,
-                                 weight_lr_power, r)
+    warmup_steps = _alias_checks(
+        learning_rate, b1, weight_decay, warmup_steps, weight_lr_power, r
+    )
     validate.decay_rate("b2", b2)
     validate.nonnegative("eps", eps)
     gamma = _warmed(learning_rate, warmup_steps)
@@ -424,12 +428,14 @@ def schedule_free_adamw(
         add_decayed_weights(weight_decay),
         scale_by_learning_rate(gamma),
     )
-    inner = schedule_free(base, gamma, b1=b1, weight_lr_power=weight_lr_power, r=r,
-                          state_dtype=state_dtype)
+    inner = schedule_free(
+        base, gamma, b1=b1, weight_lr_power=weight_lr_power, r=r, state_dtype=state_dtype
+    )
 
     def init_fn(params):
-        refuse_complex(params, "schedule_free_adamw",
-                       "its squared-gradient statistic would need |g|^2")
+        refuse_complex(
+            params, "schedule_free_adamw", "its squared-gradient statistic would need |g|^2"
+        )
         return inner.init(params)
 
     return GradientTransformationExtraArgs(*canonical_inputs(init_fn, inner.update))

@@ -226,8 +226,13 @@ def scale_by_newton_cg(
     else:
         validate.in_range("forcing", forcing, 0.0, 1.0, low_open=True, high_open=True)
     options = _Options(
-        maxiter, forcing, bool(adaptive_damping), damping, damping_factor,
-        min_relative_damping, accept_ratio,
+        maxiter,
+        forcing,
+        bool(adaptive_damping),
+        damping,
+        damping_factor,
+        min_relative_damping,
+        accept_ratio,
     )
 
     def init_fn(params: Any) -> ScaleByNewtonCGState:
@@ -239,7 +244,12 @@ def scale_by_newton_cg(
         zero = lambda: jnp.zeros([], dtype)  # noqa: E731
         count = lambda: jnp.zeros([], jnp.int32)  # noqa: E731
         return ScaleByNewtonCGState(
-            count(), jnp.asarray(damping, dtype), zero(), zero(), count(), count(),
+            count(),
+            jnp.asarray(damping, dtype),
+            zero(),
+            zero(),
+            count(),
+            count(),
             jnp.zeros([], bool),
         )
 
@@ -262,7 +272,10 @@ def scale_by_newton_cg(
         grad_norm = jnp.sqrt(grad_sq)
         lam = state.damping
         cg = steihaug_cg(
-            hvp, g, lam, _forcing_term(options.forcing, grad_norm) * grad_norm,
+            hvp,
+            g,
+            lam,
+            _forcing_term(options.forcing, grad_norm) * grad_norm,
             options.maxiter,
         )
         step = _step_and_model(g, grad_sq, lam, cg)
@@ -360,17 +373,27 @@ def _judge(
     f0 = start_loss(f, params, value, dtype)
     f1 = scalar_loss(f, step_back(params, step.d), dtype)
     verdict = assess_step(
-        f0, f1, step.predicted, step.step_sq, step.finite,
-        adaptive=options.adaptive, accept_ratio=options.accept_ratio,
+        f0,
+        f1,
+        step.predicted,
+        step.step_sq,
+        step.finite,
+        adaptive=options.adaptive,
+        accept_ratio=options.accept_ratio,
     )
     restart = restart_damping(step.g_hg, step.grad_sq, options.min_relative_damping)
     new_damping = next_damping(
-        state.damping, verdict, restart, adaptive=options.adaptive,
-        damping=options.damping, damping_factor=options.damping_factor,
+        state.damping,
+        verdict,
+        restart,
+        adaptive=options.adaptive,
+        damping=options.damping,
+        damping_factor=options.damping_factor,
     )
     out = jax.tree.map(
         lambda x, u: jnp.where(verdict.accepted, x, 0).astype(jnp.result_type(u)),
-        step.d, updates,
+        step.d,
+        updates,
     )
     _, _, iterations, status, _ = cg
     new_state = ScaleByNewtonCGState(

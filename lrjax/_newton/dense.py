@@ -117,9 +117,7 @@ def _cholesky_with_shifts(
     return d, used
 
 
-def _saddle_free(
-    h: jax.Array, g: jax.Array, damping: jax.Array, floor: Any
-) -> jax.Array:
+def _saddle_free(h: jax.Array, g: jax.Array, damping: jax.Array, floor: Any) -> jax.Array:
     """Solve `(|H|_floor + damping I) d = g` with `|H|` from the eigendecomposition."""
     dtype = h.dtype
     w, q = jnp.linalg.eigh(h)
@@ -224,8 +222,15 @@ def scale_by_newton(
     max_shifts = validate.positive_int("max_shifts", max_shifts)
     validate.in_range("eigenvalue_floor", eigenvalue_floor, 0.0, 1.0, low_open=True)
     options = _Options(
-        solver, bool(adaptive_damping), damping, damping_factor, min_relative_damping,
-        accept_ratio, shift, max_shifts, eigenvalue_floor,
+        solver,
+        bool(adaptive_damping),
+        damping,
+        damping_factor,
+        min_relative_damping,
+        accept_ratio,
+        shift,
+        max_shifts,
+        eigenvalue_floor,
     )
 
     def init_fn(params: Any) -> ScaleByNewtonState:
@@ -333,14 +338,23 @@ def _judge(
     f1 = scalar_loss(f, step_back(params, unravel_params(d)), dtype)
     step_sq = d @ d
     verdict = assess_step(
-        f0, f1, predicted, step_sq, step_finite,
-        adaptive=options.adaptive, accept_ratio=options.accept_ratio,
+        f0,
+        f1,
+        predicted,
+        step_sq,
+        step_finite,
+        adaptive=options.adaptive,
+        accept_ratio=options.accept_ratio,
     )
     grad_sq = g @ g
     restart = restart_damping(g @ (h @ g), grad_sq, options.min_relative_damping)
     new_damping = next_damping(
-        state.damping, verdict, restart, adaptive=options.adaptive,
-        damping=options.damping, damping_factor=options.damping_factor,
+        state.damping,
+        verdict,
+        restart,
+        adaptive=options.adaptive,
+        damping=options.damping,
+        damping_factor=options.damping_factor,
     )
     d = jnp.where(verdict.accepted, d, 0)
     new_state = ScaleByNewtonState(

@@ -91,7 +91,9 @@ def cyclic(
     b = validate.nonnegative("base_value", base_value)
     m = validate.nonnegative("max_value", max_value)
     if b is not None and m is not None and m < b:
-        raise ValueError(f"max_value must be >= base_value={base_value!r}, got {max_value!r}")
+        raise ValueError(
+            f"max_value must be >= base_value={base_value!r}, got {max_value!r}"
+        )
     weight = _cyclic_weight(step_size_up, step_size_down, mode, gamma)
 
     def schedule(count):

@@ -271,12 +271,14 @@ def warmup_stable_decay(
         n = jnp.maximum(_step(count, dtype), 0.0)
         done = n - start
         down = _decay_shape(decay_type, done, decay - done, float(decay), 2.0 * cycles)
-        down = jnp.where(done < decay, _floored(down, min_ratio, dtype),
-                         cast(min_ratio, dtype))
+        down = jnp.where(
+            done < decay, _floored(down, min_ratio, dtype), cast(min_ratio, dtype)
+        )
         out = jnp.where(n < start, 1.0, down)
         if warm:
-            up = _floored(_warmup_shape(warmup_type, n, warm - n, float(warm)),
-                          min_ratio, dtype)
+            up = _floored(
+                _warmup_shape(warmup_type, n, warm - n, float(warm)), min_ratio, dtype
+            )
             out = jnp.where(n < warm, up, out)
         return cast(peak_value, dtype) * out
 

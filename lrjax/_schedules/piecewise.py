@@ -16,7 +16,9 @@ from .._shared.base import Schedule
 from .arithmetic import as_float, below, cast, float_dtype, power
 
 
-def multistep_decay(init_value: float, milestones: Sequence[int], factor: float) -> Schedule:
+def multistep_decay(
+    init_value: float, milestones: Sequence[int], factor: float
+) -> Schedule:
     r"""Multiply by $\gamma$ at each milestone, $\eta_0\gamma^{\#\{m_i \le n\}}$.
 
     Args:
@@ -104,8 +106,10 @@ def piecewise_constant(boundaries: Sequence[int], values: Sequence[float]) -> Sc
     def schedule(count):
         dtype = float_dtype()
         table = jnp.stack([cast(v, dtype) for v in vals])
-        index = sum(((~below(count, b, dtype)).astype(jnp.int32) for b in bounds),
-                    jnp.zeros(jnp.shape(count), jnp.int32))
+        index = sum(
+            ((~below(count, b, dtype)).astype(jnp.int32) for b in bounds),
+            jnp.zeros(jnp.shape(count), jnp.int32),
+        )
         return jnp.take(table, index)
 
     return schedule

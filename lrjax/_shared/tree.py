@@ -89,7 +89,9 @@ def _describe(leaf: Any) -> str:
     name = jnp.dtype(dtype).name
     canon = canonical_dtype(dtype).name
     # Name the dtype the user passed, and the one JAX computes in if it differs.
-    return f"shape {shape} and dtype {name}" + ("" if canon == name else f" ({canon} in JAX)")
+    return f"shape {shape} and dtype {name}" + (
+        "" if canon == name else f" ({canon} in JAX)"
+    )
 
 
 def _structure_error(updates: Any, reference: Any, against: str) -> ValueError:

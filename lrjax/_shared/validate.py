@@ -187,7 +187,9 @@ def real_sequence(
 
 def transform(name: str, value: Any) -> None:
     """Check that `value` is an optax `GradientTransformation` (has init and update)."""
-    if not (callable(getattr(value, "init", None)) and callable(getattr(value, "update", None))):
+    if not (
+        callable(getattr(value, "init", None)) and callable(getattr(value, "update", None))
+    ):
         raise TypeError(f"{name} must be an optax GradientTransformation, got {value!r}")
 
 

@@ -85,7 +85,10 @@ class LRFinderResult:
         """
         if self.fastai_compatible:
             return suggest.fastai_curve(
-                self.learning_rates, self.smoothed_losses, self.stop, self.skip_start,
+                self.learning_rates,
+                self.smoothed_losses,
+                self.stop,
+                self.skip_start,
                 self.skip_end,
             )
         lrs, _, smoothed = self._before_minimum()
@@ -93,7 +96,10 @@ class LRFinderResult:
 
     def _before_minimum(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return suggest.before_minimum(
-            self.learning_rates, self.losses, self.smoothed_losses, self.stop,
+            self.learning_rates,
+            self.losses,
+            self.smoothed_losses,
+            self.stop,
             self.skip_start,
         )
 
@@ -222,20 +228,36 @@ def _sweep_program(
             # The first test that fires names the stop: a NaN outranks a spike, a spike
             # the slower smoothed rule.
             code = jnp.select(
-                [~jnp.isfinite(s), _exceeds(loss, best, spike_grow), _exceeds(s, best, grow)],
+                [
+                    ~jnp.isfinite(s),
+                    _exceeds(loss, best, spike_grow),
+                    _exceeds(s, best, grow),
+                ],
                 [1, 2, 3],
                 0,
             ).astype(jnp.int32)
             updates, opt_state = opt.update(grads, opt_state, params)
             params = apply_updates(params, updates)
             return (
-                i + 1, params, opt_state, avg, best, code,
-                losses.at[i].set(loss), smoothed.at[i].set(s),
+                i + 1,
+                params,
+                opt_state,
+                avg,
+                best,
+                code,
+                losses.at[i].set(loss),
+                smoothed.at[i].set(s),
             )
 
         carry = (
-            jnp.zeros([], jnp.int32), params, opt.init(params), jnp.zeros([], dtype),
-            jnp.full([], jnp.inf, dtype), jnp.zeros([], jnp.int32), nan, nan,
+            jnp.zeros([], jnp.int32),
+            params,
+            opt.init(params),
+            jnp.zeros([], dtype),
+            jnp.full([], jnp.inf, dtype),
+            jnp.zeros([], jnp.int32),
+            nan,
+            nan,
         )
         i, _, _, _, _, code, losses, smoothed = jax.lax.while_loop(cond, body, carry)
         # The same function the optimizer evaluates at its update count (== i).
@@ -392,7 +414,10 @@ def find_learning_rate(
         raise ValueError(f"num_steps must be an integer >= 2, got {num_steps!r}")
     validate.choice("sweep", sweep, SWEEPS)
     beta = validate.decay_rate("beta", beta)
-    for name, factor in (("diverge_factor", diverge_factor), ("spike_factor", spike_factor)):
+    for name, factor in (
+        ("diverge_factor", diverge_factor),
+        ("spike_factor", spike_factor),
+    ):
         if factor is not None:
             validate.in_range(name, factor, 1.0, math.inf, low_open=True)
     validate.choice("suggestion", suggestion, SUGGESTIONS)
@@ -416,7 +441,15 @@ def find_learning_rate(
     if spike_factor is not None and not fastai_compatible:
         spike_grow = float(spike_factor) - 1.0
     key = (
-        loss_fn, optimizer, min_lr, max_lr, num_steps, sweep, beta, grow, spike_grow,
+        loss_fn,
+        optimizer,
+        min_lr,
+        max_lr,
+        num_steps,
+        sweep,
+        beta,
+        grow,
+        spike_grow,
         batch_kind,
     )
     program = cached(_cached_sweep_program, key)

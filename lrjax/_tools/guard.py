@@ -88,12 +88,16 @@ def skip_nonfinite(inner: GradientTransformation) -> GradientTransformationExtra
     def init_fn(params):
         # Separate buffers for each field: one array held twice cannot be donated.
         return SkipNonfiniteState(
-            inner.init(params), jnp.zeros([], jnp.int32), jnp.zeros([], jnp.int32),
+            inner.init(params),
+            jnp.zeros([], jnp.int32),
+            jnp.zeros([], jnp.int32),
             jnp.asarray(True),
         )
 
     def update_fn(updates, state, params=None, **extra_args):
-        new_updates, new_inner = inner.update(updates, state.inner_state, params, **extra_args)
+        new_updates, new_inner = inner.update(
+            updates, state.inner_state, params, **extra_args
+        )
         checks = [_all_finite(updates), _all_finite(new_updates), _all_finite(new_inner)]
         if extra_args.get("value") is not None:
             # A value marked absent (reduce_on_plateau's has_value=False) is not a

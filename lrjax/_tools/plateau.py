@@ -171,13 +171,32 @@ def reduce_on_plateau(
       optax `contrib.reduce_on_plateau` (its `accumulation_size` and `min_scale`).
     """
     _check_options(
-        factor, patience, threshold, threshold_mode, cooldown, min_lr, mode, convention,
-        learning_rate, min_scale, eps, accumulation_size,
+        factor,
+        patience,
+        threshold,
+        threshold_mode,
+        cooldown,
+        min_lr,
+        mode,
+        convention,
+        learning_rate,
+        min_scale,
+        eps,
+        accumulation_size,
     )
     sign = 1.0 if mode == "min" else -1.0
     rule = _Rule(
-        sign, factor, patience, threshold, threshold_mode, cooldown, min_lr, convention,
-        learning_rate, min_scale, eps,
+        sign,
+        factor,
+        patience,
+        threshold,
+        threshold_mode,
+        cooldown,
+        min_lr,
+        convention,
+        learning_rate,
+        min_scale,
+        eps,
     )
 
     def init_fn(params: Any) -> ReduceOnPlateauState:
@@ -210,8 +229,18 @@ def reduce_on_plateau(
 
 
 def _check_options(
-    factor, patience, threshold, threshold_mode, cooldown, min_lr, mode, convention,
-    learning_rate, min_scale, eps, accumulation_size,
+    factor,
+    patience,
+    threshold,
+    threshold_mode,
+    cooldown,
+    min_lr,
+    mode,
+    convention,
+    learning_rate,
+    min_scale,
+    eps,
+    accumulation_size,
 ) -> None:
     """The hyperparameter checks of `reduce_on_plateau`, when it is built."""
     validate.in_range("factor", factor, 0.0, 1.0, low_open=True, high_open=True)

@@ -145,7 +145,11 @@ def plot_lr_finder(result: LRFinderResult, ax: Any = None) -> Any:  # noqa: F821
         c_lrs, c_losses = result.curve()
         loss_at = float(np.interp(np.log(value), np.log(c_lrs), c_losses))
         ax.plot(
-            [value], [loss_at], marker="o", linestyle="none", color="C3",
+            [value],
+            [loss_at],
+            marker="o",
+            linestyle="none",
+            color="C3",
             label=f"{result.method}: {value:.2e}",
         )
     ax.set_xscale("log")
@@ -201,25 +205,38 @@ def plot_sweep(
     if result.best_index >= 0:
         best = result.best_index
         ax.plot(
-            [lrs[best]], [result.scores[best]], marker="*", markersize=12,
-            linestyle="none", color="C2", label=f"best: {lrs[best]:.2e}",
+            [lrs[best]],
+            [result.scores[best]],
+            marker="*",
+            markersize=12,
+            linestyle="none",
+            color="C2",
+            label=f"best: {lrs[best]:.2e}",
         )
     if (~ok).any():
         bottom = float(np.min(result.scores[ok])) if ok.any() else 1.0
         ax.plot(
-            lrs[~ok], np.full(int((~ok).sum()), bottom), marker="x", linestyle="none",
-            color="C3", label="diverged",
+            lrs[~ok],
+            np.full(int((~ok).sum()), bottom),
+            marker="x",
+            linestyle="none",
+            color="C3",
+            label="diverged",
         )
     if finder is not None:
         if math.isfinite(finder.suggestion):
             ax.axvline(
-                finder.suggestion, color="C1", linestyle="--",
+                finder.suggestion,
+                color="C1",
+                linestyle="--",
                 label=f"range test ({finder.method}): {finder.suggestion:.2e}",
             )
         lowest = finder.minimum_learning_rate
         if math.isfinite(lowest):
             ax.axvline(
-                lowest, color="C7", linestyle=":",
+                lowest,
+                color="C7",
+                linestyle=":",
                 label=f"smoothed minimum: {lowest:.2e}",
             )
     ax.set_xscale("log")

@@ -144,7 +144,8 @@ def smoothing_variance(i: np.ndarray | int, beta: float) -> np.ndarray:
     if beta == 0.0:
         return np.ones_like(i)
     return (
-        (1 - beta) ** 2 * (1 - beta ** (2 * (i + 1)))
+        (1 - beta) ** 2
+        * (1 - beta ** (2 * (i + 1)))
         / ((1 - beta**2) * (1 - beta ** (i + 1)) ** 2)
     )
 

@@ -198,14 +198,15 @@ def sweep_learning_rates(
         check_optimizer_factory("optimizer", optimizer)
     if isinstance(learning_rates, (int, float)) or callable(learning_rates):
         raise TypeError(
-            "learning_rates must be a sequence of rates (the grid), got "
-            f"{learning_rates!r}"
+            f"learning_rates must be a sequence of rates (the grid), got {learning_rates!r}"
         )
     rates = [
         validate.positive(f"learning_rates[{i}]", v) for i, v in enumerate(learning_rates)
     ]
     if not rates:
-        raise ValueError(f"learning_rates must hold at least one rate, got {learning_rates!r}")
+        raise ValueError(
+            f"learning_rates must hold at least one rate, got {learning_rates!r}"
+        )
     data, batch_kind = batch_getter(batches)
     if num_steps is None:
         if batch_kind[0] != "arrays":
@@ -225,9 +226,7 @@ def sweep_learning_rates(
     else:
         tail = validate.positive_int("tail", tail)
         if tail > num_steps:
-            raise ValueError(
-                f"tail must be <= num_steps ({num_steps}), got tail={tail!r}"
-            )
+            raise ValueError(f"tail must be <= num_steps ({num_steps}), got tail={tail!r}")
     if chunk_size is not None:
         chunk_size = validate.positive_int("chunk_size", chunk_size)
 

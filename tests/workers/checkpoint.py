@@ -22,15 +22,20 @@ def _optimizers():
     import lrjax
 
     opts = {
-        "adam_scheduled": (lrjax.adam(lrjax.warmup(lrjax.cosine_decay(3e-2, 40), warmup_steps=5)), False),
+        "adam_scheduled": (
+            lrjax.adam(lrjax.warmup(lrjax.cosine_decay(3e-2, 40), warmup_steps=5)),
+            False,
+        ),
         "sgd_step_decay": (
-            lrjax.sgd(lrjax.step_decay(0.1, drop=0.5, drop_every=7), momentum=0.9), False
+            lrjax.sgd(lrjax.step_decay(0.1, drop=0.5, drop_every=7), momentum=0.9),
+            False,
         ),
     }
     if hasattr(lrjax, "reduce_on_plateau"):
         opts["reduce_on_plateau"] = (
             optax.chain(
-                lrjax.adam(3e-2), lrjax.reduce_on_plateau(patience=2, factor=0.5, cooldown=1)
+                lrjax.adam(3e-2),
+                lrjax.reduce_on_plateau(patience=2, factor=0.5, cooldown=1),
             ),
             True,
         )
@@ -116,7 +121,9 @@ def _restore(path: pathlib.Path, like, fmt: str):
     import orbax.checkpoint as ocp
 
     with ocp.StandardCheckpointer() as ckpt:
-        return ckpt.restore(path.absolute(), jax.tree.map(ocp.utils.to_shape_dtype_struct, like))
+        return ckpt.restore(
+            path.absolute(), jax.tree.map(ocp.utils.to_shape_dtype_struct, like)
+        )
 
 
 FORMATS = ("orbax", "flax")
@@ -141,7 +148,10 @@ def main(argv):
                 like = {"params": params, "opt_state": state}
                 restored = _restore(where / f"{name}.{fmt}", like, fmt)
                 p, s = _run(name, save_at, steps, restored["params"], restored["opt_state"])
-                results[f"{name}.{fmt}"] = {"params": _fingerprint(p), "state": _fingerprint(s)}
+                results[f"{name}.{fmt}"] = {
+                    "params": _fingerprint(p),
+                    "state": _fingerprint(s),
+                }
         else:
             raise SystemExit(f"unknown mode {mode!r}")
     print("RESULT " + json.dumps(results))

@@ -96,7 +96,9 @@ def _same_sharding_as_params(state, params) -> bool:
     ok = True
     for leaf in jax.tree.leaves(state):
         if leaf.shape in by_shape and leaf.ndim > 0:
-            ok &= any(leaf.sharding.is_equivalent_to(s, leaf.ndim) for s in by_shape[leaf.shape])
+            ok &= any(
+                leaf.sharding.is_equivalent_to(s, leaf.ndim) for s in by_shape[leaf.shape]
+            )
     return bool(ok)
 
 
@@ -139,7 +141,10 @@ def mesh_run() -> dict:
             _optimizer(), p, xs, ys, steps, NamedSharding(mesh, P())
         )
         err = max(
-            float(np.max(np.abs(np.asarray(a) - np.asarray(b))) / np.max(np.abs(np.asarray(b))))
+            float(
+                np.max(np.abs(np.asarray(a) - np.asarray(b)))
+                / np.max(np.abs(np.asarray(b)))
+            )
             for a, b in zip(jax.tree.leaves(final), jax.tree.leaves(reference))
         )
         out[name] = {
@@ -204,8 +209,10 @@ def _newton_cg_sharded(mesh) -> dict:
     )
     return {
         "compiles": compiles,
-        "max_rel_err": float(np.max(np.abs(np.asarray(sharded) - np.asarray(single)))
-                             / np.max(np.abs(np.asarray(single)))),
+        "max_rel_err": float(
+            np.max(np.abs(np.asarray(sharded) - np.asarray(single)))
+            / np.max(np.abs(np.asarray(single)))
+        ),
         "grad_norm": float(jnp.linalg.norm(jax.grad(loss)(sharded))),
         "sharded": not sharded.sharding.is_fully_replicated,
     }
@@ -233,8 +240,11 @@ def dist_run(pid: int, port: int) -> dict:
         # The single-process reference, on this process's first device only.
         local = jax.local_devices()[0]
         ref, _, _, _ = _train(
-            _optimizer(), jax.device_put(params, local), jax.device_put(x, local),
-            jax.device_put(y, local), steps,
+            _optimizer(),
+            jax.device_put(params, local),
+            jax.device_put(x, local),
+            jax.device_put(y, local),
+            steps,
         )
         ref = jax.tree.map(np.asarray, ref)
 

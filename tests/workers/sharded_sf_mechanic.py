@@ -25,8 +25,9 @@ import lrjax
 jax.config.update("jax_enable_x64", True)
 
 METHODS = {
-    "schedule_free_adamw": lambda: lrjax.schedule_free_adamw(0.01, warmup_steps=3,
-                                                             weight_decay=1e-3),
+    "schedule_free_adamw": lambda: lrjax.schedule_free_adamw(
+        0.01, warmup_steps=3, weight_decay=1e-3
+    ),
     "mechanize_adam": lambda: lrjax.mechanize(lrjax.adam(0.01)),
 }
 
@@ -48,8 +49,13 @@ def train(opt, params, x, steps=6, mesh=None):
         # step's input shardings equal its output shardings (one compilation).
         shapes = {x.shape for x in jax.tree.leaves(params)}
         state = jax.tree.map(
-            lambda leaf: leaf if leaf.shape in shapes
-            else jax.device_put(leaf, NamedSharding(mesh, P())), state)
+            lambda leaf: (
+                leaf
+                if leaf.shape in shapes
+                else jax.device_put(leaf, NamedSharding(mesh, P()))
+            ),
+            state,
+        )
     for _ in range(steps):
         params, state = step(params, state)
     return params, first, state, step._cache_size()
@@ -76,8 +82,13 @@ def main():
         ref, _, _, _ = train(make(), jax.tree.map(jnp.asarray, host), jnp.asarray(x))
         params = {k: jax.device_put(v, shard[k]) for k, v in host.items()}
         got, first, state, compiles = train(make(), params, jax.device_put(x), mesh=mesh)
-        err = max(float(np.max(np.abs(np.asarray(got[k]) - np.asarray(ref[k])))
-                        / np.max(np.abs(np.asarray(ref[k])))) for k in host)
+        err = max(
+            float(
+                np.max(np.abs(np.asarray(got[k]) - np.asarray(ref[k])))
+                / np.max(np.abs(np.asarray(ref[k])))
+            )
+            for k in host
+        )
         out[name] = {
             "init_sharded_like_params": same_sharding(first, params),
             "state_sharded_like_params": same_sharding(state, got),
