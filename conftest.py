@@ -29,14 +29,35 @@ def _doctest_namespace(doctest_namespace):
     doctest_namespace["jax"] = jax
 
 
+_PREVIOUS = ["(none: the first test of this process)"]
+
+
+def _x64_left_on(where: str) -> None:
+    """Turn x64 back off, and fail naming `where` if it was on."""
+    if jax.config.jax_enable_x64:
+        jax.config.update("jax_enable_x64", False)
+        pytest.fail(
+            f"jax_enable_x64 was left on {where}; turn it on with "
+            "@pytest.mark.x64 or the jax.enable_x64(...) context manager"
+        )
+
+
 @pytest.fixture(autouse=True)
 def _x64_marker(request):
-    """``@pytest.mark.x64``: run this test with float64 enabled (JAX's default is off)."""
+    """``@pytest.mark.x64``: run this test with float64 enabled (JAX's default is off).
+
+    x64 off is the suite's mode: a test that leaves it on (globally, with
+    ``jax.config.update``) would make the later tests of its process run in float64
+    unawares, so that fails, naming the test.
+    """
+    _x64_left_on(f"before this test (the previous one here was {_PREVIOUS[0]})")
     if request.node.get_closest_marker("x64") is None:
         yield
-        return
-    with jax.enable_x64(True):
-        yield
+    else:
+        with jax.enable_x64(True):
+            yield
+    _PREVIOUS[0] = request.node.nodeid
+    _x64_left_on("by this test")
 
 
 @pytest.fixture
