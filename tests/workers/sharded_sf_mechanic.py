@@ -22,8 +22,6 @@ from jax.sharding import PartitionSpec as P
 
 import lrjax
 
-jax.config.update("jax_enable_x64", True)
-
 METHODS = {
     "schedule_free_adamw": lambda: lrjax.schedule_free_adamw(
         0.01, warmup_steps=3, weight_decay=1e-3
@@ -100,4 +98,7 @@ def main():
 
 
 if __name__ == "__main__":
+    # Here, not at import: pytest's doctest collection imports this file, and a global
+    # x64 would then hold for every test of that process.
+    jax.config.update("jax_enable_x64", True)
     main()
